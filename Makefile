@@ -1,0 +1,48 @@
+# ferry — the two commands: `make run` and `make test`.
+# Both install the Debian packages they need (idempotent) and build first.
+JOBS ?= $(shell nproc)
+RELEASE := build/release
+ASAN := build/asan
+FUZZ := build/fuzz
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build run test unit-test integration-test asan-test fuzz-test bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh test
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build $(RELEASE) -j $(JOBS)
+
+run: build
+	$(RELEASE)/ferry serve $(ARGS)
+
+# Everything: unit + integration tests on the release build, the same suite
+# under ASan+UBSan, then a short libFuzzer run of each parser fuzz target.
+test: build
+	cd $(RELEASE) && ctest --output-on-failure -j 2
+	$(MAKE) asan-test
+	$(MAKE) fuzz-test
+
+asan-test: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j 2
+
+fuzz-test: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build $(FUZZ) -j $(JOBS) --target fuzz_targets
+	bash tests/fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS)
+
+bench: deps
+	@bash scripts/install-deps.sh bench
+	@cmake --preset release >/dev/null
+	@cmake --build $(RELEASE) -j $(JOBS)
+	bash bench/run.sh $(RELEASE)/ferry
+
+clean:
+	rm -rf build

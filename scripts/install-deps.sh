@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ferry needs to build, test and benchmark.
+# Idempotent: packages already present are skipped, and apt is not touched
+# at all when nothing is missing.
+set -euo pipefail
+
+BUILD_PKGS=(g++ cmake ninja-build pkg-config make
+  libboost1.81-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  libgtest-dev libgmock-dev libbenchmark-dev)
+TEST_PKGS=(curl nginx-light python3 openssl ca-certificates clang libclang-rt-14-dev)
+BENCH_PKGS=(wrk tinyproxy squid)
+
+want=("${BUILD_PKGS[@]}")
+case "${1:-build}" in
+  build) ;;
+  test) want+=("${TEST_PKGS[@]}") ;;
+  bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts daemons on install; tests and benchmarks run their own copies.
+for svc in nginx squid tinyproxy; do
+  if [[ " ${missing[*]} " == *" $svc"* ]] && command -v service >/dev/null; then
+    $SUDO service "$svc" stop >/dev/null 2>&1 || true
+  fi
+done
+exit 0

@@ -1,0 +1,153 @@
+#include "app/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "app/serve_command.h"
+#include "config/config_loader.h"
+
+namespace ferry {
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+struct FlagHelp {
+  std::string_view key;
+  std::string_view help;
+};
+
+// One line of help per setting; the flag names come from known_keys().
+const std::map<std::string_view, std::string_view>& flag_help() {
+  static const std::map<std::string_view, std::string_view> help = {
+      {"listen", "HTTP proxy listener ADDR:PORT, [::1]:PORT for IPv6 (repeatable; default 127.0.0.1:3128)"},
+      {"idle_timeout", "close tunnels and waits idle this long, e.g. 5m; 0 disables (default 5m)"},
+      {"connect_timeout", "timeout for DNS plus TCP/TLS connect (default 10s)"},
+      {"max_connections", "client connections at once; more get 503 (default 4096)"},
+      {"workers", "event-loop threads (default: one per core)"},
+      {"relay", "tunnel relay: auto (splice on Linux), splice or copy (default auto)"},
+      {"log_format", "json or text (default json)"},
+      {"log_level", "debug, info, warn, error or off (default info)"},
+      {"security.allow", "client CIDRs allowed to use the proxy (default 127.0.0.0/8,::1/128)"},
+      {"security.connect_ports", "ports CONNECT may reach, comma-separated, or * (default 443)"},
+  };
+  return help;
+}
+
+struct CommandOptions {
+  std::string config_file;
+  bool debug = false;
+  std::vector<std::pair<const KnownKey*, CLI::Option*>> settings;
+  std::vector<std::unique_ptr<std::vector<std::string>>> storage;
+};
+
+void add_setting_flags(CLI::App& cmd, CommandOptions& opts) {
+  cmd.add_option("--config", opts.config_file, "TOML configuration file (flags override it)")->option_text("FILE");
+  cmd.add_flag("--debug", opts.debug, "same as --log-level debug");
+  for (const auto& key : known_keys()) {
+    if (key.flag.empty()) continue;
+    opts.storage.push_back(std::make_unique<std::vector<std::string>>());
+    auto it = flag_help().find(key.toml_key);
+    std::string help = it != flag_help().end() ? std::string(it->second) : "(not supported by this version yet)";
+    auto* opt = cmd.add_option(std::string(key.flag), *opts.storage.back(), help)
+                    ->expected(1)
+                    ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+                    ->option_text("VALUE");
+    opts.settings.emplace_back(&key, opt);
+  }
+}
+
+// Applies the file, then the flags given, so flags win.
+Expected<Config> build_config(CommandOptions& opts) {
+  ConfigBuilder builder;
+  if (!opts.config_file.empty()) {
+    auto loaded = builder.load_toml(opts.config_file);
+    if (!loaded) return fail(loaded.error());
+  }
+  for (auto& [key, opt] : opts.settings) {
+    if (opt->count() == 0) continue;
+    auto values = opt->as<std::vector<std::string>>();
+    auto r = builder.set(key->toml_key, SettingValue{values, std::string(key->flag)});
+    if (!r) return fail(r.error());
+  }
+  if (opts.debug) builder.config().log_level = LogLevel::debug;
+  return builder.finish();
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  // `ferry` alone, or `ferry --flag ...`, means `ferry serve ...`.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  static const std::vector<std::string> commands = {"serve", "help", "connect", "tunnel", "route",
+                                                    "check", "token", "env", "ca"};
+  bool has_command = !args.empty() && std::find(commands.begin(), commands.end(), args[0]) != commands.end();
+  bool top_level_flag = !args.empty() && (args[0] == "--version" || args[0] == "-V" || args[0] == "--help" || args[0] == "-h");
+  if (!has_command && !top_level_flag) args.insert(args.begin(), "serve");
+
+  CLI::App app{"ferry: a local egress proxy for enterprise networks", "ferry"};
+  app.set_version_flag("--version,-V", std::string("ferry ") + FERRY_VERSION);
+  app.require_subcommand(0, 1);
+
+  CommandOptions serve_opts;
+  auto* serve = app.add_subcommand("serve", "run the proxy (the default command)");
+  add_setting_flags(*serve, serve_opts);
+
+  std::vector<std::string> help_topic;
+  auto* help = app.add_subcommand("help", "show help for a command");
+  help->add_option("command", help_topic);
+
+  std::map<std::string, CLI::App*> pending;
+  for (const char* name : {"connect", "tunnel", "route", "check", "token", "env", "ca"}) {
+    auto* c = app.add_subcommand(name, "(not available in this version yet)");
+    c->allow_extras();
+    pending[name] = c;
+  }
+
+  std::reverse(args.begin(), args.end());  // CLI11 takes the vector reversed
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "ferry: " << e.what() << "\nRun 'ferry help' for usage.\n";
+    return kUsageError;
+  }
+
+  if (*help) {
+    if (help_topic.empty()) {
+      std::cout << app.help();
+      return 0;
+    }
+    for (auto* sub : app.get_subcommands({})) {
+      if (sub->get_name() == help_topic.front()) {
+        std::cout << sub->help();
+        return 0;
+      }
+    }
+    std::cerr << "ferry: no such command '" << help_topic.front() << "'\n";
+    return kUsageError;
+  }
+  for (auto& [name, cmd] : pending) {
+    if (*cmd) {
+      std::cerr << "ferry " << name << ": not available in this version of ferry yet\n";
+      return kUsageError;
+    }
+  }
+
+  auto config = build_config(serve_opts);
+  if (!config) {
+    std::cerr << "ferry: " << config.error() << "\n";
+    return kUsageError;
+  }
+  return run_serve(*config);
+}
+
+}  // namespace ferry

@@ -1,0 +1,39 @@
+#pragma once
+// The immutable configuration snapshot every session reads. Built once at
+// start from flags, the TOML file and the environment; never mutated after.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/duration.h"
+#include "base/host_port.h"
+#include "base/ip_prefix.h"
+#include "log/event_log.h"
+
+namespace ferry {
+
+enum class RelayMode { automatic, splice, copy };
+
+struct PortList {
+  bool any = false;
+  std::vector<uint16_t> ports;
+  bool allows(uint16_t p) const;
+  std::string to_string() const;
+};
+
+struct Config {
+  std::vector<HostPort> listen{HostPort{"127.0.0.1", 3128}};
+  std::vector<IpPrefix> allow;  // filled with loopback defaults by finalize()
+  bool allow_explicit = false;
+  PortList connect_ports{false, {443}};
+  Millis idle_timeout{5 * 60 * 1000};
+  Millis connect_timeout{10 * 1000};
+  Millis header_timeout{30 * 1000};
+  size_t max_connections = 4096;
+  unsigned workers = 0;  // 0 = one per core
+  RelayMode relay = RelayMode::automatic;
+  LogFormat log_format = LogFormat::json;
+  LogLevel log_level = LogLevel::info;
+};
+
+}  // namespace ferry

@@ -1,0 +1,264 @@
+#include "config/config_loader.h"
+
+#include <toml++/toml.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <charconv>
+
+namespace ferry {
+
+bool PortList::allows(uint16_t p) const {
+  if (any) return true;
+  for (auto x : ports)
+    if (x == p) return true;
+  return false;
+}
+
+std::string PortList::to_string() const {
+  if (any) return "*";
+  std::string s;
+  for (auto p : ports) {
+    if (!s.empty()) s += ",";
+    s += std::to_string(p);
+  }
+  return s;
+}
+
+const std::vector<KnownKey>& known_keys() {
+  static const std::vector<KnownKey> keys = {
+      {"listen", "--listen", true},
+      {"idle_timeout", "--idle-timeout", true},
+      {"connect_timeout", "--connect-timeout", true},
+      {"max_connections", "--max-connections", true},
+      {"workers", "--workers", true},
+      {"relay", "--relay", true},
+      {"log_format", "--log-format", true},
+      {"log_level", "--log-level", true},
+      {"security.allow", "--allow", true},
+      {"security.connect_ports", "--connect-ports", true},
+      // Spec keys whose features are not built yet: refused rather than
+      // silently ignored, so traffic never goes direct by surprise.
+      {"socks_listen", "--socks-listen", false},
+      {"admin", "--admin", false},
+      {"security.client_tokens", "--client-tokens", false},
+      {"upstream.proxies", "--upstream", false},
+      {"upstream.auth", "--auth", false},
+      {"upstream.spn", "--spn", false},
+      {"upstream.user", "--user", false},
+      {"upstream.realm", "--realm", false},
+      {"upstream.password_file", "--password-file", false},
+      {"upstream.keytab", "--keytab", false},
+      {"upstream.ca", "--upstream-ca", false},
+      {"routing.no_proxy", "--no-proxy", false},
+      {"routing.no_proxy_exact", "--no-proxy-exact", false},
+      {"routing.pac", "--pac", false},
+      {"policy.mode", "", false},
+      {"policy.allow", "", false},
+      {"inject", "", false},
+  };
+  return keys;
+}
+
+namespace {
+
+Unexpected<std::string> bad(const SettingValue& v, std::string_view what) {
+  return fail(v.origin + ": " + std::string(what));
+}
+
+std::optional<std::string> single(const SettingValue& v) {
+  if (v.items.size() != 1) return std::nullopt;
+  return v.items.front();
+}
+
+// "a,b" in one flag value or several values: both mean a list.
+std::vector<std::string> flatten(const SettingValue& v) {
+  std::vector<std::string> out;
+  for (const auto& item : v.items) {
+    std::string_view s = item;
+    while (true) {
+      auto comma = s.find(',');
+      auto part = s.substr(0, comma);
+      while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+      while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+      if (!part.empty()) out.emplace_back(part);
+      if (comma == std::string_view::npos) break;
+      s.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Expected<bool> ConfigBuilder::set(std::string_view key, const SettingValue& v) {
+  auto& c = config_;
+  if (key == "listen") {
+    c.listen.clear();
+    for (const auto& item : v.items) {
+      auto hp = parse_host_port(item);
+      if (!hp) return bad(v, "invalid listen address '" + item + "': " + hp.error());
+      c.listen.push_back(*hp);
+    }
+    if (c.listen.empty()) return bad(v, "needs at least one address");
+    return true;
+  }
+  if (key == "idle_timeout" || key == "connect_timeout") {
+    auto s = single(v);
+    if (!s) return bad(v, "expects one duration");
+    auto d = parse_duration(*s);
+    if (!d) return bad(v, d.error());
+    if (key == "connect_timeout" && d->count() == 0) return bad(v, "must be greater than 0");
+    (key == "idle_timeout" ? c.idle_timeout : c.connect_timeout) = *d;
+    return true;
+  }
+  if (key == "max_connections" || key == "workers") {
+    auto s = single(v);
+    uint64_t n = 0;
+    if (!s || s->empty()) return bad(v, "expects a number");
+    auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), n);
+    if (ec != std::errc() || end != s->data() + s->size()) return bad(v, "'" + *s + "' is not a number");
+    if (key == "max_connections") {
+      if (n < 1 || n > 1'000'000) return bad(v, "must be between 1 and 1000000");
+      c.max_connections = n;
+    } else {
+      if (n > 256) return bad(v, "must be between 0 (one per core) and 256");
+      c.workers = unsigned(n);
+    }
+    return true;
+  }
+  if (key == "relay") {
+    auto s = single(v);
+    if (s == "auto") c.relay = RelayMode::automatic;
+    else if (s == "splice") c.relay = RelayMode::splice;
+    else if (s == "copy") c.relay = RelayMode::copy;
+    else return bad(v, "must be auto, splice or copy");
+    return true;
+  }
+  if (key == "log_format") {
+    auto s = single(v);
+    if (s == "json") c.log_format = LogFormat::json;
+    else if (s == "text") c.log_format = LogFormat::text;
+    else return bad(v, "must be json or text");
+    return true;
+  }
+  if (key == "log_level") {
+    auto s = single(v);
+    if (s == "debug" || s == "trace") c.log_level = LogLevel::debug;
+    else if (s == "info") c.log_level = LogLevel::info;
+    else if (s == "warn" || s == "warning") c.log_level = LogLevel::warn;
+    else if (s == "error") c.log_level = LogLevel::error;
+    else if (s == "off") c.log_level = LogLevel::off;
+    else return bad(v, "must be debug, info, warn, error or off");
+    return true;
+  }
+  if (key == "security.allow") {
+    c.allow.clear();
+    for (const auto& item : flatten(v)) {
+      auto p = IpPrefix::parse(item);
+      if (!p) return bad(v, p.error());
+      c.allow.push_back(*p);
+    }
+    if (c.allow.empty()) return bad(v, "needs at least one address or CIDR prefix");
+    c.allow_explicit = true;
+    return true;
+  }
+  if (key == "security.connect_ports") {
+    PortList ports;
+    for (const auto& item : flatten(v)) {
+      if (item == "*") {
+        ports.any = true;
+        continue;
+      }
+      auto p = parse_port(item);
+      if (!p) return bad(v, "'" + item + "' is not a port (1-65535) or *");
+      ports.ports.push_back(*p);
+    }
+    if (!ports.any && ports.ports.empty()) return bad(v, "needs at least one port, or *");
+    c.connect_ports = ports;
+    return true;
+  }
+  for (const auto& k : known_keys())
+    if (k.toml_key == key)
+      return bad(v, "is not supported by this version of ferry yet");
+  return bad(v, "unknown setting");
+}
+
+Expected<bool> ConfigBuilder::load_toml(const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return fail(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+                std::string(e.description()));
+  }
+
+  auto to_items = [&](const toml::node& node, const std::string& origin) -> Expected<std::vector<std::string>> {
+    std::vector<std::string> items;
+    auto scalar = [&](const toml::node& n) -> std::optional<std::string> {
+      if (auto s = n.as_string()) return s->get();
+      if (auto i = n.as_integer()) return std::to_string(i->get());
+      return std::nullopt;
+    };
+    if (auto arr = node.as_array()) {
+      for (const auto& el : *arr) {
+        auto s = scalar(el);
+        if (!s) return fail(origin + ": array elements must be strings or integers");
+        items.push_back(*s);
+      }
+    } else if (auto s = scalar(node)) {
+      items.push_back(*s);
+    } else {
+      return fail(origin + ": expected a string, an integer or an array");
+    }
+    return items;
+  };
+
+  // Walk every key, so that an unknown one anywhere is reported.
+  std::vector<std::pair<std::string, const toml::node*>> leaves;
+  for (const auto& [k, node] : root) {
+    std::string key(k.str());
+    if (auto tbl = node.as_table()) {
+      for (const auto& [k2, node2] : *tbl) leaves.emplace_back(key + "." + std::string(k2.str()), &node2);
+    } else if (node.is_array_of_tables()) {
+      leaves.emplace_back(key, &node);
+    } else {
+      leaves.emplace_back(key, &node);
+    }
+  }
+  for (const auto& [key, node] : leaves) {
+    std::string origin = path + ":" + std::to_string(node->source().begin.line) + " (" + key + ")";
+    const KnownKey* known = nullptr;
+    for (const auto& k : known_keys())
+      if (k.toml_key == key) known = &k;
+    if (!known) return fail(origin + ": unknown key '" + key + "'");
+    if (!known->implemented) return fail(origin + ": is not supported by this version of ferry yet");
+    auto items = to_items(*node, origin);
+    if (!items) return fail(items.error());
+    auto r = set(key, SettingValue{*items, origin});
+    if (!r) return r;
+  }
+  return true;
+}
+
+Expected<Config> ConfigBuilder::finish() {
+  auto& c = config_;
+  if (c.allow.empty()) {
+    c.allow.push_back(*IpPrefix::parse("127.0.0.0/8"));
+    c.allow.push_back(*IpPrefix::parse("::1/128"));
+  }
+  for (const auto& l : c.listen) {
+    bool loopback = l.host == "localhost";
+    boost::system::error_code ec;
+    auto addr = boost::asio::ip::make_address(l.host, ec);
+    if (ec && !loopback) return fail("--listen " + l.to_string() + ": must be an IP address or localhost");
+    if (!ec) loopback = addr.is_loopback();
+    if (!loopback && !c.allow_explicit)
+      return fail("refusing to listen on " + l.to_string() +
+                  " without --allow: a non-loopback listener would be an open proxy (name the client networks "
+                  "with --allow CIDR,...)");
+  }
+  return c;
+}
+
+}  // namespace ferry

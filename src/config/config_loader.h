@@ -1,0 +1,45 @@
+#pragma once
+// Turns flag values and TOML keys into a Config. Both go through the same
+// setters, so a value means the same thing wherever it is written, and every
+// error names where the bad value came from (flag, or file:line and key).
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/expected.h"
+#include "config/config.h"
+
+namespace ferry {
+
+// One setting from any source, as text (arrays already split).
+struct SettingValue {
+  std::vector<std::string> items;
+  std::string origin;  // "--listen" or "ferry.toml:3 (listen)"
+};
+
+class ConfigBuilder {
+ public:
+  // Applies one setting by its canonical key (e.g. "listen", "security.allow").
+  // Returns an error message naming the origin.
+  Expected<bool> set(std::string_view key, const SettingValue& value);
+  // Loads a TOML file; unknown keys and bad values are errors with file:line.
+  Expected<bool> load_toml(const std::string& path);
+  // Checks cross-field rules and fills defaults.
+  Expected<Config> finish();
+
+  Config& config() { return config_; }
+
+ private:
+  Config config_;
+};
+
+// Keys accepted in TOML, by their dotted path, with the flag that sets the same thing.
+struct KnownKey {
+  std::string_view toml_key;
+  std::string_view flag;
+  bool implemented;
+};
+const std::vector<KnownKey>& known_keys();
+
+}  // namespace ferry

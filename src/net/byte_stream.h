@@ -1,0 +1,59 @@
+#pragma once
+// One hop's byte stream (plain TCP or TLS over TCP), so the HTTP code above it
+// does not care which. Modelled on curl's connection filters: later layers
+// (TLS to a proxy, CONNECT through a proxy) wrap the one below.
+#include <array>
+#include <memory>
+
+#include "net/asio.h"
+
+namespace ferry {
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+
+  // Reads at least one byte; 0 with ec == eof at end of stream.
+  virtual awaitable<size_t> read_some(asio::mutable_buffer buf, error_code& ec) = 0;
+  // Writes all of the buffers (empty ones are skipped).
+  virtual awaitable<void> write(std::array<asio::const_buffer, 3> bufs, error_code& ec) = 0;
+  awaitable<void> write(asio::const_buffer buf, error_code& ec) { co_await write({buf, {}, {}}, ec); }
+  // Half-close: no more bytes will be sent.
+  virtual awaitable<void> shutdown_send() = 0;
+
+  // The TCP socket at the bottom of the stack: to wait for readability,
+  // cancel pending operations, or splice when the stream is plain TCP.
+  virtual tcp::socket& socket() = 0;
+  virtual bool is_plain_tcp() const = 0;
+  // Bytes that arrived but were not yet handed out (e.g. decrypted TLS
+  // records), so "readable" checks are honest.
+  virtual bool has_buffered_input() const { return false; }
+
+  void cancel() {
+    error_code ignored;
+    socket().cancel(ignored);
+  }
+  void close() {
+    error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
+  }
+};
+
+using ByteStreamPtr = std::unique_ptr<ByteStream>;
+
+class TcpStream final : public ByteStream {
+ public:
+  explicit TcpStream(tcp::socket s) : socket_(std::move(s)) {}
+  awaitable<size_t> read_some(asio::mutable_buffer buf, error_code& ec) override;
+  awaitable<void> write(std::array<asio::const_buffer, 3> bufs, error_code& ec) override;
+  using ByteStream::write;
+  awaitable<void> shutdown_send() override;
+  tcp::socket& socket() override { return socket_; }
+  bool is_plain_tcp() const override { return true; }
+
+ private:
+  tcp::socket socket_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,30 @@
+#pragma once
+// Streams one message body from a source connection to a destination with
+// bounded memory (one read buffer), decoding and optionally re-encoding
+// chunked framing.
+#include <optional>
+#include <string>
+
+#include "http/message_framing.h"
+#include "net/read_buffer.h"
+#include "server/deadline.h"
+
+namespace ferry {
+
+struct BodyRelayError {
+  enum class Side { source, destination } side;
+  std::string what;  // for logs; no payload bytes
+  bool timeout = false;
+};
+
+struct BodySpec {
+  http::BodyKind kind = http::BodyKind::none;
+  uint64_t length = 0;        // content_length
+  bool chunk_output = false;  // re-encode as chunked towards the destination
+};
+
+// `deadline` is re-armed with `idle` before each wait and extended on progress.
+awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer& src_buf, ByteStream& dst,
+                                                    const BodySpec& spec, Deadline& deadline, Millis idle);
+
+}  // namespace ferry

@@ -1,0 +1,45 @@
+#pragma once
+// Per-client-connection state, owned by the session coroutine's frame.
+// Handlers borrow it by reference for the duration of one request.
+#include <string>
+
+#include "base/proxy_error.h"
+#include "net/read_buffer.h"
+#include "server/counting_stream.h"
+#include "server/deadline.h"
+#include "server/server_context.h"
+
+namespace ferry {
+
+class Worker;
+
+struct ClientConnection {
+  ClientConnection(Worker& w, ServerContext& c, tcp::socket s, std::string peer_text)
+      : worker(w), ctx(c), tcp(std::move(s)), client(tcp), deadline(tcp.socket().get_executor()),
+        peer(std::move(peer_text)) {}
+
+  Worker& worker;
+  ServerContext& ctx;
+  TcpStream tcp;
+  CountingStream client;  // counts bytes for the request log
+  ReadBuffer buf;
+  Deadline deadline;
+  std::string peer;  // "127.0.0.1:54321"
+  bool idle = false;  // waiting for a new request (may be closed on shutdown)
+  unsigned requests = 0;
+
+  // Writes a response ferry makes itself (Proxy-Status and all).
+  awaitable<void> send_error(const ProxyError& err, bool close);
+};
+
+// What a handler reports for the request log.
+struct RequestOutcome {
+  int status = 0;
+  std::string error;   // RFC 9209 type, empty on success
+  std::string detail;  // for the log
+  bool keep_alive = false;
+  uint64_t upstream_bytes_sent = 0;
+  uint64_t upstream_bytes_received = 0;
+};
+
+}  // namespace ferry

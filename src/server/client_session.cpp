@@ -1,0 +1,167 @@
+#include "server/client_session.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <chrono>
+
+#include "http/error_response.h"
+#include "http/head_parser.h"
+#include "http/message_framing.h"
+#include "http/request_target.h"
+#include "server/connect_handler.h"
+#include "server/head_reader.h"
+#include "server/http_forwarder.h"
+
+namespace ferry {
+
+using namespace asio::experimental::awaitable_operators;
+
+awaitable<void> ClientConnection::send_error(const ProxyError& err, bool close) {
+  auto response = http::make_error_response(err, ctx.via_1_1, close);
+  deadline.arm(ctx.config.header_timeout, [this] { client.cancel(); });
+  error_code ec;
+  co_await client.write(asio::buffer(response), ec);
+  deadline.disarm();
+}
+
+void Worker::close_idle_sessions() {
+  for (auto* c : sessions_)
+    if (c->idle) c->client.cancel();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct LoggedRequest {
+  std::string method;
+  std::string target;
+  Clock::time_point start = Clock::now();
+  uint64_t in_before = 0, out_before = 0;
+};
+
+void log_request(ClientConnection& conn, const LoggedRequest& req, const RequestOutcome& out) {
+  auto& log = conn.ctx.log;
+  const bool failed = !out.error.empty();
+  const LogLevel level = failed ? LogLevel::warn : LogLevel::info;
+  if (!log.enabled(level)) return;
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - req.start).count();
+  const bool tunnel = req.method == "CONNECT";
+  log.log(level, tunnel ? "tunnel" : "request",
+          {{"client", conn.peer},
+           {"method", req.method},
+           {"target", req.target},
+           {"route", "direct"},
+           {"status", out.status},
+           {"bytes_from_client", conn.client.bytes_in - req.in_before},
+           {"bytes_to_client", conn.client.bytes_out - req.out_before},
+           {"duration_ms", ms},
+           {"error", out.error},
+           {"details", out.detail}});
+}
+
+// Answers a request ferry refuses before dispatch; returns the outcome.
+awaitable<RequestOutcome> refuse(ClientConnection& conn, ProxyError err) {
+  RequestOutcome out;
+  out.status = err.http_status();
+  out.error = std::string(proxy_errc_name(err.type));
+  out.detail = err.details;
+  out.keep_alive = false;
+  co_await conn.send_error(err, true);
+  co_return out;
+}
+
+awaitable<void> serve(ClientConnection& conn) {
+  ServerContext& ctx = conn.ctx;
+  for (;;) {
+    if (ctx.draining.load(std::memory_order_relaxed)) co_return;
+    conn.idle = true;
+    conn.buf.shrink_if_empty();
+    LoggedRequest req;
+    req.in_before = conn.client.bytes_in;
+    req.out_before = conn.client.bytes_out;
+    conn.deadline.arm(ctx.config.header_timeout, [&conn] { conn.client.cancel(); });
+    auto hr = co_await read_head(conn.client, conn.buf);
+    conn.deadline.disarm();
+    conn.idle = false;
+    req.start = Clock::now();
+    if (hr.status != HeadRead::Status::complete) {
+      if (hr.status == HeadRead::Status::bad_head) {
+        req.method = "-";
+        req.target = "-";
+        auto out = co_await refuse(conn, {ProxyErrc::http_request_error, "malformed request: " + std::string(hr.error)});
+        log_request(conn, req, out);
+      } else if (conn.deadline.expired() && !conn.buf.empty()) {
+        req.method = "-";
+        req.target = "-";
+        auto out = co_await refuse(conn, {ProxyErrc::http_request_error,
+                                          "no complete request header within " + format_duration(ctx.config.header_timeout),
+                                          408});
+        log_request(conn, req, out);
+      } else if (conn.deadline.expired() && conn.requests == 0) {
+        // Connected but never sent anything: answer 408 like Squid does.
+        auto err = ProxyError{ProxyErrc::http_request_error,
+                              "no request within " + format_duration(ctx.config.header_timeout), 408};
+        co_await conn.send_error(err, true);
+      }
+      co_return;  // clean close between requests, a reset, or shutdown
+    }
+
+    http::RequestHead head;
+    auto parsed = http::parse_request_head(conn.buf.data().substr(0, hr.head_size), head);
+    req.method = std::string(head.method.empty() ? "-" : head.method);
+    req.target = head.target.empty() ? "-" : http::loggable_target(head.target);
+    if (parsed.state != http::ParseState::complete) {
+      auto out = co_await refuse(conn, {ProxyErrc::http_request_error, "malformed request: " + std::string(parsed.error)});
+      log_request(conn, req, out);
+      co_return;
+    }
+    ++conn.requests;
+
+    RequestOutcome out;
+    if (ctx.via.seen_in(head.fields)) {
+      out = co_await refuse(conn, {ProxyErrc::proxy_loop_detected,
+                                   "request already passed through this ferry (" + ctx.via.received_by() + ")"});
+    } else if (auto info = http::analyze_request(head); !info) {
+      out = co_await refuse(conn, {ProxyErrc::http_request_error, "malformed request: " + info.error()});
+    } else if (head.method == "CONNECT") {
+      out = co_await handle_connect(conn, head);
+    } else if (auto target = http::parse_absolute_target(head.target); !target) {
+      out = co_await refuse(conn, {ProxyErrc::http_request_error, target.error()});
+    } else {
+      out = co_await forward_http(conn, head, *info, *target);
+    }
+    log_request(conn, req, out);
+    if (!out.keep_alive) co_return;
+  }
+}
+
+awaitable<void> serve_guarded(ClientConnection& conn) {
+  try {
+    co_await serve(conn);
+  } catch (const std::exception& e) {
+    // Untrusted input must never take the process down; report and drop
+    // just this connection.
+    conn.ctx.log.log(LogLevel::error, "session_error", {{"client", conn.peer}, {"what", e.what()}});
+  }
+}
+
+}  // namespace
+
+awaitable<void> run_client_session(Worker& worker, tcp::socket socket) {
+  ServerContext& ctx = worker.ctx();
+  error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  std::string peer = ec ? "-" : (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) +
+                                    ":" + std::to_string(ep.port());
+  socket.set_option(tcp::no_delay(true), ec);
+  {
+    ClientConnection conn(worker, ctx, std::move(socket), std::move(peer));
+    auto tracked = worker.track(&conn);
+    co_await (serve_guarded(conn) || conn.deadline.watch());
+    worker.untrack(tracked);
+    conn.tcp.close();
+  }
+  ctx.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace ferry

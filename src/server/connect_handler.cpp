@@ -1,0 +1,57 @@
+#include "server/connect_handler.h"
+
+#include "http/request_target.h"
+#include "server/http_forwarder.h"
+#include "server/tunnel_relay.h"
+
+namespace ferry {
+
+awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::RequestHead& head) {
+  ServerContext& ctx = conn.ctx;
+  RequestOutcome out;
+  auto fail = [&](ProxyError err) -> awaitable<RequestOutcome> {
+    out.status = err.http_status();
+    out.error = std::string(proxy_errc_name(err.type));
+    out.detail = err.details;
+    out.keep_alive = false;
+    co_await conn.send_error(err, true);
+    co_return out;
+  };
+
+  auto target = http::parse_authority_target(head.target);
+  if (!target) co_return co_await fail({ProxyErrc::http_request_error, target.error()});
+  if (!ctx.config.connect_ports.allows(target->port))
+    co_return co_await fail({ProxyErrc::http_request_denied,
+                             "CONNECT to port " + std::to_string(target->port) + " is not allowed (--connect-ports " +
+                                 ctx.config.connect_ports.to_string() + ")"});
+  conn.buf.consume(head.size);
+
+  auto origin = co_await open_origin(ctx, *target, false);
+  if (!origin) co_return co_await fail(origin.error());
+
+  // A bare 200: no Content-Length, no Connection: close (SPEC §4).
+  std::string reply = "HTTP/1.1 200 Connection established\r\nVia: " + ctx.via_1_1 + "\r\n\r\n";
+  error_code ec;
+  co_await conn.client.write(asio::buffer(reply), ec);
+  out.status = 200;
+  if (ec) {
+    (*origin)->close();
+    co_return out;
+  }
+  ReadBuffer origin_buf(0);
+  auto stats = co_await relay_tunnel(conn.client, conn.buf, **origin, origin_buf, conn.deadline,
+                                     ctx.config.idle_timeout, ctx.config.relay);
+  // The splice path bypasses the counting stream; credit its bytes here.
+  conn.client.bytes_in += stats.kernel_a_to_b;
+  conn.client.bytes_out += stats.kernel_b_to_a;
+  out.upstream_bytes_sent = stats.a_to_b;
+  out.upstream_bytes_received = stats.b_to_a;
+  if (stats.idle_timeout) {
+    out.error = "connection_read_timeout";
+    out.detail = "tunnel idle for " + format_duration(ctx.config.idle_timeout);
+  }
+  (*origin)->close();
+  co_return out;
+}
+
+}  // namespace ferry

@@ -1,0 +1,20 @@
+#include "server/head_reader.h"
+
+namespace ferry {
+
+awaitable<HeadRead> read_head(ByteStream& stream, ReadBuffer& buf) {
+  size_t scan = 0;
+  for (;;) {
+    auto s = http::scan_for_head_end(buf.data(), scan);
+    if (s.state == http::ParseState::complete) co_return HeadRead{HeadRead::Status::complete, s.head_size, {}, {}};
+    if (s.state == http::ParseState::error) co_return HeadRead{HeadRead::Status::bad_head, 0, s.error, {}};
+    scan = s.next_scan;
+    error_code ec;
+    co_await buf.read_from(stream, ec, http::kMaxHeadSize + 1);
+    if (ec == asio::error::eof)
+      co_return HeadRead{buf.empty() ? HeadRead::Status::closed_clean : HeadRead::Status::closed_partial, 0, {}, ec};
+    if (ec) co_return HeadRead{HeadRead::Status::io_error, 0, {}, ec};
+  }
+}
+
+}  // namespace ferry

@@ -1,0 +1,299 @@
+#include "server/http_forwarder.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "http/header_rewrite.h"
+#include "server/body_relay.h"
+#include "server/head_reader.h"
+#include "server/tunnel_relay.h"
+#include "server/worker.h"
+
+namespace ferry {
+
+using namespace asio::experimental::awaitable_operators;
+using http::BodyKind;
+
+awaitable<Expected<ByteStreamPtr, ProxyError>> open_origin(ServerContext& ctx, const HostPort& authority, bool tls) {
+  auto sock = co_await connect_tcp(authority, ctx.config.connect_timeout, ctx.destinations);
+  if (!sock) co_return Unexpected{sock.error()};
+  if (!tls) co_return ByteStreamPtr(std::make_unique<TcpStream>(std::move(*sock)));
+  co_return co_await tls_connect(std::move(*sock), ctx.tls, authority.host, ctx.config.connect_timeout);
+}
+
+namespace {
+
+// How long to wait for the origin's "100 Continue" before sending the body
+// anyway (RFC 9110 §10.1.1: a client should not wait indefinitely; curl waits 1 s).
+constexpr Millis kContinueWait{1000};
+
+struct Forwarding {
+  ClientConnection& conn;
+  ServerContext& ctx;
+  const http::RequestHead& head;
+  const http::RequestInfo& info;
+  const http::AbsoluteTarget& target;
+  RequestOutcome out;
+  ByteStreamPtr origin;
+  ReadBuffer origin_buf;
+  bool reused = false;
+
+  // An error answered by ferry before any response byte reached the client.
+  awaitable<RequestOutcome> fail(ProxyError err, bool client_body_unread) {
+    if (origin) origin->close();
+    out.status = err.http_status();
+    out.error = std::string(proxy_errc_name(err.type));
+    out.detail = err.details;
+    out.keep_alive = info.keep_alive && !client_body_unread;
+    co_await conn.send_error(err, !out.keep_alive);
+    co_return out;
+  }
+
+  void arm_origin_deadline(Millis d) {
+    conn.deadline.arm(d, [this] {
+      conn.client.cancel();
+      if (origin) origin->cancel();
+    });
+  }
+
+  awaitable<HeadRead> read_origin_head() {
+    arm_origin_deadline(ctx.config.idle_timeout);
+    auto r = co_await read_head(*origin, origin_buf);
+    conn.deadline.disarm();
+    co_return r;
+  }
+
+  ProxyError head_read_error(const HeadRead& r) {
+    using S = HeadRead::Status;
+    const auto& where = target.authority.to_string();
+    switch (r.status) {
+      case S::closed_clean:
+        return {ProxyErrc::connection_terminated, where + " closed the connection without a response"};
+      case S::closed_partial:
+        return {ProxyErrc::http_response_incomplete, where + " closed the connection inside the response header"};
+      case S::io_error:
+        if (conn.deadline.expired())
+          return {ProxyErrc::http_response_timeout, where + " sent no response within " + format_duration(ctx.config.idle_timeout)};
+        return {ProxyErrc::connection_terminated, "connection to " + where + " failed: " + r.ec.message()};
+      case S::bad_head:
+        if (r.error.find("64 KiB") != std::string_view::npos)
+          return {ProxyErrc::http_response_header_section_size, "response header from " + where + " larger than 64 KiB"};
+        return {ProxyErrc::http_protocol_error, "malformed response from " + where + ": " + std::string(r.error)};
+      case S::complete:
+        break;
+    }
+    return {ProxyErrc::proxy_internal_error, "unexpected head state"};
+  }
+};
+
+}  // namespace
+
+awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::RequestHead& head,
+                                       const http::RequestInfo& info, const http::AbsoluteTarget& target) {
+  ServerContext& ctx = conn.ctx;
+  OriginPool& pool = conn.worker.pool();
+  Forwarding f{conn, ctx, head, info, target, {}, nullptr, ReadBuffer(16 * 1024)};
+  const bool client_body = info.body != BodyKind::none;
+  const std::string method(head.method);
+  const int client_minor = head.version_minor;
+  const bool client_expects_continue = info.expect_continue;
+  const bool upgrade_requested = info.upgrade;
+  const bool client_keep_alive = info.keep_alive;
+
+  const std::string host = target.host_header();
+  const std::string& via_req = ctx.via_for(head.version_minor);
+  const std::string request_head = http::build_request_head(
+      head, info, http::ForwardRequest{head.method, target.origin_form, host, via_req, info.upgrade});
+  // From here on `head` views may dangle: the body relay reuses the buffer.
+  conn.buf.consume(head.size);
+  const std::string key = target.origin_key();
+
+  http::ResponseHead resp;
+  bool body_sent = !client_body;
+  bool client_body_unread = client_body;
+  for (int attempt = 0;; ++attempt) {
+    f.origin = attempt == 0 ? pool.take(key) : nullptr;
+    f.reused = f.origin != nullptr;
+    f.origin_buf.consume(f.origin_buf.size());
+    if (!f.origin) {
+      auto opened = co_await open_origin(ctx, target.authority, target.tls);
+      if (!opened) co_return co_await f.fail(opened.error(), client_body_unread);
+      f.origin = std::move(*opened);
+    }
+    // A pooled connection can be closed by the origin at any moment; a
+    // body-less request that fails before any response byte is retried once
+    // on a fresh connection (RFC 9110 §9.2.2: nothing was processed).
+    const bool may_retry = f.reused && attempt == 0 && !client_body;
+
+    error_code ec;
+    f.arm_origin_deadline(ctx.config.idle_timeout);
+    co_await f.origin->write(asio::buffer(request_head), ec);
+    conn.deadline.disarm();
+    if (ec) {
+      if (may_retry) continue;
+      co_return co_await f.fail({ProxyErrc::connection_terminated, "sending the request to " + target.authority.to_string() + " failed"},
+                                client_body_unread);
+    }
+
+    bool have_final_head = false;
+    if (client_expects_continue) {
+      // Wait briefly for the origin's verdict on the body.
+      asio::steady_timer timer(co_await asio::this_coro::executor, kContinueWait);
+      auto which = co_await (f.origin->socket().async_wait(tcp::socket::wait_read, nothrow_awaitable) ||
+                             timer.async_wait(nothrow_awaitable));
+      if (which.index() == 0) {
+        auto r = co_await f.read_origin_head();
+        if (r.status != HeadRead::Status::complete) co_return co_await f.fail(f.head_read_error(r), true);
+        auto pr = http::parse_response_head(f.origin_buf.data().substr(0, r.head_size), resp);
+        if (pr.state != http::ParseState::complete)
+          co_return co_await f.fail({ProxyErrc::http_protocol_error, "malformed response: " + std::string(pr.error)}, true);
+        if (resp.status == 100) {
+          f.origin_buf.consume(r.head_size);
+          static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+          co_await conn.client.write(asio::buffer(k100), ec);
+          if (ec) {
+            f.origin->close();
+            f.out.keep_alive = false;
+            co_return f.out;
+          }
+        } else if (resp.status >= 200) {
+          have_final_head = true;  // the origin refused the body; it is never sent
+        } else {
+          f.origin_buf.consume(r.head_size);
+        }
+      }
+    }
+
+    if (!have_final_head && !body_sent) {
+      BodySpec spec{info.body, info.content_length, info.body == BodyKind::chunked};
+      auto err = co_await relay_body(conn.client, conn.buf, *f.origin, spec, conn.deadline, ctx.config.idle_timeout);
+      if (err) {
+        if (err->side == BodyRelayError::Side::source) {
+          f.origin->close();
+          if (err->what.starts_with("bad chunked"))
+            co_return co_await f.fail({ProxyErrc::http_request_error, err->what}, true);
+          f.out.status = 0;
+          f.out.error = "connection_terminated";
+          f.out.detail = "client " + err->what;
+          f.out.keep_alive = false;
+          co_return f.out;
+        }
+        co_return co_await f.fail({ProxyErrc::connection_terminated,
+                                   "sending the request body to " + target.authority.to_string() + " failed"},
+                                  true);
+      }
+      body_sent = true;
+      client_body_unread = false;
+    }
+
+    // Read the response head, relaying interim (1xx) responses.
+    size_t head_size = 0;
+    bool retry = false;
+    for (;;) {
+      if (have_final_head) {
+        head_size = resp.size;
+        break;
+      }
+      auto r = co_await f.read_origin_head();
+      if (r.status == HeadRead::Status::closed_clean && may_retry) {
+        retry = true;
+        break;
+      }
+      if (r.status != HeadRead::Status::complete) co_return co_await f.fail(f.head_read_error(r), client_body_unread);
+      auto pr = http::parse_response_head(f.origin_buf.data().substr(0, r.head_size), resp);
+      if (pr.state != http::ParseState::complete)
+        co_return co_await f.fail({ProxyErrc::http_protocol_error, "malformed response from " + target.authority.to_string() +
+                                                                       ": " + std::string(pr.error)},
+                                  client_body_unread);
+      if (resp.status >= 200 || resp.status == 101) {
+        head_size = r.head_size;
+        break;
+      }
+      // 100 was handled (or not asked for); other interim responses (103)
+      // go to HTTP/1.1 clients as they are.
+      if (resp.status != 100 && client_minor >= 1) {
+        std::string interim = "HTTP/1.1 " + std::to_string(resp.status) + " " +
+                              std::string(resp.reason.empty() ? http::reason_phrase(resp.status) : resp.reason) + "\r\n";
+        for (const auto& fld : resp.fields)
+          if (!http::is_hop_by_hop(fld.name, {})) interim += std::string(fld.name) + ": " + std::string(fld.value) + "\r\n";
+        interim += "\r\n";
+        co_await conn.client.write(asio::buffer(interim), ec);
+      }
+      f.origin_buf.consume(r.head_size);
+    }
+    if (retry) continue;
+
+    auto rinfo = http::analyze_response(resp, method);
+    if (!rinfo)
+      co_return co_await f.fail({ProxyErrc::http_protocol_error,
+                                 "malformed response from " + target.authority.to_string() + ": " + rinfo.error()},
+                                client_body_unread);
+    f.out.status = resp.status;
+
+    if (resp.status == 101) {
+      if (!upgrade_requested)
+        co_return co_await f.fail({ProxyErrc::http_protocol_error, "101 response to a request that did not ask to upgrade"},
+                                  client_body_unread);
+      http::ForwardResponse fr{ctx.via_for(resp.version_minor), BodyKind::none, false, false, true};
+      auto out_head = http::build_response_head(resp, *rinfo, fr);
+      f.origin_buf.consume(head_size);
+      co_await conn.client.write(asio::buffer(out_head), ec);
+      if (!ec) {
+        auto stats = co_await relay_tunnel(conn.client, conn.buf, *f.origin, f.origin_buf, conn.deadline,
+                                           ctx.config.idle_timeout, ctx.config.relay);
+        conn.client.bytes_in += stats.kernel_a_to_b;
+        conn.client.bytes_out += stats.kernel_b_to_a;
+        f.out.upstream_bytes_sent = stats.a_to_b;
+        f.out.upstream_bytes_received = stats.b_to_a;
+      }
+      f.origin->close();
+      f.out.keep_alive = false;
+      co_return f.out;
+    }
+
+    // Framing towards the client: a close-delimited body goes to an HTTP/1.1
+    // client chunked, so the client connection survives.
+    BodyKind to_client = rinfo->body;
+    if (to_client == BodyKind::until_close && client_minor >= 1) to_client = BodyKind::chunked;
+    bool keep_alive = client_keep_alive && !client_body_unread && to_client != BodyKind::until_close &&
+                      !ctx.draining.load(std::memory_order_relaxed);
+    http::ForwardResponse fr{ctx.via_for(resp.version_minor), to_client, !keep_alive,
+                             keep_alive && client_minor == 0, false};
+    auto out_head = http::build_response_head(resp, *rinfo, fr);
+    f.origin_buf.consume(head_size);
+
+    if (to_client == BodyKind::content_length && f.origin_buf.size() >= rinfo->content_length) {
+      // The whole body is here already: one write for head and body.
+      auto body = f.origin_buf.data().substr(0, size_t(rinfo->content_length));
+      co_await conn.client.write({asio::buffer(out_head), asio::buffer(body), {}}, ec);
+      f.origin_buf.consume(body.size());
+    } else {
+      co_await conn.client.write(asio::buffer(out_head), ec);
+      if (!ec) {
+        BodySpec spec{rinfo->body, rinfo->content_length, to_client == BodyKind::chunked};
+        auto err = co_await relay_body(*f.origin, f.origin_buf, conn.client, spec, conn.deadline, ctx.config.idle_timeout);
+        if (err) {
+          // Part of the response is out; the only honest signal left is to
+          // close the client connection so it sees a truncated message.
+          f.origin->close();
+          f.out.error = err->side == BodyRelayError::Side::source ? "http_response_incomplete" : "connection_terminated";
+          f.out.detail = (err->side == BodyRelayError::Side::source ? "origin " : "client ") + err->what;
+          f.out.keep_alive = false;
+          co_return f.out;
+        }
+      }
+    }
+    if (ec) {
+      f.origin->close();
+      f.out.keep_alive = false;
+      co_return f.out;
+    }
+
+    const bool origin_reusable = rinfo->keep_alive && body_sent && f.origin_buf.empty() && rinfo->body != BodyKind::until_close;
+    if (origin_reusable) pool.put(key, std::move(f.origin));
+    else f.origin->close();
+    f.out.keep_alive = keep_alive;
+    co_return f.out;
+  }
+}
+
+}  // namespace ferry

@@ -1,0 +1,17 @@
+#pragma once
+// Forwards one absolute-form request to its origin and relays the response.
+#include "http/message_framing.h"
+#include "http/request_target.h"
+#include "server/client_connection.h"
+
+namespace ferry {
+
+// The head's bytes are still at the front of conn.buf; the forwarder
+// consumes them once it has built the outgoing head.
+awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::RequestHead& head,
+                                       const http::RequestInfo& info, const http::AbsoluteTarget& target);
+
+// Connects to an origin (TCP, then TLS for https).
+awaitable<Expected<ByteStreamPtr, ProxyError>> open_origin(ServerContext& ctx, const HostPort& authority, bool tls);
+
+}  // namespace ferry

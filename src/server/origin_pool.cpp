@@ -1,0 +1,65 @@
+#include "server/origin_pool.h"
+
+#include <sys/socket.h>
+
+namespace ferry {
+
+bool OriginPool::still_usable(ByteStream& conn) {
+  if (conn.has_buffered_input()) return false;
+  auto& s = conn.socket();
+  if (!s.is_open()) return false;
+  char probe;
+  ssize_t n = ::recv(s.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  // EAGAIN: open and quiet. 0: the origin closed. >0: bytes nobody asked for
+  // (or a TLS alert) — either way the connection is not reusable.
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+ByteStreamPtr OriginPool::take(const std::string& key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& list = it->second;
+  const auto now = Clock::now();
+  while (!list.empty()) {
+    Idle entry = std::move(list.back());
+    list.pop_back();
+    --total_;
+    if (now - entry.since < ttl_ && still_usable(*entry.conn)) return std::move(entry.conn);
+    entry.conn->close();
+  }
+  return nullptr;
+}
+
+void OriginPool::put(const std::string& key, ByteStreamPtr conn) {
+  if (total_ >= max_total_) sweep();
+  auto& list = idle_[key];
+  if (list.size() >= max_per_origin_ || total_ >= max_total_) {
+    conn->close();
+    return;
+  }
+  list.push_back({std::move(conn), Clock::now()});
+  ++total_;
+}
+
+void OriginPool::sweep() {
+  const auto now = Clock::now();
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    auto& list = it->second;
+    std::erase_if(list, [&](Idle& e) {
+      if (now - e.since < ttl_) return false;
+      e.conn->close();
+      --total_;
+      return true;
+    });
+    it = list.empty() ? idle_.erase(it) : std::next(it);
+  }
+}
+
+void OriginPool::clear() {
+  for (auto& [k, list] : idle_)
+    for (auto& e : list) e.conn->close();
+  idle_.clear();
+  total_ = 0;
+}
+
+}  // namespace ferry

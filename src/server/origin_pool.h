@@ -1,0 +1,42 @@
+#pragma once
+// Idle keep-alive connections to origins, per worker thread (no locks).
+// A connection is checked for liveness when taken: one that the origin closed
+// or that has unexpected bytes waiting is discarded, not reused.
+#include <chrono>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "net/byte_stream.h"
+
+namespace ferry {
+
+class OriginPool {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit OriginPool(size_t max_idle_per_origin = 32, size_t max_idle_total = 1024,
+                      std::chrono::seconds idle_ttl = std::chrono::seconds(30))
+      : max_per_origin_(max_idle_per_origin), max_total_(max_idle_total), ttl_(idle_ttl) {}
+
+  ByteStreamPtr take(const std::string& key);
+  void put(const std::string& key, ByteStreamPtr conn);
+  // Closes connections idle longer than the TTL.
+  void sweep();
+  void clear();
+  size_t idle_count() const { return total_; }
+
+ private:
+  struct Idle {
+    ByteStreamPtr conn;
+    Clock::time_point since;
+  };
+  static bool still_usable(ByteStream& conn);
+
+  std::unordered_map<std::string, std::vector<Idle>> idle_;
+  size_t total_ = 0;
+  size_t max_per_origin_;
+  size_t max_total_;
+  std::chrono::seconds ttl_;
+};
+
+}  // namespace ferry

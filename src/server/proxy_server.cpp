@@ -1,0 +1,206 @@
+#include "server/proxy_server.h"
+
+#include <sys/resource.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/write.hpp>
+#include <thread>
+
+#include "http/error_response.h"
+#include "server/client_session.h"
+#include "server/worker.h"
+
+namespace ferry {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+awaitable<void> drain_input(tcp::socket& socket) {
+  char sink[1024];
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), nothrow_awaitable);
+    if (ec) co_return;
+  }
+}
+}  // namespace
+
+uint64_t raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
+
+ProxyServer::ProxyServer(const Config& config, EventLog& log)
+    : config_(config), log_(log), ctx_(config, log, http::Via::random()) {
+  unsigned n = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(ctx_));
+}
+
+ProxyServer::~ProxyServer() = default;
+
+Expected<bool> ProxyServer::bind() {
+  for (const auto& l : config_.listen) {
+    error_code ec;
+    auto addr = asio::ip::make_address(l.host == "localhost" ? "127.0.0.1" : l.host, ec);
+    if (ec) return fail("cannot listen on " + l.to_string() + ": not an IP address");
+    tcp::endpoint ep(addr, l.port);
+    // One acceptor per worker on the same port (SO_REUSEPORT): the kernel
+    // spreads connections over the workers with no hand-off between threads.
+    for (auto& w : workers_) {
+      auto acc = std::make_unique<tcp::acceptor>(w->io());
+      acc->open(ep.protocol(), ec);
+      if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec && ep.address().is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
+      int one = 1;
+      bool reuseport = ::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0;
+      if (!ec) acc->bind(ep, ec);
+      if (!ec) acc->listen(4096, ec);
+      if (ec) return fail("cannot listen on " + l.to_string() + ": " + ec.message());
+      if (ep.port() == 0) ep = acc->local_endpoint();  // the others share the port picked here
+      acceptors_.push_back(std::move(acc));
+      acceptor_worker_.push_back(w.get());
+      if (!reuseport) break;  // no SO_REUSEPORT: one acceptor serves
+    }
+    bound_.push_back(ep);
+    ctx_.destinations.prohibit(ep);
+  }
+  return true;
+}
+
+awaitable<void> ProxyServer::reject(tcp::socket socket, ProxyError err) {
+  // Answer, stop sending, and drain what the client sent for a moment so the
+  // close does not turn into a reset that destroys the answer in flight.
+  auto response = http::make_error_response(err, ctx_.via_1_1, true);
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(response), nothrow_awaitable);
+  (void)n;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  asio::steady_timer timer(socket.get_executor(), std::chrono::seconds(1));
+  co_await (drain_input(socket) || timer.async_wait(nothrow_awaitable));
+}
+
+awaitable<void> ProxyServer::accept_loop(Worker& worker, tcp::acceptor& acceptor) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(nothrow_awaitable);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      // EMFILE and friends: back off briefly instead of spinning.
+      log_.log(LogLevel::error, "accept_failed", {{"error", ec.message()}});
+      asio::steady_timer t(worker.io(), std::chrono::milliseconds(50));
+      co_await t.async_wait(nothrow_awaitable);
+      continue;
+    }
+    error_code rec;
+    auto peer = socket.remote_endpoint(rec);
+    if (rec) continue;
+    bool allowed = false;
+    for (const auto& p : config_.allow) allowed |= p.contains(peer.address());
+    if (!allowed) {
+      log_.log(LogLevel::warn, "client_denied", {{"client", peer.address().to_string()}});
+      asio::co_spawn(worker.io(), reject(std::move(socket), {ProxyErrc::http_request_denied,
+                                                             "client address " + peer.address().to_string() +
+                                                                 " is not in --allow"}),
+                     asio::detached);
+      continue;
+    }
+    if (ctx_.connections.load(std::memory_order_relaxed) >= config_.max_connections) {
+      log_.log(LogLevel::warn, "connection_limit", {{"client", peer.address().to_string()},
+                                                    {"max_connections", uint64_t(config_.max_connections)}});
+      asio::co_spawn(worker.io(), reject(std::move(socket), {ProxyErrc::connection_limit_reached,
+                                                             "ferry is serving its maximum of " +
+                                                                 std::to_string(config_.max_connections) +
+                                                                 " connections"}),
+                     asio::detached);
+      continue;
+    }
+    ctx_.connections.fetch_add(1, std::memory_order_relaxed);
+    asio::co_spawn(worker.io(), run_client_session(worker, std::move(socket)), asio::detached);
+  }
+}
+
+void ProxyServer::begin_drain() {
+  ctx_.draining = true;
+  for (size_t i = 0; i < acceptors_.size(); ++i) {
+    asio::post(acceptor_worker_[i]->io(), [acc = acceptors_[i].get()] {
+      error_code ignored;
+      acc->close(ignored);
+    });
+  }
+  for (auto& w : workers_) asio::post(w->io(), [w = w.get()] { w->close_idle_sessions(); });
+}
+
+int ProxyServer::run() {
+  for (size_t i = 0; i < acceptors_.size(); ++i)
+    asio::co_spawn(acceptor_worker_[i]->io(), accept_loop(*acceptor_worker_[i], *acceptors_[i]), asio::detached);
+
+  // Keep every worker running until told to stop, and sweep idle origin
+  // connections from each pool now and then.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& w : workers_) {
+    guards.push_back(asio::make_work_guard(w->io()));
+    auto sweep = [](Worker& wk) -> awaitable<void> {
+      asio::steady_timer t(wk.io());
+      for (;;) {
+        t.expires_after(std::chrono::seconds(10));
+        auto [ec] = co_await t.async_wait(nothrow_awaitable);
+        if (ec) co_return;
+        wk.pool().sweep();
+      }
+    };
+    asio::co_spawn(w->io(), sweep(*w), asio::detached);
+  }
+  std::vector<std::thread> threads;
+  for (auto& w : workers_) threads.emplace_back([w = w.get()] { w->io().run(); });
+
+  std::string addrs;
+  for (const auto& ep : bound_) {
+    if (!addrs.empty()) addrs += ",";
+    addrs += (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) + ":" +
+             std::to_string(ep.port());
+  }
+  log_.log(LogLevel::info, "listening",
+           {{"listen", addrs}, {"workers", uint64_t(workers_.size())}, {"via", ctx_.via.received_by()},
+            {"max_connections", uint64_t(config_.max_connections)}});
+
+  // The control loop: signals, then the drain.
+  asio::io_context control;
+  asio::signal_set signals(control, SIGINT, SIGTERM);
+  int signal_count = 0;
+  bool done = false;
+  std::function<void(error_code, int)> on_signal = [&](error_code ec, int sig) {
+    if (ec) return;
+    if (++signal_count > 1) {
+      done = true;  // a second signal: stop now
+      return;
+    }
+    log_.log(LogLevel::info, "shutdown", {{"signal", sig}, {"in_flight", uint64_t(ctx_.connections.load())}});
+    begin_drain();
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  const auto drain_limit = std::chrono::seconds(10);
+  std::chrono::steady_clock::time_point drain_start{};
+  while (!done) {
+    control.run_for(std::chrono::milliseconds(50));
+    if (signal_count == 0) continue;
+    if (drain_start == std::chrono::steady_clock::time_point{}) drain_start = std::chrono::steady_clock::now();
+    if (ctx_.connections.load() == 0) break;
+    if (std::chrono::steady_clock::now() - drain_start >= drain_limit) {
+      log_.log(LogLevel::warn, "shutdown_forced", {{"in_flight", uint64_t(ctx_.connections.load())}});
+      break;
+    }
+  }
+  for (auto& w : workers_) w->io().stop();
+  for (auto& t : threads) t.join();
+  log_.log(LogLevel::info, "stopped");
+  log_.flush();
+  return 0;
+}
+
+}  // namespace ferry

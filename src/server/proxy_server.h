@@ -1,0 +1,43 @@
+#pragma once
+// Owns the worker threads, the listeners and the shutdown sequence.
+#include <memory>
+#include <vector>
+
+#include "server/server_context.h"
+
+namespace ferry {
+
+class Worker;
+
+class ProxyServer {
+ public:
+  ProxyServer(const Config& config, EventLog& log);
+  ~ProxyServer();
+
+  // Binds every listener; on failure returns a message naming the address.
+  Expected<bool> bind();
+  // Serves until SIGINT/SIGTERM, then drains for up to 10 s. Returns the exit code.
+  int run();
+
+  // The addresses actually bound (port 0 resolved), in --listen order.
+  const std::vector<tcp::endpoint>& bound() const { return bound_; }
+
+ private:
+  struct Listener;
+  awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor);
+  awaitable<void> reject(tcp::socket socket, ProxyError err);
+  void begin_drain();
+
+  const Config& config_;
+  EventLog& log_;
+  ServerContext ctx_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;  // owned per worker
+  std::vector<Worker*> acceptor_worker_;
+  std::vector<tcp::endpoint> bound_;
+};
+
+// Raises RLIMIT_NOFILE to the hard limit; returns the new soft limit.
+uint64_t raise_fd_limit();
+
+}  // namespace ferry

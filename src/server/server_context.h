@@ -1,0 +1,34 @@
+#pragma once
+// What every session shares: the immutable configuration and the few
+// process-wide counters. Owned by ProxyServer; passed by reference.
+#include <atomic>
+#include <string>
+
+#include "config/config.h"
+#include "http/via.h"
+#include "log/event_log.h"
+#include "net/tcp_connector.h"
+#include "net/tls_stream.h"
+
+namespace ferry {
+
+struct ServerContext {
+  ServerContext(const Config& c, EventLog& l, http::Via v)
+      : config(c), log(l), via(std::move(v)), via_1_1(via.value(1)), via_1_0(via.value(0)) {}
+
+  // Our Via element for a message received as HTTP/1.<minor>.
+  const std::string& via_for(int minor) const { return minor == 0 ? via_1_0 : via_1_1; }
+
+  const Config& config;
+  EventLog& log;
+  const http::Via via;
+  const std::string via_1_1;  // "1.1 ferry-xxxx", for responses ferry makes
+  const std::string via_1_0;
+  DestinationFilter destinations;
+  TlsClientContext tls;
+
+  std::atomic<size_t> connections{0};
+  std::atomic<bool> draining{false};
+};
+
+}  // namespace ferry

@@ -1,0 +1,32 @@
+#pragma once
+// One event-loop thread with its own io_context and origin pool: sessions
+// never share mutable state across threads.
+#include <list>
+#include <thread>
+
+#include "server/client_connection.h"
+#include "server/origin_pool.h"
+
+namespace ferry {
+
+class Worker {
+ public:
+  explicit Worker(ServerContext& ctx) : ctx_(ctx) {}
+  asio::io_context& io() { return io_; }
+  ServerContext& ctx() { return ctx_; }
+  OriginPool& pool() { return pool_; }
+
+  // Sessions register so a shutdown can close the ones that sit idle.
+  std::list<ClientConnection*>::iterator track(ClientConnection* c) { return sessions_.insert(sessions_.end(), c); }
+  void untrack(std::list<ClientConnection*>::iterator it) { sessions_.erase(it); }
+  // Called on this worker's thread when draining starts.
+  void close_idle_sessions();
+
+ private:
+  ServerContext& ctx_;
+  asio::io_context io_{1};
+  OriginPool pool_;
+  std::list<ClientConnection*> sessions_;
+};
+
+}  // namespace ferry
