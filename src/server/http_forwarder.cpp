@@ -251,9 +251,11 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
     }
 
     // Framing towards the client: a close-delimited body goes to an HTTP/1.1
-    // client chunked, so the client connection survives.
+    // client chunked, so the client connection survives; an HTTP/1.0 client
+    // cannot read chunked, so it gets the decoded body delimited by close.
     BodyKind to_client = rinfo->body;
-    if (to_client == BodyKind::until_close && client_minor >= 1) to_client = BodyKind::chunked;
+    if (client_minor == 0 && to_client == BodyKind::chunked) to_client = BodyKind::until_close;
+    else if (client_minor >= 1 && to_client == BodyKind::until_close) to_client = BodyKind::chunked;
     bool keep_alive = client_keep_alive && !client_body_unread && to_client != BodyKind::until_close &&
                       !ctx.draining.load(std::memory_order_relaxed);
     http::ForwardResponse fr{ctx.via_for(resp.version_minor), to_client, !keep_alive,
