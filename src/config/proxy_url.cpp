@@ -1,0 +1,106 @@
+#include "config/proxy_url.h"
+
+namespace ferry {
+
+std::string_view proxy_scheme_name(ProxyScheme s) {
+  switch (s) {
+    case ProxyScheme::http: return "http";
+    case ProxyScheme::https: return "https";
+    case ProxyScheme::socks5: return "socks5";
+    case ProxyScheme::socks5h: return "socks5h";
+  }
+  return "http";
+}
+
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hex_digit(in[i + 1]), lo = hex_digit(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(char(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string redact_userinfo(std::string_view text) {
+  auto scheme_end = text.find("://");
+  size_t auth_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  auto auth_end = text.find_first_of("/?#", auth_start);
+  auto authority = text.substr(auth_start, auth_end == std::string_view::npos ? std::string_view::npos : auth_end - auth_start);
+  auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(text);
+  auto userinfo = authority.substr(0, at);
+  auto colon = userinfo.find(':');
+  std::string out(text.substr(0, auth_start));
+  out.append(userinfo.substr(0, colon));
+  if (colon != std::string_view::npos) out.append(":***");
+  out.append(text.substr(auth_start + at));
+  return out;
+}
+
+std::string ProxyUrl::to_redacted_string() const {
+  std::string s(proxy_scheme_name(scheme));
+  s += "://";
+  if (has_credentials()) s += user + ":***@";
+  s += address.to_string();
+  return s;
+}
+
+Expected<ProxyUrl> parse_proxy_url(std::string_view text) {
+  const std::string shown = redact_userinfo(text);
+  auto error = [&](std::string_view why) { return fail("invalid proxy URL '" + shown + "': " + std::string(why)); };
+  ProxyUrl url;
+  std::string_view rest = text;
+  auto scheme_end = rest.find("://");
+  if (scheme_end != std::string_view::npos) {
+    auto scheme = to_lower(rest.substr(0, scheme_end));
+    if (scheme == "http") url.scheme = ProxyScheme::http;
+    else if (scheme == "https") url.scheme = ProxyScheme::https;
+    else if (scheme == "socks5") url.scheme = ProxyScheme::socks5;
+    else if (scheme == "socks5h") url.scheme = ProxyScheme::socks5h;
+    else return error("unsupported scheme '" + scheme + "' (use http, https, socks5 or socks5h)");
+    rest.remove_prefix(scheme_end + 3);
+  }
+  // One trailing slash is allowed; any other path, a query or a fragment is not.
+  auto path = rest.find_first_of("/?#");
+  if (path != std::string_view::npos) {
+    if (rest.substr(path) != "/") return error("a proxy URL has no path, query or fragment");
+    rest = rest.substr(0, path);
+  }
+  auto at = rest.rfind('@');
+  if (at != std::string_view::npos) {
+    auto userinfo = rest.substr(0, at);
+    auto colon = userinfo.find(':');
+    if (!percent_decode(userinfo.substr(0, colon), url.user)) return error("bad percent-encoding in the user name");
+    if (colon != std::string_view::npos && !percent_decode(userinfo.substr(colon + 1), url.password))
+      return error("bad percent-encoding in the password");
+    if (url.user.empty()) return error("empty user name before '@'");
+    rest.remove_prefix(at + 1);
+  }
+  if (rest.empty()) return error("missing host");
+  // curl's defaults: 1080 for every proxy scheme but https (443).
+  const uint16_t default_port = url.scheme == ProxyScheme::https ? 443 : 1080;
+  auto hp = parse_host_port(rest, default_port);
+  if (!hp) return error(hp.error());
+  url.address = std::move(*hp);
+  return url;
+}
+
+}  // namespace ferry
