@@ -33,6 +33,11 @@ struct ClientConnection {
 };
 
 // What a handler reports for the request log.
+struct RequestOutcome;
+// Answers with ferry's own error response and returns the matching outcome.
+// `err` is taken by value: the coroutine may outlive the caller's copy.
+awaitable<RequestOutcome> answer_error(ClientConnection& conn, ProxyError err, bool keep_alive);
+
 struct RequestOutcome {
   int status = 0;
   std::string error;   // RFC 9209 type, empty on success

@@ -23,6 +23,16 @@ awaitable<void> ClientConnection::send_error(const ProxyError& err, bool close) 
   deadline.disarm();
 }
 
+awaitable<RequestOutcome> answer_error(ClientConnection& conn, ProxyError err, bool keep_alive) {
+  RequestOutcome out;
+  out.status = err.http_status();
+  out.error = std::string(proxy_errc_name(err.type));
+  out.detail = err.details;
+  out.keep_alive = keep_alive;
+  co_await conn.send_error(err, !keep_alive);
+  co_return out;
+}
+
 void Worker::close_idle_sessions() {
   for (auto* c : sessions_)
     if (c->idle) c->client.cancel();
@@ -59,15 +69,9 @@ void log_request(ClientConnection& conn, const LoggedRequest& req, const Request
            {"details", out.detail}});
 }
 
-// Answers a request ferry refuses before dispatch; returns the outcome.
+// Answers a request ferry refuses before dispatch; the connection closes.
 awaitable<RequestOutcome> refuse(ClientConnection& conn, ProxyError err) {
-  RequestOutcome out;
-  out.status = err.http_status();
-  out.error = std::string(proxy_errc_name(err.type));
-  out.detail = err.details;
-  out.keep_alive = false;
-  co_await conn.send_error(err, true);
-  co_return out;
+  return answer_error(conn, err, false);
 }
 
 awaitable<void> serve(ClientConnection& conn) {

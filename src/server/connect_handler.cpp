@@ -9,14 +9,7 @@ namespace ferry {
 awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::RequestHead& head) {
   ServerContext& ctx = conn.ctx;
   RequestOutcome out;
-  auto fail = [&](ProxyError err) -> awaitable<RequestOutcome> {
-    out.status = err.http_status();
-    out.error = std::string(proxy_errc_name(err.type));
-    out.detail = err.details;
-    out.keep_alive = false;
-    co_await conn.send_error(err, true);
-    co_return out;
-  };
+  auto fail = [&](const ProxyError& err) { return answer_error(conn, err, false); };
 
   auto target = http::parse_authority_target(head.target);
   if (!target) co_return co_await fail({ProxyErrc::http_request_error, target.error()});

@@ -40,12 +40,7 @@ struct Forwarding {
   // An error answered by ferry before any response byte reached the client.
   awaitable<RequestOutcome> fail(ProxyError err, bool client_body_unread) {
     if (origin) origin->close();
-    out.status = err.http_status();
-    out.error = std::string(proxy_errc_name(err.type));
-    out.detail = err.details;
-    out.keep_alive = info.keep_alive && !client_body_unread;
-    co_await conn.send_error(err, !out.keep_alive);
-    co_return out;
+    return answer_error(conn, err, info.keep_alive && !client_body_unread);
   }
 
   void arm_origin_deadline(Millis d) {
