@@ -86,7 +86,9 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
                                        const http::RequestInfo& info, const http::AbsoluteTarget& target) {
   ServerContext& ctx = conn.ctx;
   OriginPool& pool = conn.worker.pool();
-  Forwarding f{conn, ctx, head, info, target, {}, nullptr, ReadBuffer(16 * 1024)};
+  // Response bodies are read in 64 KiB steps: a quarter of the system calls
+  // of 16 KiB for large downloads. The buffer is freed with the request.
+  Forwarding f{conn, ctx, head, info, target, {}, nullptr, ReadBuffer(64 * 1024)};
   const bool client_body = info.body != BodyKind::none;
   const std::string method(head.method);
   const int client_minor = head.version_minor;
