@@ -116,6 +116,13 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
       if (!opened) co_return co_await f.fail(opened.error(), client_body_unread);
       f.origin = std::move(*opened);
     }
+    if (ctx.log.enabled(LogLevel::debug)) {
+      error_code ep_ec;
+      auto ep = f.origin->socket().remote_endpoint(ep_ec);
+      ctx.log.log(LogLevel::debug, "origin_connection",
+                  {{"origin", key}, {"address", ep_ec ? std::string("-") : ep.address().to_string()},
+                   {"reused", f.reused}, {"attempt", attempt}});
+    }
     // A pooled connection can be closed by the origin at any moment; a
     // body-less request that fails before any response byte is retried once
     // on a fresh connection (RFC 9110 §9.2.2: nothing was processed).
