@@ -123,7 +123,8 @@ int run_cli(int argc, char** argv) {
 
   if (*help) {
     if (help_topic.empty()) {
-      std::cout << app.help();
+      // app.help() would describe the selected subcommand (`help` itself).
+      std::cout << app.get_formatter()->make_help(&app, "ferry", CLI::AppFormatMode::Normal);
       return 0;
     }
     for (auto* sub : app.get_subcommands({})) {

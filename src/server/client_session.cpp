@@ -70,8 +70,12 @@ void log_request(ClientConnection& conn, const LoggedRequest& req, const Request
 }
 
 // Answers a request ferry refuses before dispatch; the connection closes.
+// The error is moved into a named local first: GCC 12 can destroy
+// temporaries inside a co_await expression twice.
 awaitable<RequestOutcome> refuse(ClientConnection& conn, ProxyError err) {
-  return answer_error(conn, err, false);
+  ProxyError local = std::move(err);
+  RequestOutcome out = co_await answer_error(conn, std::move(local), false);
+  co_return out;
 }
 
 awaitable<void> serve(ClientConnection& conn) {
@@ -92,14 +96,16 @@ awaitable<void> serve(ClientConnection& conn) {
       if (hr.status == HeadRead::Status::bad_head) {
         req.method = "-";
         req.target = "-";
-        auto out = co_await refuse(conn, {ProxyErrc::http_request_error, "malformed request: " + std::string(hr.error)});
+        ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + std::string(hr.error)};
+        auto out = co_await refuse(conn, std::move(refusal));
         log_request(conn, req, out);
       } else if (conn.deadline.expired() && !conn.buf.empty()) {
         req.method = "-";
         req.target = "-";
-        auto out = co_await refuse(conn, {ProxyErrc::http_request_error,
+        ProxyError refusal{ProxyErrc::http_request_error,
                                           "no complete request header within " + format_duration(ctx.config.header_timeout),
-                                          408});
+                                          408};
+        auto out = co_await refuse(conn, std::move(refusal));
         log_request(conn, req, out);
       } else if (conn.deadline.expired() && conn.requests == 0) {
         // Connected but never sent anything: answer 408 like Squid does.
@@ -115,7 +121,8 @@ awaitable<void> serve(ClientConnection& conn) {
     req.method = std::string(head.method.empty() ? "-" : head.method);
     req.target = head.target.empty() ? "-" : http::loggable_target(head.target);
     if (parsed.state != http::ParseState::complete) {
-      auto out = co_await refuse(conn, {ProxyErrc::http_request_error, "malformed request: " + std::string(parsed.error)});
+      ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + std::string(parsed.error)};
+      auto out = co_await refuse(conn, std::move(refusal));
       log_request(conn, req, out);
       co_return;
     }
@@ -123,14 +130,23 @@ awaitable<void> serve(ClientConnection& conn) {
 
     RequestOutcome out;
     if (ctx.via.seen_in(head.fields)) {
-      out = co_await refuse(conn, {ProxyErrc::proxy_loop_detected,
-                                   "request already passed through this ferry (" + ctx.via.received_by() + ")"});
+      {
+        ProxyError refusal{ProxyErrc::proxy_loop_detected,
+                                   "request already passed through this ferry (" + ctx.via.received_by() + ")"};
+        out = co_await refuse(conn, std::move(refusal));
+      }
     } else if (auto info = http::analyze_request(head); !info) {
-      out = co_await refuse(conn, {ProxyErrc::http_request_error, "malformed request: " + info.error()});
+      {
+        ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + info.error()};
+        out = co_await refuse(conn, std::move(refusal));
+      }
     } else if (head.method == "CONNECT") {
       out = co_await handle_connect(conn, head);
     } else if (auto target = http::parse_absolute_target(head.target); !target) {
-      out = co_await refuse(conn, {ProxyErrc::http_request_error, target.error()});
+      {
+        ProxyError refusal{ProxyErrc::http_request_error, target.error()};
+        out = co_await refuse(conn, std::move(refusal));
+      }
     } else {
       out = co_await forward_http(conn, head, *info, *target);
     }

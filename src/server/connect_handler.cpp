@@ -6,21 +6,40 @@
 
 namespace ferry {
 
+namespace {
+
+// Where the tunnel goes, or why it does not.
+Expected<HostPort, ProxyError> check_target(const ServerContext& ctx, const http::RequestHead& head) {
+  auto target = http::parse_authority_target(head.target);
+  if (!target) return Unexpected{ProxyError{ProxyErrc::http_request_error, target.error()}};
+  if (!ctx.config.connect_ports.allows(target->port))
+    return Unexpected{ProxyError{ProxyErrc::http_request_denied,
+                                 "CONNECT to port " + std::to_string(target->port) + " is not allowed (--connect-ports " +
+                                     ctx.config.connect_ports.to_string() + ")"}};
+  return *target;
+}
+
+}  // namespace
+
 awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::RequestHead& head) {
   ServerContext& ctx = conn.ctx;
   RequestOutcome out;
-  auto fail = [&](const ProxyError& err) { return answer_error(conn, err, false); };
-
-  auto target = http::parse_authority_target(head.target);
-  if (!target) co_return co_await fail({ProxyErrc::http_request_error, target.error()});
-  if (!ctx.config.connect_ports.allows(target->port))
-    co_return co_await fail({ProxyErrc::http_request_denied,
-                             "CONNECT to port " + std::to_string(target->port) + " is not allowed (--connect-ports " +
-                                 ctx.config.connect_ports.to_string() + ")"});
+  // Errors are answered through named locals, never temporaries inside a
+  // co_await (GCC 12 can destroy those twice).
+  auto target = check_target(ctx, head);
+  if (!target) {
+    ProxyError err = target.error();
+    out = co_await answer_error(conn, std::move(err), false);
+    co_return out;
+  }
   conn.buf.consume(head.size);
 
   auto origin = co_await open_origin(ctx, *target, false);
-  if (!origin) co_return co_await fail(origin.error());
+  if (!origin) {
+    ProxyError err = origin.error();
+    out = co_await answer_error(conn, std::move(err), false);
+    co_return out;
+  }
 
   // A bare 200: no Content-Length, no Connection: close (SPEC §4).
   std::string reply = "HTTP/1.1 200 Connection established\r\nVia: " + ctx.via_1_1 + "\r\n\r\n";

@@ -17,7 +17,8 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> open_origin(ServerContext& ctx, c
   auto sock = co_await connect_tcp(authority, ctx.config.connect_timeout, ctx.destinations);
   if (!sock) co_return Unexpected{sock.error()};
   if (!tls) co_return ByteStreamPtr(std::make_unique<TcpStream>(std::move(*sock)));
-  co_return co_await tls_connect(std::move(*sock), ctx.tls, authority.host, ctx.config.connect_timeout);
+  auto secured = co_await tls_connect(std::move(*sock), ctx.tls, authority.host, ctx.config.connect_timeout);
+  co_return secured;
 }
 
 namespace {
@@ -37,10 +38,16 @@ struct Forwarding {
   ReadBuffer origin_buf;
   bool reused = false;
 
-  // An error answered by ferry before any response byte reached the client.
-  awaitable<RequestOutcome> fail(ProxyError err, bool client_body_unread) {
+  // An error to be answered by ferry (no response byte has reached the
+  // client yet). Recorded here and answered in one place by forward_http:
+  // GCC 12 double-destroys temporaries in some `co_return co_await f(...)`
+  // expressions, so error paths never await with temporaries.
+  std::optional<ProxyError> error;
+  bool error_keep_alive = false;
+  void fail(ProxyError err, bool client_body_unread) {
     if (origin) origin->close();
-    return answer_error(conn, err, info.keep_alive && !client_body_unread);
+    error = std::move(err);
+    error_keep_alive = info.keep_alive && !client_body_unread;
   }
 
   void arm_origin_deadline(Millis d) {
@@ -82,13 +89,15 @@ struct Forwarding {
 
 }  // namespace
 
-awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::RequestHead& head,
-                                       const http::RequestInfo& info, const http::AbsoluteTarget& target) {
-  ServerContext& ctx = conn.ctx;
+namespace {
+
+awaitable<void> forward(Forwarding& f) {
+  ClientConnection& conn = f.conn;
+  ServerContext& ctx = f.ctx;
+  const http::RequestHead& head = f.head;
+  const http::RequestInfo& info = f.info;
+  const http::AbsoluteTarget& target = f.target;
   OriginPool& pool = conn.worker.pool();
-  // Response bodies are read in 64 KiB steps: a quarter of the system calls
-  // of 16 KiB for large downloads. The buffer is freed with the request.
-  Forwarding f{conn, ctx, head, info, target, {}, nullptr, ReadBuffer(64 * 1024)};
   const bool client_body = info.body != BodyKind::none;
   const std::string method(head.method);
   const int client_minor = head.version_minor;
@@ -113,7 +122,10 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
     f.origin_buf.consume(f.origin_buf.size());
     if (!f.origin) {
       auto opened = co_await open_origin(ctx, target.authority, target.tls);
-      if (!opened) co_return co_await f.fail(opened.error(), client_body_unread);
+      if (!opened) {
+        f.fail(opened.error(), client_body_unread);
+        co_return;
+      }
       f.origin = std::move(*opened);
     }
     if (ctx.log.enabled(LogLevel::debug)) {
@@ -134,8 +146,11 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
     conn.deadline.disarm();
     if (ec) {
       if (may_retry) continue;
-      co_return co_await f.fail({ProxyErrc::connection_terminated, "sending the request to " + target.authority.to_string() + " failed"},
+      {
+        f.fail({ProxyErrc::connection_terminated, "sending the request to " + target.authority.to_string() + " failed"},
                                 client_body_unread);
+        co_return;
+      }
     }
 
     bool have_final_head = false;
@@ -146,10 +161,16 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
                              timer.async_wait(nothrow_awaitable));
       if (which.index() == 0) {
         auto r = co_await f.read_origin_head();
-        if (r.status != HeadRead::Status::complete) co_return co_await f.fail(f.head_read_error(r), true);
+        if (r.status != HeadRead::Status::complete) {
+        f.fail(f.head_read_error(r), true);
+        co_return;
+      }
         auto pr = http::parse_response_head(f.origin_buf.data().substr(0, r.head_size), resp);
         if (pr.state != http::ParseState::complete)
-          co_return co_await f.fail({ProxyErrc::http_protocol_error, "malformed response: " + std::string(pr.error)}, true);
+          {
+        f.fail({ProxyErrc::http_protocol_error, "malformed response: " + std::string(pr.error)}, true);
+        co_return;
+      }
         if (resp.status == 100) {
           f.origin_buf.consume(r.head_size);
           static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -157,7 +178,7 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
           if (ec) {
             f.origin->close();
             f.out.keep_alive = false;
-            co_return f.out;
+            co_return;
           }
         } else if (resp.status >= 200) {
           have_final_head = true;  // the origin refused the body; it is never sent
@@ -174,16 +195,22 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
         if (err->side == BodyRelayError::Side::source) {
           f.origin->close();
           if (err->what.starts_with("bad chunked"))
-            co_return co_await f.fail({ProxyErrc::http_request_error, err->what}, true);
+            {
+        f.fail({ProxyErrc::http_request_error, err->what}, true);
+        co_return;
+      }
           f.out.status = 0;
           f.out.error = "connection_terminated";
           f.out.detail = "client " + err->what;
           f.out.keep_alive = false;
-          co_return f.out;
+          co_return;
         }
-        co_return co_await f.fail({ProxyErrc::connection_terminated,
+        {
+        f.fail({ProxyErrc::connection_terminated,
                                    "sending the request body to " + target.authority.to_string() + " failed"},
                                   true);
+        co_return;
+      }
       }
       body_sent = true;
       client_body_unread = false;
@@ -202,12 +229,18 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
         retry = true;
         break;
       }
-      if (r.status != HeadRead::Status::complete) co_return co_await f.fail(f.head_read_error(r), client_body_unread);
+      if (r.status != HeadRead::Status::complete) {
+        f.fail(f.head_read_error(r), client_body_unread);
+        co_return;
+      }
       auto pr = http::parse_response_head(f.origin_buf.data().substr(0, r.head_size), resp);
       if (pr.state != http::ParseState::complete)
-        co_return co_await f.fail({ProxyErrc::http_protocol_error, "malformed response from " + target.authority.to_string() +
+        {
+        f.fail({ProxyErrc::http_protocol_error, "malformed response from " + target.authority.to_string() +
                                                                        ": " + std::string(pr.error)},
                                   client_body_unread);
+        co_return;
+      }
       if (resp.status >= 200 || resp.status == 101) {
         head_size = r.head_size;
         break;
@@ -228,15 +261,21 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
 
     auto rinfo = http::analyze_response(resp, method);
     if (!rinfo)
-      co_return co_await f.fail({ProxyErrc::http_protocol_error,
+      {
+        f.fail({ProxyErrc::http_protocol_error,
                                  "malformed response from " + target.authority.to_string() + ": " + rinfo.error()},
                                 client_body_unread);
+        co_return;
+      }
     f.out.status = resp.status;
 
     if (resp.status == 101) {
       if (!upgrade_requested)
-        co_return co_await f.fail({ProxyErrc::http_protocol_error, "101 response to a request that did not ask to upgrade"},
+        {
+        f.fail({ProxyErrc::http_protocol_error, "101 response to a request that did not ask to upgrade"},
                                   client_body_unread);
+        co_return;
+      }
       http::ForwardResponse fr{ctx.via_for(resp.version_minor), BodyKind::none, false, false, true};
       auto out_head = http::build_response_head(resp, *rinfo, fr);
       f.origin_buf.consume(head_size);
@@ -251,7 +290,7 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
       }
       f.origin->close();
       f.out.keep_alive = false;
-      co_return f.out;
+      co_return;
     }
 
     // Framing towards the client: a close-delimited body goes to an HTTP/1.1
@@ -284,22 +323,36 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
           f.out.error = err->side == BodyRelayError::Side::source ? "http_response_incomplete" : "connection_terminated";
           f.out.detail = (err->side == BodyRelayError::Side::source ? "origin " : "client ") + err->what;
           f.out.keep_alive = false;
-          co_return f.out;
+          co_return;
         }
       }
     }
     if (ec) {
       f.origin->close();
       f.out.keep_alive = false;
-      co_return f.out;
+      co_return;
     }
 
     const bool origin_reusable = rinfo->keep_alive && body_sent && f.origin_buf.empty() && rinfo->body != BodyKind::until_close;
     if (origin_reusable) pool.put(key, std::move(f.origin));
     else f.origin->close();
     f.out.keep_alive = keep_alive;
-    co_return f.out;
+    co_return;
   }
+}
+
+}  // namespace
+
+awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::RequestHead& head,
+                                       const http::RequestInfo& info, const http::AbsoluteTarget& target) {
+  // Response bodies are read in 64 KiB steps: a quarter of the system calls
+  // of 16 KiB for large downloads. The buffer is freed with the request.
+  Forwarding f{conn, conn.ctx, head, info, target, {}, nullptr, ReadBuffer(64 * 1024), false, std::nullopt, false};
+  co_await forward(f);
+  if (!f.error) co_return f.out;
+  ProxyError err = std::move(*f.error);
+  RequestOutcome answered = co_await answer_error(conn, std::move(err), f.error_keep_alive);
+  co_return answered;
 }
 
 }  // namespace ferry
