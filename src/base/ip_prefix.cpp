@@ -25,7 +25,6 @@ Expected<IpPrefix> IpPrefix::parse(std::string_view text) {
   boost::system::error_code ec;
   auto addr = ip::make_address(addr_text, ec);
   if (ec) return fail("'" + std::string(text) + "' is not an IP address or CIDR prefix");
-  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = ip::make_address_v4(ip::v4_mapped, addr.to_v6());
   int max_bits = addr.is_v4() ? 32 : 128;
   int bits = max_bits;
   if (slash != std::string_view::npos) {
@@ -33,6 +32,12 @@ Expected<IpPrefix> IpPrefix::parse(std::string_view text) {
     auto [end, perr] = std::from_chars(b.data(), b.data() + b.size(), bits);
     if (b.empty() || perr != std::errc() || end != b.data() + b.size() || bits < 0 || bits > max_bits)
       return fail("'" + std::string(text) + "' has an invalid prefix length");
+  }
+  // ::ffff:a.b.c.d/104 is the IPv4 prefix a.b.c.d/8 written in IPv6.
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+    if (bits < 96) return fail("'" + std::string(text) + "' is an IPv4-mapped prefix shorter than /96");
+    addr = ip::make_address_v4(ip::v4_mapped, addr.to_v6());
+    bits -= 96;
   }
   IpPrefix p;
   p.bits_ = bits;

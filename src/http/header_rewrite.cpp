@@ -57,7 +57,6 @@ std::string build_response_head(const ResponseHead& head, const ResponseInfo& in
   out.push_back(' ');
   out.append(head.reason.empty() ? reason_phrase(head.status) : head.reason);
   out.append("\r\n");
-  const bool no_body_status = head.status < 200 || head.status == 204 || head.status == 304;
   for (const auto& f : head.fields) {
     if (fwd.upgrade && iequals(f.name, "upgrade")) {
       append_field(out, f.name, f.value);
@@ -65,7 +64,8 @@ std::string build_response_head(const ResponseHead& head, const ResponseInfo& in
     }
     // Content-Length of a HEAD or 304 response describes the representation,
     // not this message's framing, so it is passed on unchanged.
-    if (iequals(f.name, "content-length") && info.body == BodyKind::none && !no_body_status) {
+    // (204 and 1xx responses must not carry one at all.)
+    if (iequals(f.name, "content-length") && info.body == BodyKind::none && head.status >= 200 && head.status != 204) {
       append_field(out, f.name, f.value);
       continue;
     }
@@ -74,10 +74,17 @@ std::string build_response_head(const ResponseHead& head, const ResponseInfo& in
   }
   append_field(out, "Via", fwd.via);
   switch (fwd.body_to_client) {
-    case BodyKind::chunked: append_field(out, "Transfer-Encoding", "chunked"); break;
+    case BodyKind::chunked:
+      append_field(out, "Transfer-Encoding",
+                   info.other_codings.empty() ? std::string("chunked") : info.other_codings + ", chunked");
+      break;
     case BodyKind::content_length: append_field(out, "Content-Length", std::to_string(info.content_length)); break;
     case BodyKind::none: break;
-    case BodyKind::until_close: break;
+    case BodyKind::until_close:
+      // Codings pass through untouched (e.g. "chunked, gzip", which must not
+      // be chunked a second time): the client reads until close.
+      if (!info.other_codings.empty()) append_field(out, "Transfer-Encoding", info.other_codings);
+      break;
   }
   if (fwd.upgrade) append_field(out, "Connection", "upgrade");
   else if (fwd.close) append_field(out, "Connection", "close");

@@ -111,8 +111,13 @@ Expected<ResponseInfo> analyze_response(const ResponseHead& head, std::string_vi
       if (items.empty()) return fail("empty Transfer-Encoding in response");
       for (auto item : items)
         if (!is_token(item)) return fail("malformed Transfer-Encoding in response");
+
       have_te = true;
       last_coding = items.back();
+      for (auto item : items) {
+        if (!info.other_codings.empty()) info.other_codings += ", ";
+        info.other_codings += item;
+      }
     } else if (iequals(f.name, "connection")) {
       add_connection_tokens(f.value, info.connection);
     }
@@ -125,10 +130,14 @@ Expected<ResponseInfo> analyze_response(const ResponseHead& head, std::string_vi
   const int s = head.status;
   if (request_method == "HEAD" || (s >= 100 && s < 200) || s == 204 || s == 304) {
     info.body = BodyKind::none;
+    info.other_codings.clear();
     return info;
   }
   if (have_te) {
     if (iequals(last_coding, "chunked")) {
+      // Keep every coding but the final chunked, which ferry decodes.
+      auto cut = info.other_codings.rfind(", ");
+      info.other_codings = cut == std::string::npos ? std::string() : info.other_codings.substr(0, cut);
       info.body = BodyKind::chunked;
     } else {
       info.body = BodyKind::until_close;

@@ -33,6 +33,9 @@ struct RequestInfo {
 struct ResponseInfo {
   BodyKind body = BodyKind::none;
   uint64_t content_length = 0;
+  // Transfer codings other than a final chunked ("gzip"), in order. ferry
+  // passes them on (it only ever undoes chunked), so they must be restated.
+  std::string other_codings;
   bool keep_alive = true;  // the origin lets us reuse the connection
   ConnectionOptions connection;
 };

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
 
 namespace ferry {
@@ -68,6 +69,10 @@ void append_value(std::string& out, const LogField::Value& v, bool json) {
         } else if constexpr (std::is_same_v<T, bool>) {
           out.append(x ? "true" : "false");
         } else if constexpr (std::is_same_v<T, double>) {
+          if (!std::isfinite(x)) {
+            out.append(json ? "null" : "-");  // JSON has no inf/nan
+            return;
+          }
           char buf[32];
           int n = std::snprintf(buf, sizeof buf, "%.3f", x);
           out.append(buf, size_t(n));

@@ -7,15 +7,27 @@ namespace ferry {
 using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+asio::ip::address unmapped(asio::ip::address a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+}  // namespace
+
 std::string DestinationFilter::check(const tcp::endpoint& ep) const {
-  auto addr = ep.address();
+  // ::ffff:127.0.0.1 is 127.0.0.1: judge every address in its IPv4 form.
+  auto addr = unmapped(ep.address());
   if (addr.is_unspecified()) return "unspecified address " + addr.to_string();
   if (addr.is_multicast()) return "multicast address " + addr.to_string();
   if (addr.is_v4() && addr.to_v4() == asio::ip::address_v4::broadcast()) return "broadcast address";
   for (const auto& p : prohibited_) {
     if (p.port() != ep.port()) continue;
-    bool any = p.address().is_unspecified() && (p.address().is_v4() == addr.is_v4());
-    if (any || p.address() == addr) return "ferry's own listener " + ep.address().to_string() + ":" + std::to_string(ep.port());
+    auto listener = unmapped(p.address());
+    // A wildcard listener (0.0.0.0 / ::) is reachable through this host's
+    // loopback addresses; remote hosts on the same port are someone else.
+    bool via_wildcard = listener.is_unspecified() && addr.is_loopback() && listener.is_v4() == addr.is_v4();
+    if (via_wildcard || listener == addr)
+      return "ferry's own listener " + addr.to_string() + ":" + std::to_string(ep.port());
   }
   return {};
 }

@@ -296,9 +296,24 @@ awaitable<void> forward(Forwarding& f) {
     // Framing towards the client: a close-delimited body goes to an HTTP/1.1
     // client chunked, so the client connection survives; an HTTP/1.0 client
     // cannot read chunked, so it gets the decoded body delimited by close.
+    if (client_minor == 0 && !rinfo->other_codings.empty()) {
+      // HTTP/1.0 has no transfer codings: the body cannot be passed on intact.
+      f.fail({ProxyErrc::http_protocol_error, "response uses transfer coding '" + rinfo->other_codings +
+                                                  "', which an HTTP/1.0 client cannot receive"},
+             client_body_unread);
+      co_return;
+    }
     BodyKind to_client = rinfo->body;
+    // A coding list that already holds chunked ("chunked, gzip") cannot be
+    // chunked again (RFC 9112 §6.1): it goes through as is, ended by close.
+    const bool codings_hold_chunked = [&] {
+      for (auto c : http::split_list(rinfo->other_codings))
+        if (iequals(c, "chunked")) return true;
+      return false;
+    }();
     if (client_minor == 0 && to_client == BodyKind::chunked) to_client = BodyKind::until_close;
-    else if (client_minor >= 1 && to_client == BodyKind::until_close) to_client = BodyKind::chunked;
+    else if (client_minor >= 1 && to_client == BodyKind::until_close && !codings_hold_chunked)
+      to_client = BodyKind::chunked;
     bool keep_alive = client_keep_alive && !client_body_unread && to_client != BodyKind::until_close &&
                       !ctx.draining.load(std::memory_order_relaxed);
     http::ForwardResponse fr{ctx.via_for(resp.version_minor), to_client, !keep_alive,
