@@ -5,32 +5,29 @@
 
 #include "routing/route_table.h"
 #include "server/proxy_server.h"
+#include "upstream/upstream_runtime.h"
 
 namespace ferry {
 
-namespace {
-
-// Upstream proxies are not supported by this version: say so when the
-// environment names one, rather than silently going direct.
-void warn_about_env_proxies(EventLog& log) {
-  auto getenv = process_env();
-  for (const char* name : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
-    auto v = getenv(name);
-    if (!v || v->empty()) continue;
-    // The value may hold credentials: name the variable, never print it.
-    log.log(LogLevel::warn, "env_proxy_ignored",
-            {{"variable", name}, {"details", "upstream proxies are not supported by this version; traffic goes direct"}});
-  }
+std::vector<std::string> listener_names(const Config& config) {
+  std::vector<std::string> own;
+  for (const auto& l : config.listen) own.push_back(l.to_string());
+  for (const auto& l : config.socks_listen) own.push_back(l.to_string());
+  return own;
 }
-
-}  // namespace
 
 int run_serve(const Config& config) {
   // A client that disappears mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  auto upstreams = build_upstream_runtime(config, process_env(), listener_names(config));
+  if (!upstreams) {
+    std::cerr << "ferry: " << upstreams.error() << "\n";
+    return 2;
+  }
   const uint64_t fd_limit = raise_fd_limit();
   EventLog log(config.log_format, config.log_level);
-  ProxyServer server(config, log);
+  for (const auto& w : (*upstreams)->warnings) log.log(LogLevel::warn, "env_proxy_ignored", {{"details", w}});
+  ProxyServer server(config, log, **upstreams);
   auto bound = server.bind();
   if (!bound) {
     log.log(LogLevel::error, "startup_failed", {{"error", bound.error()}});
@@ -39,7 +36,7 @@ int run_serve(const Config& config) {
     return 1;
   }
   log.log(LogLevel::debug, "fd_limit", {{"nofile", fd_limit}});
-  warn_about_env_proxies(log);
+  log.log(LogLevel::info, "routes", {{"rules", (*upstreams)->routes.to_string()}});
   return server.run();
 }
 

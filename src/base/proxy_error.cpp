@@ -6,6 +6,7 @@ std::string_view proxy_errc_name(ProxyErrc e) {
   switch (e) {
     case ProxyErrc::dns_error: return "dns_error";
     case ProxyErrc::dns_timeout: return "dns_timeout";
+    case ProxyErrc::destination_unavailable: return "destination_unavailable";
     case ProxyErrc::destination_ip_prohibited: return "destination_ip_prohibited";
     case ProxyErrc::connection_refused: return "connection_refused";
     case ProxyErrc::connection_terminated: return "connection_terminated";

@@ -9,6 +9,7 @@ namespace ferry {
 enum class ProxyErrc {
   dns_error,
   dns_timeout,
+  destination_unavailable,
   destination_ip_prohibited,
   connection_refused,
   connection_terminated,

@@ -8,11 +8,16 @@
 #include "base/duration.h"
 #include "base/host_port.h"
 #include "base/ip_prefix.h"
+#include "config/proxy_url.h"
 #include "log/event_log.h"
 
 namespace ferry {
 
 enum class RelayMode { automatic, splice, copy };
+
+// How ferry answers an upstream proxy's 407 (SPEC §2 --auth).
+enum class AuthMode { automatic, negotiate, ntlm, digest, basic, none };
+std::string_view auth_mode_name(AuthMode m);
 
 struct PortList {
   bool any = false;
@@ -34,6 +39,18 @@ struct Config {
   RelayMode relay = RelayMode::automatic;
   LogFormat log_format = LogFormat::json;
   LogLevel log_level = LogLevel::info;
+
+  // Upstream proxies, in failover order. Explicit ones (flags or config)
+  // are authoritative: the proxy environment variables are then not read.
+  std::vector<ProxyUrl> upstreams;
+  AuthMode auth = AuthMode::automatic;
+  std::string user;           // --user: applies to upstreams without userinfo
+  std::string password_file;  // --password-file
+  std::string upstream_ca;    // --upstream-ca: trust for https:// upstreams
+  std::string no_proxy;       // --no-proxy, raw list
+  std::string no_proxy_exact; // --no-proxy-exact, raw list
+  bool no_proxy_set = false, no_proxy_exact_set = false;
+  std::vector<HostPort> socks_listen;  // --socks-listen
 };
 
 }  // namespace ferry

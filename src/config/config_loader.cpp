@@ -5,6 +5,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
 
+#include "routing/bypass_rules.h"
+
 namespace ferry {
 
 bool PortList::allows(uint16_t p) const {
@@ -24,6 +26,18 @@ std::string PortList::to_string() const {
   return s;
 }
 
+std::string_view auth_mode_name(AuthMode m) {
+  switch (m) {
+    case AuthMode::automatic: return "auto";
+    case AuthMode::negotiate: return "negotiate";
+    case AuthMode::ntlm: return "ntlm";
+    case AuthMode::digest: return "digest";
+    case AuthMode::basic: return "basic";
+    case AuthMode::none: return "none";
+  }
+  return "auto";
+}
+
 const std::vector<KnownKey>& known_keys() {
   static const std::vector<KnownKey> keys = {
       {"listen", "--listen", true},
@@ -38,19 +52,19 @@ const std::vector<KnownKey>& known_keys() {
       {"security.connect_ports", "--connect-ports", true},
       // Spec keys whose features are not built yet: refused rather than
       // silently ignored, so traffic never goes direct by surprise.
-      {"socks_listen", "--socks-listen", false},
+      {"socks_listen", "--socks-listen", true},
       {"admin", "--admin", false},
       {"security.client_tokens", "--client-tokens", false},
-      {"upstream.proxies", "--upstream", false},
-      {"upstream.auth", "--auth", false},
+      {"upstream.proxies", "--upstream", true},
+      {"upstream.auth", "--auth", true},
       {"upstream.spn", "--spn", false},
-      {"upstream.user", "--user", false},
+      {"upstream.user", "--user", true},
       {"upstream.realm", "--realm", false},
-      {"upstream.password_file", "--password-file", false},
+      {"upstream.password_file", "--password-file", true},
       {"upstream.keytab", "--keytab", false},
-      {"upstream.ca", "--upstream-ca", false},
-      {"routing.no_proxy", "--no-proxy", false},
-      {"routing.no_proxy_exact", "--no-proxy-exact", false},
+      {"upstream.ca", "--upstream-ca", true},
+      {"routing.no_proxy", "--no-proxy", true},
+      {"routing.no_proxy_exact", "--no-proxy-exact", true},
       {"routing.pac", "--pac", false},
       {"policy.mode", "", false},
       {"policy.allow", "", false},
@@ -175,6 +189,58 @@ Expected<bool> ConfigBuilder::set(std::string_view key, const SettingValue& v) {
     }
     if (!ports.any && ports.ports.empty()) return bad(v, "needs at least one port, or *");
     c.connect_ports = ports;
+    return true;
+  }
+  if (key == "socks_listen") {
+    c.socks_listen.clear();
+    for (const auto& item : flatten(v)) {
+      auto hp = parse_host_port(item);
+      if (!hp) return bad(v, "invalid listen address '" + item + "': " + hp.error());
+      c.socks_listen.push_back(*hp);
+    }
+    return true;
+  }
+  if (key == "upstream.proxies") {
+    c.upstreams.clear();
+    for (const auto& item : flatten(v)) {
+      // parse_proxy_url's errors already mask the password.
+      auto url = parse_proxy_url(item);
+      if (!url) return bad(v, url.error());
+      c.upstreams.push_back(*url);
+    }
+    return true;
+  }
+  if (key == "upstream.auth") {
+    auto s = single(v);
+    static constexpr AuthMode modes[] = {AuthMode::automatic, AuthMode::negotiate, AuthMode::ntlm,
+                                         AuthMode::digest,    AuthMode::basic,     AuthMode::none};
+    for (auto m : modes)
+      if (s && *s == auth_mode_name(m)) {
+        c.auth = m;
+        return true;
+      }
+    return bad(v, "must be auto, negotiate, ntlm, digest, basic or none");
+  }
+  if (key == "upstream.user" || key == "upstream.password_file" || key == "upstream.ca") {
+    auto s = single(v);
+    if (!s || s->empty()) return bad(v, "expects one non-empty value");
+    (key == "upstream.user" ? c.user : key == "upstream.ca" ? c.upstream_ca : c.password_file) = *s;
+    return true;
+  }
+  if (key == "routing.no_proxy" || key == "routing.no_proxy_exact") {
+    std::string list;
+    for (const auto& item : flatten(v)) list += (list.empty() ? "" : ",") + item;
+    const bool exact = key == "routing.no_proxy_exact";
+    // Validated here so a bad entry is reported against its flag or line.
+    if (exact) {
+      if (auto r = ExactBypassRules::parse(list); !r) return bad(v, r.error());
+      c.no_proxy_exact = list;
+      c.no_proxy_exact_set = true;
+    } else {
+      if (auto r = NoProxyRules::parse(list); !r) return bad(v, r.error());
+      c.no_proxy = list;
+      c.no_proxy_set = true;
+    }
     return true;
   }
   for (const auto& k : known_keys())

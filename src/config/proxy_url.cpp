@@ -58,7 +58,8 @@ std::string redact_userinfo(std::string_view text) {
 std::string ProxyUrl::to_redacted_string() const {
   std::string s(proxy_scheme_name(scheme));
   s += "://";
-  if (has_credentials()) s += user + ":***@";
+  // Userinfo removed entirely (SPEC §5): a user name is an identity that
+  // logs and `ferry route` output must not spread either.
   s += address.to_string();
   return s;
 }

@@ -21,7 +21,7 @@ struct ProxyUrl {
   std::string password;  // percent-decoded; a secret: never printed
 
   bool has_credentials() const { return !user.empty(); }
-  // "scheme://host:port", with "user:***@" when credentials are present.
+  // "scheme://host:port", userinfo removed.
   // Safe for logs, errors and `ferry route` output.
   std::string to_redacted_string() const;
   bool operator==(const ProxyUrl&) const = default;

@@ -22,8 +22,14 @@ std::string sf_string(std::string_view s) {
   return out;
 }
 
-std::string_view advice(ProxyErrc e) {
-  switch (e) {
+std::string_view advice(const ProxyError& err) {
+  // Refusals by an upstream proxy are not ferry's own configuration.
+  if (err.http_status() == 407)
+    return "The upstream proxy wants credentials ferry could not provide or that it rejected. Check --user, "
+           "--password-file (or user:pass@ in the upstream URL) and --auth.";
+  if (err.http_status() == 502 && err.type == ProxyErrc::http_request_denied)
+    return "The upstream proxy refused this request. Ask its operators, or route the host around it (--no-proxy).";
+  switch (err.type) {
     case ProxyErrc::dns_error:
     case ProxyErrc::dns_timeout:
       return "Check the host name in the URL, and that this machine's DNS resolver can resolve it.";
@@ -67,7 +73,7 @@ std::string make_error_response(const ProxyError& err, std::string_view via, boo
   std::string body = "ferry: ";
   body.append(err.details.empty() ? std::string(proxy_errc_name(err.type)) : err.details);
   body.append("\n");
-  body.append(advice(err.type));
+  body.append(advice(err));
   body.append("\n");
 
   std::string out = "HTTP/1.1 " + std::to_string(status) + " ";

@@ -53,7 +53,9 @@ ProxyError connect_error(const error_code& ec, const tcp::endpoint& ep) {
   return {ProxyErrc::connection_refused, "cannot connect to " + where + ": " + ec.message()};
 }
 
-awaitable<Expected<std::vector<tcp::endpoint>, ProxyError>> resolve(const HostPort& target, Millis timeout) {
+}  // namespace
+
+awaitable<Expected<std::vector<tcp::endpoint>, ProxyError>> resolve_host(const HostPort& target, Millis timeout) {
   auto ex = co_await asio::this_coro::executor;
   error_code addr_ec;
   auto literal = asio::ip::make_address(target.host, addr_ec);
@@ -76,12 +78,10 @@ awaitable<Expected<std::vector<tcp::endpoint>, ProxyError>> resolve(const HostPo
   co_return eps;
 }
 
-}  // namespace
-
 awaitable<Expected<tcp::socket, ProxyError>> connect_tcp(const HostPort& target, Millis timeout,
                                                          const DestinationFilter& filter) {
   const auto deadline = Clock::now() + timeout;
-  auto resolved = co_await resolve(target, timeout);
+  auto resolved = co_await resolve_host(target, timeout);
   if (!resolved) co_return Unexpected{resolved.error()};
 
   std::vector<tcp::endpoint> candidates;

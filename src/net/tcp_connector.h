@@ -29,6 +29,9 @@ class DestinationFilter {
 // starting with the family the resolver preferred.
 std::vector<tcp::endpoint> interleave_families(const std::vector<tcp::endpoint>& endpoints);
 
+// Resolves a name (an IP literal is returned as is) within `timeout`.
+awaitable<Expected<std::vector<tcp::endpoint>, ProxyError>> resolve_host(const HostPort& target, Millis timeout);
+
 awaitable<Expected<tcp::socket, ProxyError>> connect_tcp(const HostPort& target, Millis timeout,
                                                          const DestinationFilter& filter);
 

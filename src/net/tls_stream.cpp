@@ -15,6 +15,17 @@ TlsClientContext::TlsClientContext() : ctx_(asio::ssl::context::tls_client) {
   SSL_CTX_set_mode(ctx_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
 }
 
+Expected<std::unique_ptr<TlsClientContext>, std::string> TlsClientContext::with_ca_file(const std::string& path) {
+  auto ctx = std::make_unique<TlsClientContext>();
+  // A fresh store: the file replaces system trust rather than adding to it.
+  X509_STORE* store = X509_STORE_new();
+  SSL_CTX_set_cert_store(ctx->ctx_.native_handle(), store);
+  error_code ec;
+  ctx->ctx_.load_verify_file(path, ec);
+  if (ec) return Unexpected{std::string("cannot load CA certificates: ") + ec.message()};
+  return ctx;
+}
+
 awaitable<size_t> TlsStream::read_some(asio::mutable_buffer buf, error_code& ec) {
   auto [e, n] = co_await stream_.async_read_some(buf, nothrow_awaitable);
   // Many servers close without close_notify; treat that as a plain EOF and

@@ -13,6 +13,8 @@ namespace ferry {
 class TlsClientContext {
  public:
   TlsClientContext();  // system trust
+  // Trusts only the certificates in `path` (PEM), e.g. --upstream-ca.
+  static Expected<std::unique_ptr<TlsClientContext>, std::string> with_ca_file(const std::string& path);
   asio::ssl::context& native() { return ctx_; }
 
  private:

@@ -60,7 +60,7 @@ void log_request(ClientConnection& conn, const LoggedRequest& req, const Request
           {{"client", conn.peer},
            {"method", req.method},
            {"target", req.target},
-           {"route", "direct"},
+           {"route", out.route},
            {"status", out.status},
            {"bytes_from_client", conn.client.bytes_in - req.in_before},
            {"bytes_to_client", conn.client.bytes_out - req.out_before},

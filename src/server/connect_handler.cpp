@@ -3,6 +3,7 @@
 #include "http/request_target.h"
 #include "server/http_forwarder.h"
 #include "server/tunnel_relay.h"
+#include "upstream/upstream_dialer.h"
 
 namespace ferry {
 
@@ -34,12 +35,17 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   }
   conn.buf.consume(head.size);
 
-  auto origin = co_await open_origin(ctx, *target, false);
-  if (!origin) {
-    ProxyError err = origin.error();
+  const RouteDecision decision = ctx.routes.route(TrafficKind::tunnel, target->host, target->port);
+  auto tunnel = co_await open_tunnel(ctx.upstream, decision, *target, true);
+  if (!tunnel) {
+    ProxyError err = tunnel.error();
     out = co_await answer_error(conn, std::move(err), false);
+    out.route = decision.direct ? "direct" : decision.proxies.front().to_redacted_string();
+    if (!decision.direct && decision.proxies.size() > 1) out.route += " (+" + std::to_string(decision.proxies.size() - 1) + " more)";
     co_return out;
   }
+  out.route = tunnel->route;
+  ByteStream& origin = *tunnel->stream;
 
   // A bare 200: no Content-Length, no Connection: close (SPEC §4).
   std::string reply = "HTTP/1.1 200 Connection established\r\nVia: " + ctx.via_1_1 + "\r\n\r\n";
@@ -47,11 +53,11 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   co_await conn.client.write(asio::buffer(reply), ec);
   out.status = 200;
   if (ec) {
-    (*origin)->close();
+    origin.close();
     co_return out;
   }
   ReadBuffer origin_buf(0);
-  auto stats = co_await relay_tunnel(conn.client, conn.buf, **origin, origin_buf, conn.deadline,
+  auto stats = co_await relay_tunnel(conn.client, conn.buf, origin, origin_buf, conn.deadline,
                                      ctx.config.idle_timeout, ctx.config.relay);
   // The splice path bypasses the counting stream; credit its bytes here.
   conn.client.bytes_in += stats.kernel_a_to_b;
@@ -62,7 +68,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
     out.error = "connection_read_timeout";
     out.detail = "tunnel idle for " + format_duration(ctx.config.idle_timeout);
   }
-  (*origin)->close();
+  origin.close();
   co_return out;
 }
 

@@ -7,6 +7,7 @@
 #include "server/head_reader.h"
 #include "server/tunnel_relay.h"
 #include "server/worker.h"
+#include "upstream/upstream_dialer.h"
 
 namespace ferry {
 
@@ -107,27 +108,73 @@ awaitable<void> forward(Forwarding& f) {
 
   const std::string host = target.host_header();
   const std::string& via_req = ctx.via_for(head.version_minor);
+  // Two renderings of the head: origin-form for the origin (direct or
+  // through a tunnel), absolute-form for a forward proxy (RFC 9112 §3.2.2).
   const std::string request_head = http::build_request_head(
       head, info, http::ForwardRequest{head.method, target.origin_form, host, via_req, info.upgrade});
+  const std::string absolute_url = (target.tls ? "https://" : "http://") + host + target.origin_form;
+  const RouteDecision decision = ctx.routes.route(target.tls ? TrafficKind::https_url : TrafficKind::plain_http,
+                                                  target.authority.host, target.authority.port);
+  const auto candidates = plan_request_hops(ctx.upstream, decision, target.authority, target.tls);
+  const bool any_forward_proxy =
+      std::any_of(candidates.begin(), candidates.end(), [](const HopCandidate& c) { return c.absolute_form; });
+  const std::string absolute_head =
+      any_forward_proxy ? http::build_request_head(head, info, http::ForwardRequest{head.method, absolute_url, host,
+                                                                                    via_req, info.upgrade})
+                        : std::string();
+  std::string proxy_request_head;  // absolute_head plus this try's Proxy-Authorization
   // From here on `head` views may dangle: the body relay reuses the buffer.
   conn.buf.consume(head.size);
-  const std::string key = target.origin_key();
+  std::string key;
+  const ProxyUrl* forward_proxy = nullptr;
+  auth::ProxyAuthenticator* authr = nullptr;
+  auth::AuthAttempt auth_attempt;
+  const auth::DigestRequest digest_req{method, absolute_url};
+  std::string proxy_credentials;
+  bool have_credentials_for_retry = false;
+  bool keep_connection = false;  // a 407's connection carries the retry
 
   http::ResponseHead resp;
   bool body_sent = !client_body;
   bool client_body_unread = client_body;
   for (int attempt = 0;; ++attempt) {
-    f.origin = attempt == 0 ? pool.take(key) : nullptr;
-    f.reused = f.origin != nullptr;
-    f.origin_buf.consume(f.origin_buf.size());
-    if (!f.origin) {
-      auto opened = co_await open_origin(ctx, target.authority, target.tls);
-      if (!opened) {
-        f.fail(opened.error(), client_body_unread);
-        co_return;
+    if (!keep_connection) {
+      f.origin = nullptr;
+      if (attempt == 0) {
+        for (const auto& c : candidates) {
+          if ((f.origin = pool.take(c.pool_key))) {
+            key = c.pool_key;
+            forward_proxy = c.absolute_form ? c.proxy : nullptr;
+            f.out.route = c.route;
+            break;
+          }
+        }
       }
-      f.origin = std::move(*opened);
+      f.reused = f.origin != nullptr;
+      f.origin_buf.consume(f.origin_buf.size());
+      if (!f.origin) {
+        auto opened = co_await open_request_hop(ctx.upstream, candidates, target.authority, target.tls);
+        if (!opened) {
+          f.out.route = candidates.front().route;
+          f.fail(opened.error(), client_body_unread);
+          co_return;
+        }
+        f.origin = std::move(opened->stream);
+        key = opened->pool_key;
+        forward_proxy = opened->forward_proxy;
+        f.out.route = opened->route;
+      }
     }
+    keep_connection = false;
+    if (forward_proxy) {
+      authr = ctx.upstream.auth.find(*forward_proxy);
+      if (!have_credentials_for_retry && authr) proxy_credentials = authr->first_try(digest_req, auth_attempt);
+      have_credentials_for_retry = false;
+      proxy_request_head = absolute_head;
+      if (!proxy_credentials.empty())
+        proxy_request_head.insert(proxy_request_head.size() - 2, "Proxy-Authorization: " + proxy_credentials + "\r\n");
+    }
+    const std::string& wire_head = forward_proxy ? proxy_request_head : request_head;
     if (ctx.log.enabled(LogLevel::debug)) {
       error_code ep_ec;
       auto ep = f.origin->socket().remote_endpoint(ep_ec);
@@ -142,7 +189,7 @@ awaitable<void> forward(Forwarding& f) {
 
     error_code ec;
     f.arm_origin_deadline(ctx.config.idle_timeout);
-    co_await f.origin->write(asio::buffer(request_head), ec);
+    co_await f.origin->write(asio::buffer(wire_head), ec);
     conn.deadline.disarm();
     if (ec) {
       if (may_retry) continue;
@@ -267,6 +314,37 @@ awaitable<void> forward(Forwarding& f) {
                                 client_body_unread);
         co_return;
       }
+    if (forward_proxy && resp.status == 407) {
+      // The upstream wants credentials. Answering is ferry's job (the
+      // client's Proxy-Authorization is never forwarded, the proxy's
+      // challenge never relayed); the authenticator caps the retries.
+      std::vector<std::string> challenges;
+      for (const auto& fld : resp.fields)
+        if (iequals(fld.name, "Proxy-Authenticate")) challenges.emplace_back(fld.value);
+      f.origin_buf.consume(head_size);
+      Expected<std::string, ProxyError> next =
+          authr ? authr->answer(challenges, digest_req, auth_attempt)
+                : Expected<std::string, ProxyError>(Unexpected{ProxyError{
+                      ProxyErrc::http_request_denied, "upstream proxy " + f.out.route + " requires authentication", 407}});
+      if (next && client_body && body_sent) {
+        // The body is gone; the request cannot be repeated. The scheme is
+        // learnt now, so the client's retry carries credentials at once.
+        next = Unexpected{ProxyError{ProxyErrc::http_request_denied,
+                                     "upstream proxy " + f.out.route +
+                                         " asked for authentication after the request body was sent; repeat the request",
+                                     407}};
+      }
+      if (!next) {
+        ProxyError denied = next.error();
+        f.fail(std::move(denied), client_body_unread);
+        co_return;
+      }
+      proxy_credentials = std::move(*next);
+      have_credentials_for_retry = true;
+      keep_connection = co_await skip_small_body(*f.origin, f.origin_buf, *rinfo, ctx.config.connect_timeout);
+      if (!keep_connection) f.origin->close();
+      continue;
+    }
     f.out.status = resp.status;
 
     if (resp.status == 101) {
@@ -367,6 +445,7 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
   if (!f.error) co_return f.out;
   ProxyError err = std::move(*f.error);
   RequestOutcome answered = co_await answer_error(conn, std::move(err), f.error_keep_alive);
+  answered.route = f.out.route;
   co_return answered;
 }
 

@@ -37,8 +37,8 @@ uint64_t raise_fd_limit() {
   return rl.rlim_cur;
 }
 
-ProxyServer::ProxyServer(const Config& config, EventLog& log)
-    : config_(config), log_(log), ctx_(config, log, http::Via::random()) {
+ProxyServer::ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams)
+    : config_(config), log_(log), ctx_(config, log, http::Via::random(), upstreams) {
   unsigned n = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(ctx_));
 }

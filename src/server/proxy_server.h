@@ -11,7 +11,7 @@ class Worker;
 
 class ProxyServer {
  public:
-  ProxyServer(const Config& config, EventLog& log);
+  ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams);
   ~ProxyServer();
 
   // Binds every listener; on failure returns a message naming the address.

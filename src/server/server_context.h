@@ -9,12 +9,14 @@
 #include "log/event_log.h"
 #include "net/tcp_connector.h"
 #include "net/tls_stream.h"
+#include "upstream/upstream_runtime.h"
 
 namespace ferry {
 
 struct ServerContext {
-  ServerContext(const Config& c, EventLog& l, http::Via v)
-      : config(c), log(l), via(std::move(v)), via_1_1(via.value(1)), via_1_0(via.value(0)) {}
+  ServerContext(const Config& c, EventLog& l, http::Via v, UpstreamRuntime& up)
+      : config(c), log(l), via(std::move(v)), via_1_1(via.value(1)), via_1_0(via.value(0)), routes(up.routes),
+        upstream{c.connect_timeout, destinations, *up.proxy_tls, tls, up.health, up.auth, l} {}
 
   // Our Via element for a message received as HTTP/1.<minor>.
   const std::string& via_for(int minor) const { return minor == 0 ? via_1_0 : via_1_1; }
@@ -26,6 +28,8 @@ struct ServerContext {
   const std::string via_1_0;
   DestinationFilter destinations;
   TlsClientContext tls;
+  const RouteTable& routes;
+  UpstreamContext upstream;  // borrows destinations and tls above
 
   std::atomic<size_t> connections{0};
   std::atomic<bool> draining{false};

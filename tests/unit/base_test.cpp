@@ -275,6 +275,7 @@ TEST(ProxyErrc, NamesAndStatusesForEveryValue) {
   const Case cases[] = {
       {ProxyErrc::dns_error, "dns_error", 502},
       {ProxyErrc::dns_timeout, "dns_timeout", 504},
+      {ProxyErrc::destination_unavailable, "destination_unavailable", 502},
       {ProxyErrc::destination_ip_prohibited, "destination_ip_prohibited", 403},
       {ProxyErrc::connection_refused, "connection_refused", 502},
       {ProxyErrc::connection_terminated, "connection_terminated", 502},

@@ -14,6 +14,7 @@ namespace ferry {
 namespace {
 
 using testing::HasSubstr;
+using testing::Not;
 
 SettingValue sv(std::vector<std::string> items, std::string origin = "--test-origin") {
   return SettingValue{std::move(items), std::move(origin)};
@@ -163,9 +164,35 @@ TEST(ConfigSet, UnimplementedKeysNotSupported) {
     EXPECT_THAT(r.error(), HasSubstr("--origin-x")) << k.toml_key;
   }
   ConfigBuilder b;
-  auto r = b.set("upstream.proxies", sv({"http://proxy:8080"}, "--upstream"));
+  auto r = b.set("routing.pac", sv({"http://wpad/wpad.dat"}, "--pac"));
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error(), HasSubstr("not supported"));
+}
+
+TEST(ConfigSet, UpstreamErrorsNameTheFlagAndMaskThePassword) {
+  ConfigBuilder b;
+  auto r = b.set("upstream.proxies", sv({"http://bob:s3cret@proxy:8080/path"}, "--upstream"));
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error(), HasSubstr("--upstream"));
+  EXPECT_THAT(r.error(), Not(HasSubstr("s3cret")));
+}
+
+TEST(ConfigSet, UpstreamsAndRoutingLists) {
+  ConfigBuilder b;
+  ASSERT_TRUE(b.set("upstream.proxies", sv({"http://p1:8080,socks5h://p2:1080"}, "--upstream")));
+  ASSERT_EQ(b.config().upstreams.size(), 2u);
+  EXPECT_EQ(b.config().upstreams[1].scheme, ProxyScheme::socks5h);
+  ASSERT_TRUE(b.set("routing.no_proxy", sv({".corp.com", "10.0.0.0/8"}, "--no-proxy")));
+  EXPECT_EQ(b.config().no_proxy, ".corp.com,10.0.0.0/8");
+  EXPECT_TRUE(b.config().no_proxy_set);
+  auto bad = b.set("routing.no_proxy", sv({"10.0.0.0/99"}, "--no-proxy"));
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error(), HasSubstr("--no-proxy"));
+  ASSERT_TRUE(b.set("upstream.auth", sv({"digest"}, "--auth")));
+  EXPECT_EQ(b.config().auth, AuthMode::digest);
+  auto mode = b.set("upstream.auth", sv({"kerberos"}, "--auth"));
+  ASSERT_FALSE(mode);
+  EXPECT_THAT(mode.error(), HasSubstr("auto, negotiate, ntlm, digest, basic or none"));
 }
 
 TEST(ConfigSet, UnknownKeyRejected) {
@@ -182,7 +209,11 @@ TEST(KnownKeys, EveryImplementedKeyIsSettable) {
       {"listen", "127.0.0.1:1"},        {"idle_timeout", "1s"},  {"connect_timeout", "1s"},
       {"max_connections", "10"},        {"workers", "1"},        {"relay", "copy"},
       {"log_format", "text"},           {"log_level", "debug"},  {"security.allow", "10.0.0.0/8"},
-      {"security.connect_ports", "443"}};
+      {"security.connect_ports", "443"}, {"socks_listen", "127.0.0.1:1080"},
+      {"upstream.proxies", "http://proxy:3128"}, {"upstream.auth", "basic"},
+      {"upstream.user", "bob"},         {"upstream.password_file", "/etc/ferry/pw"},
+      {"upstream.ca", "/etc/ferry/ca.pem"}, {"routing.no_proxy", ".corp.com"},
+      {"routing.no_proxy_exact", "github.com"}};
   for (const auto& k : known_keys()) {
     if (!k.implemented) continue;
     auto it = good.find(k.toml_key);
@@ -330,12 +361,12 @@ TEST(LoadToml, ArrayOfTablesInjectRejected) {
 }
 
 TEST(LoadToml, UnimplementedSpecKeysRejected) {
-  TempToml f("[upstream]\nproxies = [\"http://proxy1.corp:8080\"]\n");
+  TempToml f("[upstream]\nproxies = [\"http://proxy1.corp:8080\"]\nspn = \"HTTP@proxy\"\n");
   ConfigBuilder b;
   auto r = b.load_toml(f.path());
   ASSERT_FALSE(r);
-  EXPECT_THAT(r.error(), HasSubstr(f.path() + ":2"));
-  EXPECT_THAT(r.error(), HasSubstr("upstream.proxies"));
+  EXPECT_THAT(r.error(), HasSubstr(f.path() + ":3"));
+  EXPECT_THAT(r.error(), HasSubstr("upstream.spn"));
   EXPECT_THAT(r.error(), HasSubstr("not supported"));
 }
 

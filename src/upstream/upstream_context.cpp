@@ -1,0 +1,27 @@
+#include "upstream/upstream_context.h"
+
+namespace ferry {
+
+std::string proxy_key(const ProxyUrl& p) {
+  std::string k(proxy_scheme_name(p.scheme));
+  k += "://";
+  if (p.has_credentials()) k += p.user + "@";
+  k += p.address.to_string();
+  return k;
+}
+
+void AuthRegistry::add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback) {
+  auto key = proxy_key(proxy);
+  if (by_key_.count(key)) return;
+  // Userinfo in the URL wins over --user for that upstream (curl does the same).
+  auth::Credentials creds = proxy.has_credentials() ? auth::Credentials{proxy.user, auth::Secret(proxy.password)}
+                                                    : std::move(fallback);
+  by_key_.emplace(key, std::make_unique<auth::ProxyAuthenticator>(mode, std::move(creds), proxy.to_redacted_string()));
+}
+
+auth::ProxyAuthenticator* AuthRegistry::find(const ProxyUrl& proxy) const {
+  auto it = by_key_.find(proxy_key(proxy));
+  return it == by_key_.end() ? nullptr : it->second.get();
+}
+
+}  // namespace ferry

@@ -1,0 +1,51 @@
+#pragma once
+// Carries a connection along a route decision: direct, or through the
+// decision's upstreams in failover order. A connection-level failure marks
+// the upstream down for the health penalty and moves on to the next; a
+// refusal by an upstream ends the attempt (SPEC §3).
+#include <string>
+
+#include "routing/route_table.h"
+#include "upstream/proxy_hop.h"
+
+namespace ferry {
+
+struct RoutedTunnel {
+  ByteStreamPtr stream;
+  std::string early_bytes;
+  std::string route;  // "direct" or the upstream's redacted URL, for logs
+};
+
+// A byte tunnel to `target` (CONNECT, SOCKS5 inbound, `ferry connect`).
+awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, const RouteDecision& decision,
+                                                          const HostPort& target, bool client_speaks_first);
+
+// How a plain HTTP request reaches its origin: either a connection to an
+// http(s) upstream that takes absolute-form requests, or a byte stream to
+// the origin itself (direct or through a SOCKS5 / CONNECT tunnel), which
+// takes origin-form requests. For https:// origins the stream is TLS.
+struct RequestHop {
+  ByteStreamPtr stream;
+  const ProxyUrl* forward_proxy = nullptr;  // absolute-form requests go to this proxy
+  std::string pool_key;
+  std::string route;
+};
+
+// One way to reach an origin for a request, in attempt order; its pool key
+// says which idle connections can serve it (a forward proxy's connection
+// serves any origin, a tunnel only its own).
+struct HopCandidate {
+  const ProxyUrl* proxy = nullptr;  // null = direct
+  bool absolute_form = false;       // http(s) upstream and a plain http:// origin
+  std::string pool_key;
+  std::string route;
+};
+std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const RouteDecision& decision,
+                                            const HostPort& origin, bool origin_tls);
+
+// Dials the candidates in order with failover.
+awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ctx,
+                                                             const std::vector<HopCandidate>& candidates,
+                                                             const HostPort& origin, bool origin_tls);
+
+}  // namespace ferry

@@ -1,0 +1,81 @@
+#include "upstream/upstream_runtime.h"
+
+#include <unistd.h>
+
+namespace ferry {
+
+namespace {
+
+Expected<auth::Credentials> load_credentials(const Config& config) {
+  auth::Credentials creds;
+  if (config.user.empty()) {
+    if (!config.password_file.empty()) return fail("--password-file needs --user");
+    return creds;
+  }
+  creds.user = config.user;
+  if (!config.password_file.empty()) {
+    auto pw = auth::read_password_file(config.password_file);
+    if (!pw) return fail(pw.error());
+    creds.password = std::move(*pw);
+  } else {
+    auto pw = auth::prompt_password("ferry: password for " + config.user + ": ");
+    if (!pw) return fail("--user " + config.user + ": " + pw.error());
+    creds.password = std::move(*pw);
+  }
+  return creds;
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& config, const GetEnv& getenv,
+                                                                  const std::vector<std::string>& own_listeners) {
+  if (config.auth == AuthMode::negotiate || config.auth == AuthMode::ntlm)
+    return fail("--auth " + std::string(auth_mode_name(config.auth)) + " is not supported by this version of ferry yet");
+  auto rt = std::make_unique<UpstreamRuntime>();
+  RouteTable::Inputs in;
+  in.upstreams = config.upstreams;
+  in.no_proxy = config.no_proxy;
+  in.no_proxy_exact = config.no_proxy_exact;
+  if (config.upstreams.empty()) {
+    auto env = read_env_proxies(getenv, own_listeners);
+    if (!env) return fail(env.error());
+    rt->warnings = env->warnings;
+    rt->from_env = env->http_proxy || env->https_proxy || env->all_proxy;
+    // Flags and the file override the environment's bypass lists.
+    if (config.no_proxy_set) env->no_proxy = config.no_proxy;
+    if (config.no_proxy_exact_set) env->no_proxy_exact = config.no_proxy_exact;
+    in.env = std::move(*env);
+  }
+  auto routes = RouteTable::build(in);
+  if (!routes) return fail(routes.error());
+  rt->routes = std::move(*routes);
+
+  std::vector<ProxyUrl> proxies = config.upstreams;
+  if (in.env) {
+    for (const auto* p : {&in.env->http_proxy, &in.env->https_proxy, &in.env->all_proxy})
+      if (*p) proxies.push_back(**p);
+  }
+  bool need_password = false;
+  for (const auto& p : proxies)
+    need_password |= !p.has_credentials() && (p.scheme == ProxyScheme::http || p.scheme == ProxyScheme::https);
+  auth::Credentials creds;
+  if (need_password && config.auth != AuthMode::none) {
+    auto c = load_credentials(config);
+    if (!c) return fail(c.error());
+    creds = std::move(*c);
+  } else if (!config.password_file.empty() && config.user.empty()) {
+    return fail("--password-file needs --user");
+  }
+  for (const auto& p : proxies) rt->auth.add(p, config.auth, creds);
+
+  if (!config.upstream_ca.empty()) {
+    auto ctx = TlsClientContext::with_ca_file(config.upstream_ca);
+    if (!ctx) return fail("--upstream-ca " + config.upstream_ca + ": " + ctx.error());
+    rt->proxy_tls = std::move(*ctx);
+  } else {
+    rt->proxy_tls = std::make_unique<TlsClientContext>();
+  }
+  return rt;
+}
+
+}  // namespace ferry

@@ -1,0 +1,30 @@
+#pragma once
+// The process-lifetime routing state built once at start from the config
+// and the environment: the compiled route table, one authenticator per
+// upstream, the health record and the trust store for https:// upstreams.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "routing/route_table.h"
+#include "upstream/upstream_context.h"
+
+namespace ferry {
+
+struct UpstreamRuntime {
+  RouteTable routes;
+  AuthRegistry auth;
+  UpstreamHealth health;
+  std::unique_ptr<TlsClientContext> proxy_tls;
+  std::vector<std::string> warnings;  // for the log: env proxies ignored, ...
+  bool from_env = false;              // the upstreams came from *_PROXY
+};
+
+// Reads the password (file or terminal prompt) only when some upstream may
+// need it. Errors name the setting; they never contain a secret.
+// `own_listeners` are "host:port" of ferry's listeners (self-loop check).
+Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& config, const GetEnv& getenv,
+                                                                  const std::vector<std::string>& own_listeners);
+
+}  // namespace ferry
