@@ -7,8 +7,11 @@ set -euo pipefail
 BUILD_PKGS=(g++ cmake ninja-build pkg-config make
   libboost1.81-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev)
-TEST_PKGS=(curl nginx-light python3 openssl ca-certificates clang libclang-rt-14-dev)
-BENCH_PKGS=(wrk tinyproxy squid)
+# squid (+ apache2-utils for htpasswd), microsocks and dante-server are the
+# real upstream proxies the integration tests chain through (upstreams.py).
+TEST_PKGS=(curl nginx-light python3 openssl ca-certificates clang libclang-rt-14-dev
+  squid apache2-utils microsocks dante-server)
+BENCH_PKGS=(wrk tinyproxy cntlm)  # bench also installs TEST_PKGS (squid)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-build}" in
@@ -33,8 +36,10 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts daemons on install; tests and benchmarks run their own copies.
-for svc in nginx squid tinyproxy; do
-  if [[ " ${missing[*]} " == *" $svc"* ]] && command -v service >/dev/null; then
+# Entries are package-prefix:service (dante-server's service is danted).
+for entry in nginx:nginx squid:squid tinyproxy:tinyproxy dante-server:danted cntlm:cntlm; do
+  pkg=${entry%%:*} svc=${entry#*:}
+  if [[ " ${missing[*]} " == *" $pkg"* ]] && command -v service >/dev/null; then
     $SUDO service "$svc" stop >/dev/null 2>&1 || true
   fi
 done

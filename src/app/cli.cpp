@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "app/connect_command.h"
+#include "app/env_command.h"
+#include "app/route_command.h"
 #include "app/serve_command.h"
 #include "config/config_loader.h"
 
@@ -33,6 +36,14 @@ const std::map<std::string_view, std::string_view>& flag_help() {
       {"log_level", "debug, info, warn, error or off (default info)"},
       {"security.allow", "client CIDRs allowed to use the proxy (default 127.0.0.0/8,::1/128)"},
       {"security.connect_ports", "ports CONNECT may reach, comma-separated, or * (default 443)"},
+      {"socks_listen", "SOCKS5 listener ADDR:PORT (no authentication; routes like CONNECT)"},
+      {"upstream.proxies", "upstream proxy URL: http://, https://, socks5://, socks5h:// or host:port (repeatable = failover order)"},
+      {"upstream.auth", "auto, basic, digest or none (negotiate, ntlm: next version) (default auto)"},
+      {"upstream.user", "user name for upstream proxy authentication"},
+      {"upstream.password_file", "file holding the upstream password (mode 600); prompted on a terminal otherwise"},
+      {"upstream.ca", "CA bundle (PEM) to verify https:// upstream proxies (default: system trust)"},
+      {"routing.no_proxy", "bypass list with curl NO_PROXY semantics (suffix, *, IP, CIDR, :port)"},
+      {"routing.no_proxy_exact", "bypass list matched exactly (host or host:port), checked first"},
   };
   return help;
 }
@@ -77,6 +88,12 @@ Expected<Config> build_config(CommandOptions& opts) {
   return builder.finish();
 }
 
+bool tunnel_opts_listen_missing(const CommandOptions& opts) {
+  for (const auto& [key, opt] : opts.settings)
+    if (key->toml_key == "listen") return opt->count() == 0;
+  return true;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -92,16 +109,36 @@ int run_cli(int argc, char** argv) {
   app.set_version_flag("--version,-V", std::string("ferry ") + FERRY_VERSION);
   app.require_subcommand(0, 1);
 
-  CommandOptions serve_opts;
+  CommandOptions serve_opts, route_opts, env_opts, connect_opts, tunnel_opts;
   auto* serve = app.add_subcommand("serve", "run the proxy (the default command)");
   add_setting_flags(*serve, serve_opts);
+
+  std::string route_url;
+  bool route_json = false;
+  auto* route = app.add_subcommand("route", "print the route ferry would take for URL (or HOST:PORT) and why");
+  add_setting_flags(*route, route_opts);
+  route->add_option("url", route_url, "http:// or https:// URL, or HOST:PORT for a tunnel")->required();
+  route->add_flag("--json", route_json, "machine-readable output");
+
+  auto* env = app.add_subcommand("env", "print shell exports (HTTP_PROXY, ...) that point at ferry");
+  add_setting_flags(*env, env_opts);
+
+  std::string connect_target;
+  auto* connect = app.add_subcommand("connect", "relay stdin/stdout to HOST:PORT along ferry's route (ssh ProxyCommand)");
+  add_setting_flags(*connect, connect_opts);
+  connect->add_option("target", connect_target, "HOST:PORT")->required();
+
+  std::string tunnel_target;
+  auto* tunnel = app.add_subcommand("tunnel", "listen (--listen ADDR) and carry every connection to HOST:PORT");
+  add_setting_flags(*tunnel, tunnel_opts);
+  tunnel->add_option("target", tunnel_target, "HOST:PORT")->required();
 
   std::vector<std::string> help_topic;
   auto* help = app.add_subcommand("help", "show help for a command");
   help->add_option("command", help_topic);
 
   std::map<std::string, CLI::App*> pending;
-  for (const char* name : {"connect", "tunnel", "route", "check", "token", "env", "ca"}) {
+  for (const char* name : {"check", "token", "ca"}) {
     auto* c = app.add_subcommand(name, "(not available in this version yet)");
     c->allow_extras();
     pending[name] = c;
@@ -143,12 +180,35 @@ int run_cli(int argc, char** argv) {
     }
   }
 
-  auto config = build_config(serve_opts);
-  if (!config) {
-    std::cerr << "ferry: " << config.error() << "\n";
-    return kUsageError;
+  auto run = [](CommandOptions& opts, const char* name, auto&& body) -> int {
+    auto config = build_config(opts);
+    if (!config) {
+      std::cerr << "ferry" << (std::string_view(name) == "serve" ? "" : std::string(" ") + name) << ": " << config.error()
+                << "\n";
+      return kUsageError;
+    }
+    return body(*config);
+  };
+  if (*route) return run(route_opts, "route", [&](const Config& c) { return run_route(c, route_url, route_json); });
+  if (*env) return run(env_opts, "env", [&](const Config& c) { return run_env(c); });
+  if (*connect) return run(connect_opts, "connect", [&](const Config& c) { return run_connect(c, connect_target); });
+  if (*tunnel) {
+    if (tunnel_opts_listen_missing(tunnel_opts)) {
+      std::cerr << "ferry tunnel: --listen ADDR is required\n";
+      return kUsageError;
+    }
+    auto target = parse_host_port(tunnel_target);
+    if (!target) {
+      std::cerr << "ferry tunnel: '" << tunnel_target << "': " << target.error() << "\n";
+      return kUsageError;
+    }
+    return run(tunnel_opts, "tunnel", [&](const Config& c) {
+      Config with_target = c;
+      with_target.tunnel_target = *target;
+      return run_serve(with_target);
+    });
   }
-  return run_serve(*config);
+  return run(serve_opts, "serve", [](const Config& c) { return run_serve(c); });
 }
 
 }  // namespace ferry

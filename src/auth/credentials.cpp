@@ -11,11 +11,16 @@
 
 namespace ferry::auth {
 
-void Secret::wipe() {
-  // OPENSSL_cleanse cannot be optimised away like a plain memset.
-  if (!value_.empty()) OPENSSL_cleanse(value_.data(), value_.size());
-  value_.clear();
+void cleanse_string(std::string& s) {
+  // The whole capacity: a moved-from short string keeps its bytes in the
+  // inline buffer with size 0. OPENSSL_cleanse is not optimised away.
+  OPENSSL_cleanse(s.data(), s.capacity());
+  s.clear();
 }
+
+Secret::Secret(std::string value) : value_(std::move(value)) { cleanse_string(value); }
+
+void Secret::wipe() { cleanse_string(value_); }
 
 Secret& Secret::operator=(const Secret& o) {
   if (this != &o) {
@@ -26,6 +31,7 @@ Secret& Secret::operator=(const Secret& o) {
 }
 
 Secret::Secret(Secret&& o) noexcept : value_(std::move(o.value_)) { o.wipe(); }
+
 
 Secret& Secret::operator=(Secret&& o) noexcept {
   if (this != &o) {
@@ -78,7 +84,7 @@ Expected<Secret> read_password_file(const std::string& path) {
   bool ok = read_small_file(fd, raw);
   ::close(fd);
   if (!ok) {
-    Secret wipe_me(std::move(raw));
+    cleanse_string(raw);
     return fail("--password-file " + path + ": read failed");
   }
   size_t end = raw.find_first_of("\r\n");
@@ -88,7 +94,9 @@ Expected<Secret> read_password_file(const std::string& path) {
     raw.resize(end);
   }
   if (raw.empty()) return fail("--password-file " + path + ": the first line is empty");
-  return Secret(std::move(raw));
+  Secret secret(std::move(raw));
+  cleanse_string(raw);
+  return secret;
 }
 
 Expected<Secret> prompt_password(std::string_view prompt) {
@@ -111,7 +119,9 @@ Expected<Secret> prompt_password(std::string_view prompt) {
   (void)!::write(fd, "\n", 1);
   ::close(fd);
   if (line.empty()) return fail("no password entered");
-  return Secret(std::move(line));
+  Secret secret(std::move(line));
+  cleanse_string(line);
+  return secret;
 }
 
 }  // namespace ferry::auth

@@ -12,7 +12,7 @@ namespace ferry::auth {
 class Secret {
  public:
   Secret() = default;
-  explicit Secret(std::string value) : value_(std::move(value)) {}
+  explicit Secret(std::string value);
   Secret(const Secret& o) : value_(o.value_) {}
   Secret& operator=(const Secret& o);
   Secret(Secret&& o) noexcept;
@@ -26,6 +26,9 @@ class Secret {
  private:
   std::string value_;
 };
+
+// Overwrites all of a string's buffer, then empties it.
+void cleanse_string(std::string& s);
 
 struct Credentials {
   std::string user;

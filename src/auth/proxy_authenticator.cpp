@@ -94,6 +94,11 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
   for (const auto& c : challenges) basic_offered |= c.scheme == "basic";
 
   std::lock_guard lock(mu_);
+  const bool sent_scheme_offered = (attempt.sent == Scheme::basic && basic_offered) ||
+                                   (attempt.sent == Scheme::digest && digest.has_value());
+  if (attempt.sent != Scheme::none && !sent_scheme_offered && mode_ != AuthMode::automatic)
+    return Unexpected{denied("offers " + offered + ", not the --auth " + std::string(auth_mode_name(mode_)) +
+                             " that is configured")};
   if (attempt.sent != Scheme::none) {
     // Our credentials were refused. Only a stale Digest nonce is worth one
     // more try (RFC 7616 §3.3: same credentials, new nonce); a fresh nonce

@@ -2,6 +2,7 @@
 // The immutable configuration snapshot every session reads. Built once at
 // start from flags, the TOML file and the environment; never mutated after.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct Config {
   std::string no_proxy_exact; // --no-proxy-exact, raw list
   bool no_proxy_set = false, no_proxy_exact_set = false;
   std::vector<HostPort> socks_listen;  // --socks-listen
+  // `ferry tunnel HOST:PORT`: the --listen listeners carry raw TCP to this
+  // target instead of speaking HTTP. Not a config key.
+  std::optional<HostPort> tunnel_target;
 };
 
 }  // namespace ferry

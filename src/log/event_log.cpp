@@ -48,6 +48,16 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+}  // namespace
+
+std::string json_quote(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+
+namespace {
+
 // Text format: values with spaces, quotes or control bytes are quoted and escaped.
 void append_text_value(std::string& out, std::string_view s) {
   bool plain = !s.empty();

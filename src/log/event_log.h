@@ -69,5 +69,7 @@ class EventLog {
 };
 
 const char* log_level_name(LogLevel level);
+// A JSON string literal for `s`, quotes included (for command output).
+std::string json_quote(std::string_view s);
 
 }  // namespace ferry

@@ -10,6 +10,7 @@
 
 #include "http/error_response.h"
 #include "server/client_session.h"
+#include "server/raw_tunnel_session.h"
 #include "server/worker.h"
 
 namespace ferry {
@@ -46,31 +47,40 @@ ProxyServer::ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& u
 ProxyServer::~ProxyServer() = default;
 
 Expected<bool> ProxyServer::bind() {
-  for (const auto& l : config_.listen) {
-    error_code ec;
-    auto addr = asio::ip::make_address(l.host == "localhost" ? "127.0.0.1" : l.host, ec);
-    if (ec) return fail("cannot listen on " + l.to_string() + ": not an IP address");
-    tcp::endpoint ep(addr, l.port);
-    // One acceptor per worker on the same port (SO_REUSEPORT): the kernel
-    // spreads connections over the workers with no hand-off between threads.
-    for (auto& w : workers_) {
-      auto acc = std::make_unique<tcp::acceptor>(w->io());
-      acc->open(ep.protocol(), ec);
-      if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
-      if (!ec && ep.address().is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
-      int one = 1;
-      bool reuseport = ::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0;
-      if (!ec) acc->bind(ep, ec);
-      if (!ec) acc->listen(4096, ec);
-      if (ec) return fail("cannot listen on " + l.to_string() + ": " + ec.message());
-      if (ep.port() == 0) ep = acc->local_endpoint();  // the others share the port picked here
-      acceptors_.push_back(std::move(acc));
-      acceptor_worker_.push_back(w.get());
-      if (!reuseport) break;  // no SO_REUSEPORT: one acceptor serves
-    }
-    bound_.push_back(ep);
-    ctx_.destinations.prohibit(ep);
+  const ListenerKind main_kind = config_.tunnel_target ? ListenerKind::fixed_tunnel : ListenerKind::http;
+  for (const auto& l : config_.listen)
+    if (auto r = bind_one(l, main_kind); !r) return r;
+  for (const auto& l : config_.socks_listen)
+    if (auto r = bind_one(l, ListenerKind::socks); !r) return r;
+  return true;
+}
+
+Expected<bool> ProxyServer::bind_one(const HostPort& l, ListenerKind kind) {
+  const std::string flag = kind == ListenerKind::socks ? "--socks-listen " : "--listen ";
+  error_code ec;
+  auto addr = asio::ip::make_address(l.host == "localhost" ? "127.0.0.1" : l.host, ec);
+  if (ec) return fail("cannot listen on " + flag + l.to_string() + ": not an IP address");
+  tcp::endpoint ep(addr, l.port);
+  // One acceptor per worker on the same port (SO_REUSEPORT): the kernel
+  // spreads connections over the workers with no hand-off between threads.
+  for (auto& w : workers_) {
+    auto acc = std::make_unique<tcp::acceptor>(w->io());
+    acc->open(ep.protocol(), ec);
+    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && ep.address().is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
+    int one = 1;
+    bool reuseport = ::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0;
+    if (!ec) acc->bind(ep, ec);
+    if (!ec) acc->listen(4096, ec);
+    if (ec) return fail("cannot listen on " + flag + l.to_string() + ": " + ec.message());
+    if (ep.port() == 0) ep = acc->local_endpoint();  // the others share the port picked here
+    acceptors_.push_back(std::move(acc));
+    acceptor_worker_.push_back(w.get());
+    acceptor_kind_.push_back(kind);
+    if (!reuseport) break;  // no SO_REUSEPORT: one acceptor serves
   }
+  bound_.push_back(ep);
+  ctx_.destinations.prohibit(ep);
   return true;
 }
 
@@ -85,7 +95,7 @@ awaitable<void> ProxyServer::reject(tcp::socket socket, ProxyError err) {
   co_await (drain_input(socket) || timer.async_wait(nothrow_awaitable));
 }
 
-awaitable<void> ProxyServer::accept_loop(Worker& worker, tcp::acceptor& acceptor) {
+awaitable<void> ProxyServer::accept_loop(Worker& worker, tcp::acceptor& acceptor, ListenerKind kind) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(nothrow_awaitable);
     if (ec) {
@@ -120,7 +130,18 @@ awaitable<void> ProxyServer::accept_loop(Worker& worker, tcp::acceptor& acceptor
       continue;
     }
     ctx_.connections.fetch_add(1, std::memory_order_relaxed);
-    asio::co_spawn(worker.io(), run_client_session(worker, std::move(socket)), asio::detached);
+    switch (kind) {
+      case ListenerKind::http:
+        asio::co_spawn(worker.io(), run_client_session(worker, std::move(socket)), asio::detached);
+        break;
+      case ListenerKind::socks:
+        asio::co_spawn(worker.io(), run_socks_session(worker, std::move(socket)), asio::detached);
+        break;
+      case ListenerKind::fixed_tunnel:
+        asio::co_spawn(worker.io(), run_fixed_tunnel_session(worker, std::move(socket), *config_.tunnel_target),
+                       asio::detached);
+        break;
+    }
   }
 }
 
@@ -137,7 +158,7 @@ void ProxyServer::begin_drain() {
 
 int ProxyServer::run() {
   for (size_t i = 0; i < acceptors_.size(); ++i)
-    asio::co_spawn(acceptor_worker_[i]->io(), accept_loop(*acceptor_worker_[i], *acceptors_[i]), asio::detached);
+    asio::co_spawn(acceptor_worker_[i]->io(), accept_loop(*acceptor_worker_[i], *acceptors_[i], acceptor_kind_[i]), asio::detached);
 
   // Keep every worker running until told to stop, and sweep idle origin
   // connections from each pool now and then.

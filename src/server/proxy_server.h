@@ -19,12 +19,13 @@ class ProxyServer {
   // Serves until SIGINT/SIGTERM, then drains for up to 10 s. Returns the exit code.
   int run();
 
-  // The addresses actually bound (port 0 resolved), in --listen order.
+  // The addresses actually bound (port 0 resolved): --listen in order, then --socks-listen.
   const std::vector<tcp::endpoint>& bound() const { return bound_; }
 
  private:
-  struct Listener;
-  awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor);
+  enum class ListenerKind { http, socks, fixed_tunnel };
+  Expected<bool> bind_one(const HostPort& address, ListenerKind kind);
+  awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor, ListenerKind kind);
   awaitable<void> reject(tcp::socket socket, ProxyError err);
   void begin_drain();
 
@@ -34,6 +35,7 @@ class ProxyServer {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;  // owned per worker
   std::vector<Worker*> acceptor_worker_;
+  std::vector<ListenerKind> acceptor_kind_;
   std::vector<tcp::endpoint> bound_;
 };
 

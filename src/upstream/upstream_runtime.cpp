@@ -28,7 +28,8 @@ Expected<auth::Credentials> load_credentials(const Config& config) {
 }  // namespace
 
 Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& config, const GetEnv& getenv,
-                                                                  const std::vector<std::string>& own_listeners) {
+                                                                  const std::vector<std::string>& own_listeners,
+                                                                  bool load_secrets) {
   if (config.auth == AuthMode::negotiate || config.auth == AuthMode::ntlm)
     return fail("--auth " + std::string(auth_mode_name(config.auth)) + " is not supported by this version of ferry yet");
   auto rt = std::make_unique<UpstreamRuntime>();
@@ -59,7 +60,7 @@ Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& 
   for (const auto& p : proxies)
     need_password |= !p.has_credentials() && (p.scheme == ProxyScheme::http || p.scheme == ProxyScheme::https);
   auth::Credentials creds;
-  if (need_password && config.auth != AuthMode::none) {
+  if (need_password && config.auth != AuthMode::none && load_secrets) {
     auto c = load_credentials(config);
     if (!c) return fail(c.error());
     creds = std::move(*c);

@@ -21,10 +21,12 @@ struct UpstreamRuntime {
   bool from_env = false;              // the upstreams came from *_PROXY
 };
 
-// Reads the password (file or terminal prompt) only when some upstream may
-// need it. Errors name the setting; they never contain a secret.
+// With `load_secrets`, reads the password (file or terminal prompt) when
+// some upstream may need it; `ferry route` passes false and never asks.
+// Errors name the setting; they never contain a secret.
 // `own_listeners` are "host:port" of ferry's listeners (self-loop check).
 Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& config, const GetEnv& getenv,
-                                                                  const std::vector<std::string>& own_listeners);
+                                                                  const std::vector<std::string>& own_listeners,
+                                                                  bool load_secrets = true);
 
 }  // namespace ferry

@@ -1,0 +1,221 @@
+#include "server/raw_tunnel_session.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <chrono>
+
+#include "server/socks5_inbound_codec.h"
+#include "server/tunnel_relay.h"
+#include "upstream/upstream_dialer.h"
+
+namespace ferry {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct RawSession {
+  RawSession(Worker& w, tcp::socket s)
+      : worker(w), ctx(w.ctx()), tcp(std::move(s)), client(tcp), deadline(tcp.socket().get_executor()) {
+    error_code ec;
+    auto ep = tcp.socket().remote_endpoint(ec);
+    peer = ec ? "-" : (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) + ":" +
+                          std::to_string(ep.port());
+    tcp.socket().set_option(tcp::no_delay(true), ec);
+  }
+  Worker& worker;
+  ServerContext& ctx;
+  TcpStream tcp;
+  CountingStream client;
+  ReadBuffer buf{512};
+  Deadline deadline;
+  std::string peer;
+  Clock::time_point start = Clock::now();
+
+  std::string method, target;
+  int status = 0;  // 200 = tunnel established; else the error's HTTP status
+  std::string route = "direct";
+  std::string error, details;
+
+  void log() const {
+    const bool failed = !error.empty();
+    const LogLevel level = failed ? LogLevel::warn : LogLevel::info;
+    if (!ctx.log.enabled(level)) return;
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    ctx.log.log(level, "tunnel",
+                {{"client", peer},
+                 {"method", method},
+                 {"target", target},
+                 {"route", route},
+                 {"status", status},
+                 {"bytes_from_client", client.bytes_in},
+                 {"bytes_to_client", client.bytes_out},
+                 {"duration_ms", ms},
+                 {"error", error},
+                 {"details", details}});
+  }
+  void record(const ProxyError& e) {
+    status = e.http_status();
+    error = std::string(proxy_errc_name(e.type));
+    details = e.details;
+  }
+};
+
+// Routes `target`, opens the tunnel and relays until both sides are done.
+// `before_relay` tells the client it may start (the SOCKS5 reply).
+template <class OnOpened>
+awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened before_relay) {
+  ServerContext& ctx = s.ctx;
+  const RouteDecision decision = ctx.routes.route(TrafficKind::tunnel, target.host, target.port);
+  auto tunnel = co_await open_tunnel(ctx.upstream, decision, target, false);
+  if (!tunnel) {
+    s.record(tunnel.error());
+    if (!decision.direct) s.route = decision.proxies.front().to_redacted_string();
+    co_await before_relay(&tunnel.error());
+    co_return;
+  }
+  s.route = tunnel->route;
+  s.status = 200;
+  const bool go_on = co_await before_relay(nullptr);
+  if (!go_on) {
+    tunnel->stream->close();
+    co_return;
+  }
+  ReadBuffer origin_buf(0);
+  if (!tunnel->early_bytes.empty()) {
+    // Bytes the target sent with the proxy's reply (an ssh banner): first out.
+    error_code ec;
+    co_await s.client.write(asio::buffer(tunnel->early_bytes), ec);
+    if (ec) {
+      tunnel->stream->close();
+      co_return;
+    }
+  }
+  auto stats = co_await relay_tunnel(s.client, s.buf, *tunnel->stream, origin_buf, s.deadline, ctx.config.idle_timeout,
+                                     ctx.config.relay);
+  s.client.bytes_in += stats.kernel_a_to_b;
+  s.client.bytes_out += stats.kernel_b_to_a;
+  if (stats.idle_timeout) {
+    s.error = "connection_read_timeout";
+    s.details = "tunnel idle for " + format_duration(ctx.config.idle_timeout);
+  }
+  tunnel->stream->close();
+}
+
+// Reads until `parse(buf)` reports a complete or malformed message, under
+// the header timeout. Returns false on EOF, error or timeout.
+template <class Parse>
+awaitable<bool> read_message(RawSession& s, Parse parse) {
+  s.deadline.arm(s.ctx.config.header_timeout, [&s] { s.client.cancel(); });
+  for (;;) {
+    auto m = parse(s.buf.data());
+    if (m.malformed || m.size) break;
+    error_code ec;
+    co_await s.buf.read_from(s.client, ec, 4096);
+    if (ec) {
+      s.deadline.disarm();
+      co_return false;
+    }
+  }
+  s.deadline.disarm();
+  co_return true;
+}
+
+awaitable<void> write_bytes(RawSession& s, const std::string& bytes) {
+  error_code ec;
+  co_await s.client.write(asio::buffer(bytes), ec);
+}
+
+awaitable<void> socks_session(RawSession& s) {
+  s.method = "SOCKS5";
+  s.target = "-";
+  const bool got_greeting = co_await read_message(s, socks5::parse_greeting);
+  if (!got_greeting) co_return;
+  auto greeting = socks5::parse_greeting(s.buf.data());
+  if (greeting.malformed) {
+    s.record({ProxyErrc::http_request_error, "not a SOCKS5 greeting"});
+    co_return;
+  }
+  s.buf.consume(greeting.size);
+  // No client authentication yet (client tokens come later): "no auth" only.
+  const uint8_t method = socks5::select_method(greeting.methods, false);
+  // Replies go through named locals: GCC 12 can destroy a temporary
+  // argument of a co_await expression twice.
+  const std::string selection = socks5::method_selection(method);
+  co_await write_bytes(s, selection);
+  if (method != socks5::kMethodNone) {
+    s.record({ProxyErrc::http_request_denied, "the SOCKS5 client offered no method ferry accepts (no authentication)"});
+    co_return;
+  }
+  const bool got_request = co_await read_message(s, socks5::parse_request);
+  if (!got_request) co_return;
+  auto req = socks5::parse_request(s.buf.data());
+  if (const uint8_t code = socks5::rejection_code(req); code != 0) {
+    s.record({ProxyErrc::http_request_error, req.malformed ? "malformed SOCKS5 request" : "only SOCKS5 CONNECT is supported"});
+    const std::string reply = socks5::reply(code);
+    co_await write_bytes(s, reply);
+    co_return;
+  }
+  s.buf.consume(req.size);
+  HostPort target{req.host, req.port};
+  s.target = target.to_string();
+  if (!s.ctx.config.connect_ports.allows(target.port)) {
+    ProxyError denied{ProxyErrc::http_request_denied, "port " + std::to_string(target.port) +
+                                                          " is not allowed (--connect-ports " +
+                                                          s.ctx.config.connect_ports.to_string() + ")"};
+    s.record(denied);
+    const std::string reply = socks5::reply(socks5::reply_code_for(denied));
+    co_await write_bytes(s, reply);
+    co_return;
+  }
+  auto answer_client = [&s](const ProxyError* err) -> awaitable<bool> {
+    const std::string reply = socks5::reply(err ? socks5::reply_code_for(*err) : socks5::kReplySucceeded);
+    error_code ec;
+    co_await s.client.write(asio::buffer(reply), ec);
+    co_return !ec;
+  };
+  co_await route_and_relay(s, target, answer_client);
+}
+
+awaitable<void> fixed_tunnel_session(RawSession& s, const HostPort& target) {
+  s.method = "TUNNEL";
+  s.target = target.to_string();
+  // The client learns of a failure by the close; the log says why.
+  auto nothing_to_say = [](const ProxyError*) -> awaitable<bool> { co_return true; };
+  co_await route_and_relay(s, target, nothing_to_say);
+}
+
+// One function for both kinds: passing a lambda here would put a
+// temporary closure into a co_await expression, which GCC 12 destroys twice.
+awaitable<void> run_raw(Worker& worker, tcp::socket socket, const HostPort* fixed_target) {
+  ServerContext& ctx = worker.ctx();
+  {
+    RawSession s(worker, std::move(socket));
+    auto guarded = [&]() -> awaitable<void> {
+      try {
+        if (fixed_target) co_await fixed_tunnel_session(s, *fixed_target);
+        else co_await socks_session(s);
+      } catch (const std::exception& e) {
+        s.error = "proxy_internal_error";
+        s.details = e.what();
+      }
+    };
+    co_await (guarded() || s.deadline.watch());
+    s.log();
+    s.tcp.close();
+  }
+  ctx.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+awaitable<void> run_socks_session(Worker& worker, tcp::socket socket) {
+  co_await run_raw(worker, std::move(socket), nullptr);
+}
+
+awaitable<void> run_fixed_tunnel_session(Worker& worker, tcp::socket socket, HostPort target) {
+  co_await run_raw(worker, std::move(socket), &target);
+}
+
+}  // namespace ferry
