@@ -3,6 +3,7 @@
 # all on loopback, in one run.
 #
 #   bash bench/run.sh build/release/ferry        (what `make bench` runs)
+#   (then runs bench/chain.sh, the upstream chain section; BENCH_CHAIN=0 skips it)
 #
 # Measures, in this order (idle RSS first, while every proxy is fresh):
 #   (d) RSS per idle tunnel with 2,000 idle tunnels (VmRSS before/after);
@@ -457,3 +458,10 @@ REPORT="$BENCH_DIR/out/results-$STAMP.md"
 } >"$REPORT"
 cat "$REPORT"
 log "report written to $REPORT"
+
+# --- upstream chain (issue 3) -------------------------------------------------------------
+# A separate script with its own servers (this run's are idle by now); BENCH_CHAIN=0 skips it.
+if [ "${BENCH_CHAIN:-1}" != 0 ]; then
+  log "upstream chain section: bench/chain.sh"
+  FERRY_CONNECT_BENCH="$TOOL" bash "$BENCH_DIR/chain.sh" "$FERRY_BIN"
+fi

@@ -6,11 +6,12 @@ set -euo pipefail
 
 BUILD_PKGS=(g++ cmake ninja-build pkg-config make
   libboost1.81-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev libbenchmark-dev)
+  libgtest-dev libgmock-dev libbenchmark-dev libkrb5-dev)
 # squid (+ apache2-utils for htpasswd), microsocks and dante-server are the
 # real upstream proxies the integration tests chain through (upstreams.py).
 TEST_PKGS=(curl nginx-light python3 openssl ca-certificates clang libclang-rt-14-dev
-  squid apache2-utils microsocks dante-server)
+  squid apache2-utils microsocks dante-server
+  krb5-kdc krb5-admin-server krb5-user gss-ntlmssp apache2 libapache2-mod-auth-gssapi python3-gssapi)
 BENCH_PKGS=(wrk tinyproxy cntlm)  # bench also installs TEST_PKGS (squid)
 
 want=("${BUILD_PKGS[@]}")
@@ -37,7 +38,8 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts daemons on install; tests and benchmarks run their own copies.
 # Entries are package-prefix:service (dante-server's service is danted).
-for entry in nginx:nginx squid:squid tinyproxy:tinyproxy dante-server:danted cntlm:cntlm; do
+for entry in nginx:nginx squid:squid tinyproxy:tinyproxy dante-server:danted cntlm:cntlm apache2:apache2 \
+             krb5-kdc:krb5-kdc krb5-admin-server:krb5-admin-server; do
   pkg=${entry%%:*} svc=${entry#*:}
   if [[ " ${missing[*]} " == *" $pkg"* ]] && command -v service >/dev/null; then
     $SUDO service "$svc" stop >/dev/null 2>&1 || true

@@ -13,6 +13,12 @@
 //   idle       --proxy ... --target HOST:PORT --count N [--threads T] [--hold-seconds S]
 //              (target: an echo server; prints READY, holds until stdin EOF)
 //
+// Every client mode also takes --proxy-auth VALUE: sent as
+// "Proxy-Authorization: VALUE" with each CONNECT (e.g. "Basic Ym9iOmJvYnB3").
+// With a proxy, the --target host may be a name (it is only written into the
+// CONNECT request, the proxy resolves it); without one it must be an IPv4
+// address.
+//
 // Results are printed as one line of key=value pairs for the script to read.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -28,6 +34,7 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -60,17 +67,30 @@ struct Endpoint {
   std::string str() const { return host + ":" + std::to_string(port); }
 };
 
-std::optional<Endpoint> parse_endpoint(const std::string& s) {
+bool is_ipv4(const std::string& host) {
+  in_addr a{};
+  return inet_pton(AF_INET, host.c_str(), &a) == 1;
+}
+
+// HOST:PORT; HOST must be an IPv4 address unless allow_name (then any
+// non-empty name of letters, digits, '.', '-' and '_').
+std::optional<Endpoint> parse_endpoint(const std::string& s, bool allow_name = false) {
   auto colon = s.rfind(':');
   if (colon == std::string::npos) return std::nullopt;
   Endpoint e{s.substr(0, colon), 0};
   long port = std::strtol(s.c_str() + colon + 1, nullptr, 10);
   if (port <= 0 || port > 65535) return std::nullopt;
   e.port = static_cast<uint16_t>(port);
-  in_addr a{};
-  if (inet_pton(AF_INET, e.host.c_str(), &a) != 1) return std::nullopt;
+  if (is_ipv4(e.host)) return e;
+  if (!allow_name || e.host.empty()) return std::nullopt;
+  for (unsigned char c : e.host)
+    if (!std::isalnum(c) && c != '.' && c != '-' && c != '_') return std::nullopt;
   return e;
 }
+
+// The Proxy-Authorization value sent with every CONNECT (--proxy-auth), or
+// empty for none.
+std::string g_proxy_auth;
 
 sockaddr_in to_sockaddr(const Endpoint& e) {
   sockaddr_in sa{};
@@ -144,7 +164,9 @@ int open_tunnel(const std::optional<Endpoint>& proxy, const Endpoint& target, st
     return -1;
   }
   if (!proxy) return fd;
-  const std::string req = "CONNECT " + target.str() + " HTTP/1.1\r\nHost: " + target.str() + "\r\n\r\n";
+  std::string req = "CONNECT " + target.str() + " HTTP/1.1\r\nHost: " + target.str() + "\r\n";
+  if (!g_proxy_auth.empty()) req += "Proxy-Authorization: " + g_proxy_auth + "\r\n";
+  req += "\r\n";
   if (!write_all(fd, req.data(), req.size())) {
     err = "write CONNECT failed";
     close(fd);
@@ -222,15 +244,19 @@ Args parse_args(int argc, char** argv) {
 
 std::optional<Endpoint> proxy_arg(const Args& a) {
   std::string p = a.need("proxy");
+  g_proxy_auth = a.get("proxy-auth");
+  if (g_proxy_auth.find_first_of("\r\n") != std::string::npos) die("bad --proxy-auth: contains a line break");
   if (p == "none") return std::nullopt;
   auto e = parse_endpoint(p);
   if (!e) die("bad --proxy " + p);
   return e;
 }
 
+// A host name is allowed only with a proxy (which resolves it).
 Endpoint target_arg(const Args& a) {
-  auto e = parse_endpoint(a.need("target"));
-  if (!e) die("bad --target");
+  const bool via_proxy = a.need("proxy") != "none";
+  auto e = parse_endpoint(a.need("target"), via_proxy);
+  if (!e) die(via_proxy ? "bad --target" : "bad --target (without a proxy it must be IPV4:PORT)");
   return *e;
 }
 

@@ -65,6 +65,7 @@ void add_setting_flags(CLI::App& cmd, CommandOptions& opts) {
     std::string help = it != flag_help().end() ? std::string(it->second) : "(not supported by this version yet)";
     auto* opt = cmd.add_option(std::string(key.flag), *opts.storage.back(), help)
                     ->expected(1)
+                    ->allow_extra_args(false)
                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
                     ->option_text("VALUE");
     opts.settings.emplace_back(&key, opt);

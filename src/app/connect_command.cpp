@@ -101,7 +101,8 @@ int run_connect(const Config& config, const std::string& target_text) {
   for (const auto& w : (*rt)->warnings) log.log(LogLevel::warn, "env_proxy_ignored", {{"details", w}});
   DestinationFilter destinations;
   TlsClientContext origin_tls;
-  UpstreamContext up{config.connect_timeout, destinations, *(*rt)->proxy_tls, origin_tls, (*rt)->health, (*rt)->auth, log};
+  UpstreamContext up{config.connect_timeout, destinations, *(*rt)->proxy_tls, origin_tls, (*rt)->health, (*rt)->auth, log,
+                     (*rt)->blocking};
 
   asio::io_context io(1);
   ConnectRun run;

@@ -9,15 +9,19 @@ std::string_view scheme_name(Scheme s) {
     case Scheme::none: return "none";
     case Scheme::basic: return "Basic";
     case Scheme::digest: return "Digest";
+    case Scheme::negotiate: return "Negotiate";
   }
   return "none";
 }
 
-ProxyAuthenticator::ProxyAuthenticator(AuthMode mode, Credentials creds, std::string proxy_name)
-    : mode_(mode), creds_(std::move(creds)), proxy_name_(std::move(proxy_name)) {
-  // --auth basic with credentials: send them from the first request, like
-  // curl --proxy-basic; no 407 round trip.
+ProxyAuthenticator::ProxyAuthenticator(AuthMode mode, Credentials creds, std::string proxy_name,
+                                       NegotiateSetup negotiate, std::function<Clock::time_point()> now)
+    : mode_(mode), creds_(std::move(creds)), proxy_name_(std::move(proxy_name)), negotiate_(std::move(negotiate)),
+      now_(std::move(now)) {
+  // An explicit --auth basic or negotiate sends credentials from the first
+  // request (like curl --proxy-basic / --proxy-negotiate): no 407 round trip.
   if (mode_ == AuthMode::basic && creds_.present()) learnt_ = Scheme::basic;
+  if (mode_ == AuthMode::negotiate && negotiate_.mechanism) learnt_ = Scheme::negotiate;
 }
 
 ProxyError ProxyAuthenticator::denied(std::string why) const {
@@ -30,15 +34,62 @@ std::string ProxyAuthenticator::make_value(Scheme s, const DigestRequest& req) {
     case Scheme::digest:
       if (!digest_) return {};
       return digest_credentials(*digest_, creds_.user, creds_.password.view(), req, ++nonce_count_, random_cnonce());
+    case Scheme::negotiate:
     case Scheme::none: break;
   }
   return {};
 }
 
-std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt& attempt) {
-  std::lock_guard lock(mu_);
-  attempt.sent = learnt_;
-  return make_value(learnt_, req);
+Expected<std::string, GssFailure> ProxyAuthenticator::fresh_negotiate(AuthAttempt& attempt) {
+  // Called without the mutex: GSSAPI may talk to the KDC.
+  attempt.context = negotiate_.mechanism->start(negotiate_.spn);
+  auto token = attempt.context->step({});
+  if (!token) {
+    attempt.context.reset();
+    return Unexpected{token.error()};
+  }
+  return "Negotiate " + base64_encode(*token);
+}
+
+void ProxyAuthenticator::note_rejection() {
+  if (++rejections_ >= kMaxRejections) {
+    backoff_until_ = now_() + kBackoff;
+    rejections_ = 0;
+  }
+}
+
+std::optional<ProxyError> ProxyAuthenticator::backing_off() const {
+  if (now_() >= backoff_until_) return std::nullopt;
+  return denied("rejected ferry's credentials " + std::to_string(kMaxRejections) +
+                " times in a row, so ferry stopped sending them for " + std::to_string(kBackoff.count()) +
+                " minutes (each failed try can count towards an account lockout); fix the credentials and restart "
+                "ferry");
+}
+
+std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt& attempt, bool connection_authenticated) {
+  Scheme scheme;
+  {
+    std::lock_guard lock(mu_);
+    if (backing_off()) return {};
+    scheme = learnt_;
+    if (scheme != Scheme::negotiate) {
+      attempt.sent = scheme;
+      return make_value(scheme, req);
+    }
+  }
+  // Negotiate: a fresh token for every new connection (Squid's replay cache
+  // rejects a token seen before); nothing on one already authenticated.
+  if (connection_authenticated) {
+    attempt.rode_on_connection = true;
+    return {};
+  }
+  auto value = fresh_negotiate(attempt);
+  if (!value) {
+    attempt.token_failure = value.error();
+    return {};
+  }
+  attempt.sent = Scheme::negotiate;
+  return std::move(*value);
 }
 
 namespace {
@@ -48,6 +99,7 @@ bool allowed(AuthMode mode, Scheme s) {
     case AuthMode::automatic: return true;
     case AuthMode::basic: return s == Scheme::basic;
     case AuthMode::digest: return s == Scheme::digest;
+    case AuthMode::negotiate: return s == Scheme::negotiate;
     default: return false;
   }
 }
@@ -76,6 +128,14 @@ std::optional<DigestChallenge> best_digest(const std::vector<Challenge>& challen
   return best;
 }
 
+// The server token of a "Negotiate <token>" challenge ("" for a bare one);
+// nullopt when Negotiate was not offered.
+std::optional<std::string> negotiate_token(const std::vector<Challenge>& challenges) {
+  for (const auto& c : challenges)
+    if (c.scheme == "negotiate") return c.token68;
+  return std::nullopt;
+}
+
 }  // namespace
 
 Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<std::string>& challenge_values,
@@ -89,43 +149,94 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
   if (mode_ == AuthMode::none)
     return Unexpected{denied("requires authentication (offers " + offered + ") and --auth none is set")};
 
-  auto digest = best_digest(challenges);
+  const auto digest = best_digest(challenges);
+  const auto neg_token = negotiate_token(challenges);
   bool basic_offered = false;
   for (const auto& c : challenges) basic_offered |= c.scheme == "basic";
 
-  std::lock_guard lock(mu_);
-  const bool sent_scheme_offered = (attempt.sent == Scheme::basic && basic_offered) ||
-                                   (attempt.sent == Scheme::digest && digest.has_value());
-  if (attempt.sent != Scheme::none && !sent_scheme_offered && mode_ != AuthMode::automatic)
-    return Unexpected{denied("offers " + offered + ", not the --auth " + std::string(auth_mode_name(mode_)) +
-                             " that is configured")};
-  if (attempt.sent != Scheme::none) {
-    // Our credentials were refused. Only a stale Digest nonce is worth one
-    // more try (RFC 7616 §3.3: same credentials, new nonce); a fresh nonce
-    // without stale=true means the password is wrong.
-    const bool stale = attempt.sent == Scheme::digest && digest && digest->stale && !attempt.stale_retry_used;
-    if (!stale) {
-      if (attempt.sent == Scheme::digest && learnt_ == Scheme::digest) learnt_ = Scheme::none;
-      if (attempt.sent == Scheme::basic && mode_ != AuthMode::basic) learnt_ = Scheme::none;
-      // The user name stays out of the message: userinfo is not for logs.
-      return Unexpected{denied("rejected ferry's " + std::string(scheme_name(attempt.sent)) +
-                               " credentials (wrong user name or password?)")};
+  if (attempt.sent == Scheme::negotiate) {
+    // A server token on a context still in progress is the next leg of the
+    // same handshake (SPNEGO can take several), on the same connection.
+    if (attempt.context && !attempt.context->established() && neg_token && !neg_token->empty() && attempt.answers < 4) {
+      std::string raw;
+      if (!base64_decode(*neg_token, raw)) return Unexpected{denied("sent a Negotiate token that is not base64")};
+      auto next = attempt.context->step(raw);
+      if (next && !next->empty()) {
+        ++attempt.answers;
+        return "Negotiate " + base64_encode(*next);
+      }
     }
-    attempt.stale_retry_used = true;
-  } else if (attempt.answers > 0) {
-    return Unexpected{denied("asked for authentication again")};
+    // The token was refused. One fresh context, once (a stale ticket or a
+    // replayed token); after that the proxy means it.
+    if (!attempt.fresh_context_used && neg_token) {
+      attempt.fresh_context_used = true;
+      ++attempt.answers;
+      auto value = fresh_negotiate(attempt);
+      if (value) return std::move(*value);
+      return Unexpected{denied("requires Negotiate, and " + value.error().words)};
+    }
+    std::lock_guard lock(mu_);
+    note_rejection();
+    return Unexpected{denied(gss_cause_words(GssCause::rejected, negotiate_.spn))};
   }
 
-  if (!creds_.present())
-    return Unexpected{denied("requires authentication (offers " + offered +
-                             "); no credentials are configured: use --user with --password-file, or user:pass@ in "
-                             "the upstream URL")};
+  {
+    std::lock_guard lock(mu_);
+    if (auto b = backing_off()) return Unexpected{*b};
+    const bool sent_scheme_offered = (attempt.sent == Scheme::basic && basic_offered) ||
+                                     (attempt.sent == Scheme::digest && digest.has_value());
+    if (attempt.sent != Scheme::none && !sent_scheme_offered && mode_ != AuthMode::automatic)
+      return Unexpected{denied("offers " + offered + ", not the --auth " + std::string(auth_mode_name(mode_)) +
+                               " that is configured")};
+    if (attempt.sent != Scheme::none) {
+      // Our credentials were refused. Only a stale Digest nonce is worth one
+      // more try (RFC 7616 §3.3: same credentials, new nonce); a fresh nonce
+      // without stale=true means the password is wrong.
+      const bool stale = attempt.sent == Scheme::digest && digest && digest->stale && !attempt.stale_retry_used;
+      if (!stale) {
+        if (attempt.sent == Scheme::digest && learnt_ == Scheme::digest) learnt_ = Scheme::none;
+        if (attempt.sent == Scheme::basic && mode_ != AuthMode::basic) learnt_ = Scheme::none;
+        note_rejection();
+        // The user name stays out of the message: userinfo is not for logs.
+        return Unexpected{denied("rejected ferry's " + std::string(scheme_name(attempt.sent)) +
+                                 " credentials (wrong user name or password?)")};
+      }
+      attempt.stale_retry_used = true;
+    } else if (attempt.answers > 0) {
+      return Unexpected{denied("asked for authentication again")};
+    }
+  }
+
+  // Pick the strongest offered scheme ferry can answer: Negotiate > Digest > Basic.
+  std::optional<GssFailure> negotiate_failure = attempt.token_failure;
+  if (neg_token && negotiate_.mechanism && allowed(mode_, Scheme::negotiate)) {
+    if (!negotiate_failure) {
+      auto value = fresh_negotiate(attempt);
+      if (value) {
+        std::lock_guard lock(mu_);
+        learnt_ = Scheme::negotiate;
+        ++attempt.answers;
+        attempt.sent = Scheme::negotiate;
+        return std::move(*value);
+      }
+      negotiate_failure = value.error();
+    }
+  }
+
+  std::lock_guard lock(mu_);
   Scheme pick = Scheme::none;
-  if (digest && allowed(mode_, Scheme::digest)) pick = Scheme::digest;
-  else if (basic_offered && allowed(mode_, Scheme::basic)) pick = Scheme::basic;
+  if (creds_.present()) {
+    if (digest && allowed(mode_, Scheme::digest)) pick = Scheme::digest;
+    else if (basic_offered && allowed(mode_, Scheme::basic)) pick = Scheme::basic;
+  }
   if (pick == Scheme::none) {
+    if (negotiate_failure && neg_token) return Unexpected{denied("requires Negotiate, and " + negotiate_failure->words)};
+    if (!creds_.present() && (digest || basic_offered))
+      return Unexpected{denied("requires authentication (offers " + offered +
+                               "); no credentials are configured: use --user with --password-file, or user:pass@ in "
+                               "the upstream URL")};
     if (mode_ == AuthMode::automatic)
-      return Unexpected{denied("offers " + offered + ", which this version of ferry cannot answer (it speaks Basic and Digest)")};
+      return Unexpected{denied("offers " + offered + ", which ferry cannot answer with the credentials it has")};
     return Unexpected{denied("offers " + offered + ", not the --auth " + std::string(auth_mode_name(mode_)) +
                              " that is configured")};
   }
@@ -137,6 +248,33 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
   ++attempt.answers;
   attempt.sent = pick;
   return make_value(pick, req);
+}
+
+Expected<bool, ProxyError> ProxyAuthenticator::accepted(const std::vector<std::string>& proxy_authenticate_values,
+                                                        AuthAttempt& attempt) {
+  if (attempt.sent != Scheme::none) {
+    std::lock_guard lock(mu_);
+    rejections_ = 0;
+  }
+  if (attempt.sent == Scheme::negotiate && attempt.context) {
+    // A mutual-auth token (Apache sends one, Squid does not) must verify:
+    // otherwise something other than the proxy answered.
+    std::vector<Challenge> challenges;
+    for (const auto& v : proxy_authenticate_values) parse_challenges(v, challenges);
+    auto token = negotiate_token(challenges);
+    if (token && !token->empty() && !attempt.context->established()) {
+      std::string raw;
+      if (!base64_decode(*token, raw))
+        return Unexpected{ProxyError{ProxyErrc::http_protocol_error,
+                                     "upstream proxy " + proxy_name_ + " sent a Negotiate token that is not base64", 502}};
+      auto r = attempt.context->step(raw);
+      if (!r)
+        return Unexpected{ProxyError{ProxyErrc::http_protocol_error,
+                                     "upstream proxy " + proxy_name_ + ": " + r.error().words, 502}};
+    }
+    return true;
+  }
+  return attempt.rode_on_connection;
 }
 
 }  // namespace ferry::auth

@@ -2,13 +2,17 @@
 // The auth controller for one upstream proxy (after Chromium's
 // HttpAuthController): it owns the identity and the scheme learnt from the
 // proxy's 407, answers challenges, and decides — in one place — whether a
-// repeated challenge means "retry" (a stale Digest nonce) or "rejected"
-// (anything else), so a 407 loop is impossible whatever the proxy does.
+// repeated challenge means "retry" (a stale Digest nonce, a fresh Negotiate
+// context) or "rejected", so a 407 loop is impossible whatever the proxy does.
 //
 // Shared by every worker thread talking to that proxy (a Digest nonce and
-// its count are per proxy, not per connection), hence the mutex.
-// Connection-bound schemes (Negotiate, NTLM) will keep their per-connection
-// state beside the connection; this class then only picks the scheme.
+// its count are per proxy, not per connection), hence the mutex. State that
+// belongs to one connection (a Negotiate security context; whether the
+// connection is already authenticated) lives in the AuthAttempt and on the
+// connection, never here.
+#include <chrono>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -17,31 +21,45 @@
 #include "auth/challenge.h"
 #include "auth/credentials.h"
 #include "auth/digest_auth.h"
+#include "auth/negotiate/security_context.h"
 #include "base/expected.h"
 #include "base/proxy_error.h"
 #include "config/config.h"
 
 namespace ferry::auth {
 
-enum class Scheme { none, basic, digest };
+enum class Scheme { none, basic, digest, negotiate };
 std::string_view scheme_name(Scheme s);
 
 // One request's conversation with the proxy: at most one answer to a 407,
-// plus one more only for a Digest `stale=true` (a new nonce, same password).
+// plus one more for a Digest `stale=true` (a new nonce, same password) or,
+// for Negotiate, one fresh security context after a rejected token.
 struct AuthAttempt {
   Scheme sent = Scheme::none;  // what the last try carried
   int answers = 0;             // 407s answered so far
   bool stale_retry_used = false;
+  bool fresh_context_used = false;
+  bool rode_on_connection = false;  // sent nothing: the connection was authenticated
+  std::unique_ptr<SecurityContext> context;  // Negotiate: this connection's context
+  std::optional<GssFailure> token_failure;   // why no token could be made
+};
+
+struct NegotiateSetup {
+  std::shared_ptr<GssMechanism> mechanism;  // null: Negotiate unavailable
+  std::string spn;                          // "HTTP@proxy.corp"
 };
 
 class ProxyAuthenticator {
  public:
-  ProxyAuthenticator(AuthMode mode, Credentials creds, std::string proxy_name);
+  using Clock = std::chrono::steady_clock;
+  ProxyAuthenticator(AuthMode mode, Credentials creds, std::string proxy_name, NegotiateSetup negotiate = {},
+                     std::function<Clock::time_point()> now = Clock::now);
 
-  // The Proxy-Authorization value for a first try: set once the proxy is
-  // known to want a scheme ferry can answer (or --auth basic), else empty.
-  // `attempt` records what was sent.
-  std::string first_try(const DigestRequest& req, AuthAttempt& attempt);
+  // The Proxy-Authorization value for a first try on a connection: set once
+  // the proxy is known to want a scheme ferry can answer (or --auth basic /
+  // negotiate), else empty. `connection_authenticated`: a Negotiate
+  // connection that already authenticated needs no new token.
+  std::string first_try(const DigestRequest& req, AuthAttempt& attempt, bool connection_authenticated = false);
 
   // After a 407 whose Proxy-Authenticate values are `challenge_values`:
   // the value to retry with, or the error the client gets (a 407 with
@@ -49,21 +67,42 @@ class ProxyAuthenticator {
   Expected<std::string, ProxyError> answer(const std::vector<std::string>& challenge_values, const DigestRequest& req,
                                            AuthAttempt& attempt);
 
+  // After the proxy's final non-407 answer: verifies a Negotiate mutual-auth
+  // token if one came and resets the failure count. Returns true when the
+  // connection is now authenticated for later requests (connection-bound
+  // schemes), or the error when the proxy's token does not verify.
+  Expected<bool, ProxyError> accepted(const std::vector<std::string>& proxy_authenticate_values, AuthAttempt& attempt);
+
   bool has_credentials() const { return creds_.present(); }
   const std::string& proxy_name() const { return proxy_name_; }
+  const std::string& spn() const { return negotiate_.spn; }
+  GssMechanism* negotiate_mechanism() const { return negotiate_.mechanism.get(); }
+
+  // Consecutive rejections before ferry stops sending this identity (each
+  // failed try can count towards an Active Directory lockout), and for how long.
+  static constexpr int kMaxRejections = 3;
+  static constexpr std::chrono::minutes kBackoff{5};
 
  private:
   ProxyError denied(std::string why) const;
-  std::string make_value(Scheme s, const DigestRequest& req);  // with mutex held
+  std::string make_value(Scheme s, const DigestRequest& req);  // mutex held
+  // A Negotiate token from a fresh context, or the reason there is none.
+  Expected<std::string, GssFailure> fresh_negotiate(AuthAttempt& attempt);
+  void note_rejection();  // mutex held
+  std::optional<ProxyError> backing_off() const;  // mutex held
 
   const AuthMode mode_;
   const Credentials creds_;
   const std::string proxy_name_;  // redacted URL, for messages
+  const NegotiateSetup negotiate_;
+  const std::function<Clock::time_point()> now_;
 
   std::mutex mu_;
   Scheme learnt_ = Scheme::none;
   std::optional<DigestChallenge> digest_;
   uint32_t nonce_count_ = 0;
+  int rejections_ = 0;
+  Clock::time_point backoff_until_{};
 };
 
 }  // namespace ferry::auth

@@ -48,6 +48,9 @@ struct Config {
   std::string user;           // --user: applies to upstreams without userinfo
   std::string password_file;  // --password-file
   std::string upstream_ca;    // --upstream-ca: trust for https:// upstreams
+  std::string spn;            // --spn: Negotiate service name (default HTTP@<upstream host>)
+  std::string realm;          // --realm: appended to a bare --user for Kerberos
+  std::string keytab;         // --keytab: client keytab for Negotiate
   std::string no_proxy;       // --no-proxy, raw list
   std::string no_proxy_exact; // --no-proxy-exact, raw list
   bool no_proxy_set = false, no_proxy_exact_set = false;

@@ -57,11 +57,11 @@ const std::vector<KnownKey>& known_keys() {
       {"security.client_tokens", "--client-tokens", false},
       {"upstream.proxies", "--upstream", true},
       {"upstream.auth", "--auth", true},
-      {"upstream.spn", "--spn", false},
+      {"upstream.spn", "--spn", true},
       {"upstream.user", "--user", true},
-      {"upstream.realm", "--realm", false},
+      {"upstream.realm", "--realm", true},
       {"upstream.password_file", "--password-file", true},
-      {"upstream.keytab", "--keytab", false},
+      {"upstream.keytab", "--keytab", true},
       {"upstream.ca", "--upstream-ca", true},
       {"routing.no_proxy", "--no-proxy", true},
       {"routing.no_proxy_exact", "--no-proxy-exact", true},
@@ -221,10 +221,17 @@ Expected<bool> ConfigBuilder::set(std::string_view key, const SettingValue& v) {
       }
     return bad(v, "must be auto, negotiate, ntlm, digest, basic or none");
   }
-  if (key == "upstream.user" || key == "upstream.password_file" || key == "upstream.ca") {
+  if (key == "upstream.user" || key == "upstream.password_file" || key == "upstream.ca" || key == "upstream.spn" ||
+      key == "upstream.realm" || key == "upstream.keytab") {
     auto s = single(v);
     if (!s || s->empty()) return bad(v, "expects one non-empty value");
-    (key == "upstream.user" ? c.user : key == "upstream.ca" ? c.upstream_ca : c.password_file) = *s;
+    std::string* slot = key == "upstream.user"            ? &c.user
+                        : key == "upstream.ca"            ? &c.upstream_ca
+                        : key == "upstream.spn"           ? &c.spn
+                        : key == "upstream.realm"         ? &c.realm
+                        : key == "upstream.keytab"        ? &c.keytab
+                                                          : &c.password_file;
+    *slot = *s;
     return true;
   }
   if (key == "routing.no_proxy" || key == "routing.no_proxy_exact") {

@@ -29,6 +29,10 @@ class ByteStream {
   // records), so "readable" checks are honest.
   virtual bool has_buffered_input() const { return false; }
 
+  // Set once a connection-bound scheme (Negotiate) authenticated this
+  // connection to an upstream proxy: later requests on it need no token.
+  bool proxy_authenticated = false;
+
   void cancel() {
     error_code ignored;
     socket().cancel(ignored);

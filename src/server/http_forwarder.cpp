@@ -168,7 +168,20 @@ awaitable<void> forward(Forwarding& f) {
     keep_connection = false;
     if (forward_proxy) {
       authr = ctx.upstream.auth.find(*forward_proxy);
-      if (!have_credentials_for_retry && authr) proxy_credentials = authr->first_try(digest_req, auth_attempt);
+      if (!have_credentials_for_retry && authr) {
+        // A new try on this connection: its own attempt. Negotiate mints a
+        // token off the event loop (GSSAPI may wait for the KDC), and none
+        // at all on a connection that already authenticated.
+        auth_attempt = auth::AuthAttempt{};
+        const bool connection_authenticated = f.origin->proxy_authenticated;
+        auto first = [&] { return authr->first_try(digest_req, auth_attempt, connection_authenticated); };
+        if (authr->negotiate_mechanism() && !connection_authenticated) {
+          auto value = co_await off_loop(ctx.upstream.blocking, first);
+          proxy_credentials = std::move(value);
+        } else {
+          proxy_credentials = first();
+        }
+      }
       have_credentials_for_retry = false;
       proxy_request_head = absolute_head;
       if (!proxy_credentials.empty())
@@ -322,10 +335,17 @@ awaitable<void> forward(Forwarding& f) {
       for (const auto& fld : resp.fields)
         if (iequals(fld.name, "Proxy-Authenticate")) challenges.emplace_back(fld.value);
       f.origin_buf.consume(head_size);
-      Expected<std::string, ProxyError> next =
-          authr ? authr->answer(challenges, digest_req, auth_attempt)
-                : Expected<std::string, ProxyError>(Unexpected{ProxyError{
-                      ProxyErrc::http_request_denied, "upstream proxy " + f.out.route + " requires authentication", 407}});
+      Expected<std::string, ProxyError> next = Unexpected{
+          ProxyError{ProxyErrc::http_request_denied, "upstream proxy " + f.out.route + " requires authentication", 407}};
+      if (authr) {
+        auto respond = [&] { return authr->answer(challenges, digest_req, auth_attempt); };
+        if (authr->negotiate_mechanism()) {
+          auto r = co_await off_loop(ctx.upstream.blocking, respond);
+          next = std::move(r);
+        } else {
+          next = respond();
+        }
+      }
       if (next && client_body && body_sent) {
         // The body is gone; the request cannot be repeated. The scheme is
         // learnt now, so the client's retry carries credentials at once.
@@ -344,6 +364,27 @@ awaitable<void> forward(Forwarding& f) {
       keep_connection = co_await skip_small_body(*f.origin, f.origin_buf, *rinfo, ctx.config.connect_timeout);
       if (!keep_connection) f.origin->close();
       continue;
+    }
+    if (forward_proxy && authr) {
+      // The proxy accepted the request: verify a Negotiate mutual-auth
+      // token, and remember that this connection is authenticated.
+      std::vector<std::string> answers;
+      for (const auto& fld : resp.fields)
+        if (iequals(fld.name, "Proxy-Authenticate")) answers.emplace_back(fld.value);
+      auto verify = [&] { return authr->accepted(answers, auth_attempt); };
+      Expected<bool, ProxyError> ok = false;
+      if (auth_attempt.context) {
+        auto r = co_await off_loop(ctx.upstream.blocking, verify);
+        ok = std::move(r);
+      } else {
+        ok = verify();
+      }
+      if (!ok) {
+        ProxyError bad = ok.error();
+        f.fail(std::move(bad), client_body_unread);
+        co_return;
+      }
+      if (*ok) f.origin->proxy_authenticated = true;
     }
     f.out.status = resp.status;
 

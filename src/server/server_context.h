@@ -16,7 +16,7 @@ namespace ferry {
 struct ServerContext {
   ServerContext(const Config& c, EventLog& l, http::Via v, UpstreamRuntime& up)
       : config(c), log(l), via(std::move(v)), via_1_1(via.value(1)), via_1_0(via.value(0)), routes(up.routes),
-        upstream{c.connect_timeout, destinations, *up.proxy_tls, tls, up.health, up.auth, l} {}
+        upstream{c.connect_timeout, destinations, *up.proxy_tls, tls, up.health, up.auth, l, up.blocking} {}
 
   // Our Via element for a message received as HTTP/1.<minor>.
   const std::string& via_for(int minor) const { return minor == 0 ? via_1_0 : via_1_1; }

@@ -104,7 +104,14 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
   auth::ProxyAuthenticator* authr = ctx.auth.find(proxy);
   auth::AuthAttempt attempt;
   const auth::DigestRequest digest_req{"CONNECT", authority};
-  std::string credentials = authr ? authr->first_try(digest_req, attempt) : std::string();
+  // Negotiate calls into GSSAPI, which may wait for the KDC: off the loop.
+  const bool may_block = authr && authr->negotiate_mechanism();
+  std::string credentials;
+  if (authr) {
+    auto first = [&] { return authr->first_try(digest_req, attempt, false); };
+    if (may_block) credentials = co_await off_loop(ctx.blocking, first);
+    else credentials = first();
+  }
 
   ByteStreamPtr conn;
   ReadBuffer buf(4096);
@@ -143,6 +150,14 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
                                     "upstream proxy " + name + " sent a malformed reply to CONNECT: " + std::string(parsed.error)})};
 
     if (resp.status >= 200 && resp.status < 300) {
+      if (authr && attempt.context) {
+        auto values = proxy_authenticate_values(resp);
+        auto verify = [&] { return authr->accepted(values, attempt); };
+        auto ok = co_await off_loop(ctx.blocking, verify);
+        if (!ok) co_return Unexpected{refused(ok.error())};
+      } else if (authr) {
+        (void)authr->accepted({}, attempt);
+      }
       buf.consume(head->head_size);
       Tunnel t;
       t.early_bytes = std::string(buf.data());
@@ -159,7 +174,15 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
       co_return Unexpected{refused({ProxyErrc::http_request_denied, "upstream proxy " + name + " requires authentication", 407})};
     auto values = proxy_authenticate_values(resp);
     auto info = http::analyze_response(resp, "GET");  // a 407 is framed like any response
-    auto next = authr->answer(values, digest_req, attempt);
+    auto respond = [&] { return authr->answer(values, digest_req, attempt); };
+    std::optional<Expected<std::string, ProxyError>> next_holder;
+    if (may_block) {
+      auto r = co_await off_loop(ctx.blocking, respond);
+      next_holder.emplace(std::move(r));
+    } else {
+      next_holder.emplace(respond());
+    }
+    auto& next = *next_holder;
     if (!next) co_return Unexpected{refused(next.error())};
     credentials = std::move(*next);
     buf.consume(head->head_size);

@@ -10,13 +10,18 @@ std::string proxy_key(const ProxyUrl& p) {
   return k;
 }
 
-void AuthRegistry::add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback) {
+void AuthRegistry::add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback,
+                       std::shared_ptr<auth::GssMechanism> negotiate, const std::string& spn_override) {
   auto key = proxy_key(proxy);
   if (by_key_.count(key)) return;
   // Userinfo in the URL wins over --user for that upstream (curl does the same).
   auth::Credentials creds = proxy.has_credentials() ? auth::Credentials{proxy.user, auth::Secret(proxy.password)}
                                                     : std::move(fallback);
-  by_key_.emplace(key, std::make_unique<auth::ProxyAuthenticator>(mode, std::move(creds), proxy.to_redacted_string()));
+  // The SPN comes from the proxy name as configured, never from DNS (a
+  // CNAME would name another service), like curl and Chromium.
+  auth::NegotiateSetup neg{std::move(negotiate), spn_override.empty() ? "HTTP@" + proxy.address.host : spn_override};
+  by_key_.emplace(key, std::make_unique<auth::ProxyAuthenticator>(mode, std::move(creds), proxy.to_redacted_string(),
+                                                                  std::move(neg)));
 }
 
 auth::ProxyAuthenticator* AuthRegistry::find(const ProxyUrl& proxy) const {

@@ -2,7 +2,9 @@
 // What the upstream connectors need from the process, in one place, so the
 // proxy server and the one-shot commands (`ferry connect`, `tunnel`, `check`)
 // dial upstreams the same way. Everything here outlives every connection.
+#include <boost/asio/thread_pool.hpp>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -24,7 +26,8 @@ std::string proxy_key(const ProxyUrl& p);
 // route table can name; read-only afterwards, so lookups need no lock.
 class AuthRegistry {
  public:
-  void add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback);
+  void add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback,
+           std::shared_ptr<auth::GssMechanism> negotiate, const std::string& spn_override);
   auth::ProxyAuthenticator* find(const ProxyUrl& proxy) const;
 
  private:
@@ -39,6 +42,18 @@ struct UpstreamContext {
   UpstreamHealth& health;
   const AuthRegistry& auth;
   EventLog& log;
+  asio::thread_pool& blocking;  // GSSAPI calls (they may wait for the KDC)
 };
+
+// Runs `f()` on the blocking pool and resumes on the caller's executor, so
+// a slow KDC never stalls an event loop. `f` is borrowed.
+template <class F>
+awaitable<std::invoke_result_t<F&>> off_loop(asio::thread_pool& pool, F& f) {
+  using R = std::invoke_result_t<F&>;
+  // co_spawn needs a default-constructible result; Expected is not one.
+  auto run = [&f]() -> awaitable<std::optional<R>> { co_return std::optional<R>(f()); };
+  std::optional<R> result = co_await asio::co_spawn(pool, run, asio::use_awaitable);
+  co_return std::move(*result);
+}
 
 }  // namespace ferry

@@ -25,13 +25,33 @@ Expected<auth::Credentials> load_credentials(const Config& config) {
   return creds;
 }
 
+// Which Kerberos credentials ferry uses: its own from --keytab or from
+// --user + password (never touching the user's ccache), else the default
+// ccache (KRB5CCNAME; MIT also honours KRB5_CLIENT_KTNAME there).
+Expected<auth::KerberosIdentity> kerberos_identity(const Config& config, const auth::Credentials& creds) {
+  auth::KerberosIdentity id;
+  id.realm = config.realm;
+  // DOMAIN\user is an NTLM name, not a Kerberos principal.
+  const bool kerberos_user = !config.user.empty() && config.user.find('\\') == std::string::npos;
+  if (!config.keytab.empty()) {
+    if (::access(config.keytab.c_str(), R_OK) != 0) return fail("--keytab " + config.keytab + ": cannot be read");
+    id.source = auth::KerberosIdentity::Source::keytab;
+    id.keytab = config.keytab;
+    if (kerberos_user) id.user = config.user;
+  } else if (kerberos_user && !creds.password.empty()) {
+    id.source = auth::KerberosIdentity::Source::password;
+    id.user = config.user;
+    id.password = creds.password;
+  }
+  return id;
+}
+
 }  // namespace
 
 Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& config, const GetEnv& getenv,
                                                                   const std::vector<std::string>& own_listeners,
                                                                   bool load_secrets) {
-  if (config.auth == AuthMode::negotiate || config.auth == AuthMode::ntlm)
-    return fail("--auth " + std::string(auth_mode_name(config.auth)) + " is not supported by this version of ferry yet");
+  if (config.auth == AuthMode::ntlm) return fail("--auth ntlm is not supported by this version of ferry yet");
   auto rt = std::make_unique<UpstreamRuntime>();
   RouteTable::Inputs in;
   in.upstreams = config.upstreams;
@@ -67,7 +87,12 @@ Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& 
   } else if (!config.password_file.empty() && config.user.empty()) {
     return fail("--password-file needs --user");
   }
-  for (const auto& p : proxies) rt->auth.add(p, config.auth, creds);
+  if (config.auth == AuthMode::automatic || config.auth == AuthMode::negotiate) {
+    auto identity = kerberos_identity(config, creds);
+    if (!identity) return fail(identity.error());
+    rt->negotiate = auth::make_mit_negotiate(std::move(*identity));
+  }
+  for (const auto& p : proxies) rt->auth.add(p, config.auth, creds, rt->negotiate, config.spn);
 
   if (!config.upstream_ca.empty()) {
     auto ctx = TlsClientContext::with_ca_file(config.upstream_ca);

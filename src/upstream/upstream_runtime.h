@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "routing/route_table.h"
+#include "auth/negotiate/mit_gss.h"
 #include "upstream/upstream_context.h"
 
 namespace ferry {
@@ -17,6 +18,8 @@ struct UpstreamRuntime {
   AuthRegistry auth;
   UpstreamHealth health;
   std::unique_ptr<TlsClientContext> proxy_tls;
+  std::shared_ptr<auth::GssMechanism> negotiate;  // null when Negotiate is off
+  asio::thread_pool blocking{2};                  // for GSSAPI calls
   std::vector<std::string> warnings;  // for the log: env proxies ignored, ...
   bool from_env = false;              // the upstreams came from *_PROXY
 };

@@ -161,8 +161,17 @@ class ProxyTestCase(unittest.TestCase):
 # Test CA and certificates (openssl CLI)
 # ---------------------------------------------------------------------------
 
+# Non-loopback names that tests map to 127.0.0.1 with a private hosts file
+# (hosts_file_for / loopback_dns_prefix(hosts=...), Squid(hosts=...)): ferry
+# sends loopback targets direct, so origins behind an upstream proxy must be
+# addressed by a name like these. The TestCA server certificate covers them.
+TEST_NAMES = ("origin.test", "origin2.test", "bypass.test", "exact.test")
+TEST_HOSTS = {n: "127.0.0.1" for n in TEST_NAMES}
+
+
 class TestCA:
-    """A CA plus a server certificate for 127.0.0.1 / localhost."""
+    """A CA plus a server certificate for 127.0.0.1 / localhost and the
+    TEST_NAMES (origin.test, ...)."""
 
     def __init__(self, directory):
         self.dir = os.path.join(directory, "ca")
@@ -177,7 +186,8 @@ class TestCA:
             f.write("basicConstraints=CA:FALSE\n"
                     "keyUsage=digitalSignature,keyEncipherment\n"
                     "extendedKeyUsage=serverAuth\n"
-                    "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost" +
+                    "".join(",DNS:" + n for n in TEST_NAMES) + "\n")
         run = lambda *a: subprocess.run([OPENSSL, *a], check=True, capture_output=True)
         run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.ca_key, "-out", self.ca_cert,
             "-days", "2", "-subj", "/CN=ferry integration test CA",
@@ -721,24 +731,46 @@ class BlackholeListener:
 # ferry under test
 # ---------------------------------------------------------------------------
 
-def loopback_dns_prefix(tmpdir):
+def hosts_file_for(tmpdir, hosts):
+    """Writes (once per content) a hosts file with the usual localhost lines
+    plus `hosts` ({name: address}) into tmpdir; returns its path."""
+    text = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n" + \
+        "".join(f"{addr} {name}\n" for name, addr in sorted(hosts.items()))
+    path = os.path.join(tmpdir, "hosts." + hashlib.sha256(text.encode()).hexdigest()[:12])
+    if not os.path.exists(path):
+        tmp = path + f".{os.getpid()}.{threading.get_ident()}"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    return path
+
+
+def loopback_dns_prefix(tmpdir, hosts=None):
     """Command prefix that runs a program in its own mount namespace whose
     /etc/resolv.conf names only 127.0.0.1 (where nothing answers DNS): a
     lookup such as `no-such-host.invalid` then fails on this machine and no
-    test ever sends a DNS query off the loopback interface. `exec` keeps the
-    pid, so signals reach ferry itself."""
+    test ever sends a DNS query off the loopback interface. With `hosts`
+    ({name: address}, e.g. TEST_HOSTS) a private /etc/hosts holding those
+    names is bind-mounted too (the machine's own file is never touched).
+    `exec` keeps the pid, so signals reach the program itself."""
     resolv = os.path.join(tmpdir, "resolv.loopback.conf")
     if not os.path.exists(resolv):
         with open(resolv, "w") as f:
             f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-    return ["unshare", "--mount", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv]
+        os.chmod(resolv, 0o644)
+    if not hosts:
+        return ["unshare", "--mount", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv]
+    return ["unshare", "--mount", "sh", "-c",
+            'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts && shift && exec "$@"',
+            resolv, hosts_file_for(tmpdir, hosts)]
 
 
 class Ferry:
     """Runs `$FERRY_BIN serve --listen 127.0.0.1:PORT ARGS...` (DNS confined to loopback)."""
 
     def __init__(self, tmpdir, args, env=None, name=None, listen=True, ca=None, wait=True, port=None,
-                 command=("serve",)):
+                 command=("serve",), hosts=None):
         self.bin = ferry_bin()
         self.port = port or free_port()
         self.name = name or f"ferry-{self.port}"
@@ -757,7 +789,7 @@ class Ferry:
         self.cmd = cmd
         self.exit_code = None
         with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
-            self.proc = subprocess.Popen(loopback_dns_prefix(tmpdir) + cmd, stdin=subprocess.DEVNULL, stdout=out,
+            self.proc = subprocess.Popen(loopback_dns_prefix(tmpdir, hosts) + cmd, stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=err, env=self.env)
         if wait and not wait_until(lambda: self.proc.poll() is not None or self.listening_event() is not None or
                                    " listening " in self.stderr_text(), 20):

@@ -92,8 +92,8 @@ class CliTest(ProxyTestCase):
                 self.assertIn("--listen", err)
 
     def test_unsupported_flags_refused(self):
-        for args in (["--upstream", "http://127.0.0.1:1"], ["--pac", "/nonexistent.pac"],
-                     ["--no-proxy", "localhost"]):
+        for args in (["--pac", "/nonexistent.pac"], ["--admin", "127.0.0.1:9090"],
+                     ["--client-tokens", "/nonexistent.tokens"], ["--auth", "ntlm"]):
             with self.subTest(args=args):
                 self.assertUsageError(args, args[0])
 
@@ -228,8 +228,16 @@ connect_ports = [{self.echo.port}]
         self.assertUsageError(["--config", path], "badvalue.toml:1", "idle_timeout")
 
     def test_toml_unsupported_key(self):
-        path = self.write("upstream.toml", '[upstream]\nproxies = ["http://127.0.0.1:1"]\n')
-        self.assertUsageError(["--config", path], "upstream.toml:2", "proxies")
+        path = self.write("pac.toml", '[routing]\npac = "/etc/ferry/proxy.pac"\n')
+        self.assertUsageError(["--config", path], "pac.toml:2", "routing.pac")
+
+    def test_toml_bad_upstream_names_line_and_hides_password(self):
+        path = self.write("upstream.toml", '[upstream]\nproxies = ["http://bob:s3cret@proxy:8080/path"]\n')
+        r = run_ferry_cli(["--config", path])
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 2, err)
+        self.assertIn("upstream.toml:2", err)
+        self.assertNotIn("s3cret", err)
 
     def test_missing_config_file(self):
         self.assertUsageError(["--config", os.path.join(self.tmp, "does-not-exist.toml")], "does-not-exist.toml")

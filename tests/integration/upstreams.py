@@ -13,15 +13,18 @@ Standard library only; needs the Debian packages from
 dante-server) and `bench` (cntlm).
 """
 
+import base64
 import hashlib
 import os
 import pwd
 import shutil
 import signal
 import subprocess
+import time
 import urllib.parse
 
-from harness import OPENSSL, free_port, port_open, wait_until
+from harness import (CURL, OPENSSL, PROXY_STATUS_RE, TEST_HOSTS, Ferry, ProxyTestCase, clean_env, ferry_bin,
+                     free_port, hosts_file_for, loopback_dns_prefix, port_open, wait_until)
 
 SQUID = shutil.which("squid") or "/usr/sbin/squid"
 MICROSOCKS = shutil.which("microsocks") or "/usr/bin/microsocks"
@@ -244,6 +247,8 @@ class Squid(_Daemon):
     https=True listens with `https_port` (TLS to the proxy) using a leaf
     certificate for 127.0.0.1/localhost signed by `ca` (a harness TestCA).
     CONNECT is allowed to `connect_ports` only (403 otherwise, before auth).
+    hosts ({name: address}, e.g. harness.TEST_HOSTS) goes into a private
+    `hosts_file`, so squid resolves names like origin.test to loopback.
     The access log has one line per request: see access_lines().
     A graceful stop() takes ~2.5 s (squid's shutdown steps, even with
     shutdown_lifetime 1 s); stop(graceful=False) kills it at once.
@@ -254,7 +259,7 @@ class Squid(_Daemon):
     REALM_DIGEST = "ferry-test-digest"
 
     def __init__(self, tmpdir, auth="none", https=False, ca=None, users=None, connect_ports=(443,),
-                 extra_conf=""):
+                 extra_conf="", hosts=None):
         _require(SQUID, "squid")
         if auth not in ("none", "basic", "digest", "ntlm"):
             raise ValueError(f"auth must be none, basic, digest or ntlm, not {auth!r}")
@@ -305,6 +310,11 @@ class Squid(_Daemon):
             "dns_nameservers 127.0.0.1",
             "dns_timeout 5 seconds",
         ]
+        if hosts:
+            self.hosts_path = os.path.join(self.dir, "hosts")
+            with open(hosts_file_for(self.dir, hosts)) as f:
+                _write(self.hosts_path, f.read())
+            lines.append(f"hosts_file {self.hosts_path}")
         if https:
             self.cert, self.key = issue_server_cert(ca, self.dir, "proxy")
             lines.append(f"https_port 127.0.0.1:{self.port} tls-cert={self.cert} tls-key={self.key}")
@@ -421,11 +431,13 @@ def _htpasswd_line(user, password):
 
 class Microsocks(_Daemon):
     """microsocks SOCKS5 on 127.0.0.1; username/password auth (RFC 1929)
-    when user and password are given, else no auth."""
+    when user and password are given, else no auth. hosts ({name: address})
+    runs it with a private /etc/hosts (and loopback-only DNS) so it resolves
+    socks5h names like origin.test to loopback."""
 
     name = "microsocks"
 
-    def __init__(self, tmpdir, user=None, password=None):
+    def __init__(self, tmpdir, user=None, password=None, hosts=None):
         _require(MICROSOCKS, "microsocks")
         if (user is None) != (password is None):
             raise ValueError("give both user and password, or neither")
@@ -438,6 +450,8 @@ class Microsocks(_Daemon):
         cmd = [MICROSOCKS, "-i", "127.0.0.1", "-p", str(self.port), "-b", "127.0.0.1"]
         if user is not None:
             cmd += ["-u", user, "-P", password]
+        if hosts:
+            cmd = loopback_dns_prefix(self.dir, hosts) + cmd
         self._spawn(cmd, os.path.join(self.dir, "microsocks.log"))
         self._wait_listening()
 
@@ -448,11 +462,11 @@ class Microsocks(_Daemon):
 class Dante(_Daemon):
     """Debian's danted (SOCKS5, `socksmethod: none`) on 127.0.0.1. Debian's
     build has no GSSAPI, and its `username` method needs system accounts,
-    so only the no-auth method is offered here."""
+    so only the no-auth method is offered here. hosts: as for Microsocks."""
 
     name = "danted"
 
-    def __init__(self, tmpdir):
+    def __init__(self, tmpdir, hosts=None):
         _require(DANTED, "dante-server")
         self.port = free_port()
         self.dir = os.path.join(tmpdir, f"dante-{self.port}")
@@ -474,8 +488,10 @@ client pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}
 socks pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect }}
 """)
         # Foreground (no -D), one "main server" (-N 1, the default spelled out).
-        self._spawn([DANTED, "-f", self.conf_path, "-p", self.pid_path, "-N", "1"],
-                    os.path.join(self.dir, "danted.out"))
+        cmd = [DANTED, "-f", self.conf_path, "-p", self.pid_path, "-N", "1"]
+        if hosts:
+            cmd = loopback_dns_prefix(self.dir, hosts) + cmd
+        self._spawn(cmd, os.path.join(self.dir, "danted.out"))
         self._wait_listening()
 
     def failure_text(self):
@@ -531,3 +547,125 @@ Listen 127.0.0.1:{self.port}
 
     def url(self, scheme="http", creds=None, host="127.0.0.1"):
         return proxy_url(scheme, self.port, creds, host)
+
+
+# ---------------------------------------------------------------------------
+# Test base for ferry-with-upstream tests (test_upstream_*.py)
+# ---------------------------------------------------------------------------
+
+
+# Distinctive credentials, so a leak into ferry's output is unmistakable.
+USER = "bob"
+PASSWORD = "Bob-s3cret-pw-7741"
+WRONG_PASSWORD = "Wr0ng-s3cret-pw-9923"
+SOCKS_USER = "sockuser"
+SOCKS_PASSWORD = "Sock-s3cret-pw-5518"
+SECRETS = (PASSWORD, WRONG_PASSWORD, SOCKS_PASSWORD)
+
+
+def secret_forms():
+    """Every spelling of a secret that must never reach ferry's output: the
+    password itself, percent-encoded, and the Basic token user:password."""
+    out = set()
+    for pw in SECRETS:
+        out.add(pw)
+        out.add(urllib.parse.quote(pw, safe=""))
+        for user in (USER, SOCKS_USER):
+            out.add(base64.b64encode(f"{user}:{pw}".encode()).decode())
+    return sorted(out)
+
+
+class UpstreamTestCase(ProxyTestCase):
+    """Per-test ferry and upstream daemons (all stopped after the test, the
+    ferry's exit code checked), and a check that no secret ever appears in
+    anything ferry printed."""
+
+    def setUp(self):
+        super().setUp()
+        self.outputs = []  # (label, text) of everything ferry printed in this test
+        self.addCleanup(self.assertNoSecretsPrinted)
+
+    def assertNoSecretsPrinted(self):
+        for label, text in self.outputs:
+            if callable(text):
+                text = text()
+            for s in secret_forms():
+                self.assertNotIn(s, text, f"secret {s!r} appears in {label}:\n{text[-3000:]}")
+
+    def note_output(self, label, text):
+        self.outputs.append((label, text))
+
+    # -- daemons -----------------------------------------------------------
+    def daemon(self, d):
+        """Registers an upstream daemon (Squid/Microsocks/Dante) for a quick stop after the test."""
+        self.addCleanup(d.stop, 5, False)
+        return d
+
+    def squid(self, **kw):
+        kw.setdefault("hosts", TEST_HOSTS)
+        kw.setdefault("users", {USER: PASSWORD})
+        return self.daemon(Squid(self.tmp, **kw))
+
+    def serve(self, *args, hosts=TEST_HOSTS, **kw):
+        """Starts `ferry serve` (resolving the TEST_NAMES to loopback)."""
+        name = kw.pop("name", None) or f"ferry-{self._testMethodName}-{len(self.outputs)}"
+        f = Ferry(self.tmp, list(args), hosts=hosts, name=name, **kw)
+        self.addCleanup(f.stop_checked)
+        self.note_output(name + " stderr", f.stderr_text)
+        self.note_output(name + " stdout", lambda: _read(f.stdout_path))
+        return f
+
+    def password_file(self, password=PASSWORD, mode=0o600, name="password"):
+        path = os.path.join(self.tmp, f"{self._testMethodName}.{name}")
+        with open(path, "w") as f:
+            f.write(password + "\n")
+        os.chmod(path, mode)
+        return path
+
+    # -- clients -----------------------------------------------------------
+    def curl(self, proxy, *args, timeout=30):
+        """curl with -x PROXY (a URL) ...; returns the CompletedProcess."""
+        cmd = [CURL, "-sS", "--noproxy", "", "-x", proxy, *args]
+        return subprocess.run(cmd, capture_output=True, timeout=timeout, env=clean_env())
+
+    def assertCurlBody(self, r, body):
+        self.assertEqual(r.returncode, 0, f"curl failed: {r.args}\n{r.stderr!r}")
+        self.assertEqual(r.stdout, body, r.args)
+
+    def run_cli(self, args, env=None, timeout=20, hosts=TEST_HOSTS, input=None):
+        """Runs ferry (route/env/serve that exits...) to completion, under the
+        loopback DNS prefix; records its output for the secrets check."""
+        r = subprocess.run(loopback_dns_prefix(self.tmp, hosts) + [ferry_bin(), *args], capture_output=True,
+                           timeout=timeout, env=clean_env(env), input=input,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+        out, err = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+        self.note_output(f"{args!r} stdout", out)
+        self.note_output(f"{args!r} stderr", err)
+        return r, out, err
+
+    def wait_events(self, ferry, n, event=None, pred=None, timeout=5):
+        """ferry's log events named `event` (and matching pred), once at least
+        n are there (or after timeout); a short extra wait catches extra ones."""
+        def match():
+            return [e for e in ferry.logs() if (event is None or e.get("event") == event) and
+                    (pred is None or pred(e))]
+        wait_until(lambda: len(match()) >= n, timeout)
+        time.sleep(0.1)
+        return match()
+
+    def proxy_status(self, resp):
+        """(error, details) from a ferry Proxy-Status header."""
+        ps = resp.header("proxy-status")
+        self.assertIsNotNone(ps, f"no Proxy-Status:\n{resp.raw_head!r}")
+        m = PROXY_STATUS_RE.match(ps)
+        self.assertIsNotNone(m, f"Proxy-Status not in ferry's form: {ps!r}")
+        return m.group(1), m.group(2)
+
+    def access(self, sq, n, timeout=5, pred=None):
+        """Waits for n access lines (a little longer, to catch extra ones) and
+        returns them all as (status, method, uri, user) tuples."""
+        sq.wait_access_count(n, timeout, pred)
+        time.sleep(0.2)
+        return [(e["status"], e["method"], e["uri"], e["user"]) for e in sq.access_lines()
+                if pred is None or pred(e)]
+

@@ -213,7 +213,8 @@ TEST(KnownKeys, EveryImplementedKeyIsSettable) {
       {"upstream.proxies", "http://proxy:3128"}, {"upstream.auth", "basic"},
       {"upstream.user", "bob"},         {"upstream.password_file", "/etc/ferry/pw"},
       {"upstream.ca", "/etc/ferry/ca.pem"}, {"routing.no_proxy", ".corp.com"},
-      {"routing.no_proxy_exact", "github.com"}};
+      {"routing.no_proxy_exact", "github.com"}, {"upstream.spn", "HTTP@proxy.corp"},
+      {"upstream.realm", "CORP.EXAMPLE"}, {"upstream.keytab", "/etc/ferry/client.keytab"}};
   for (const auto& k : known_keys()) {
     if (!k.implemented) continue;
     auto it = good.find(k.toml_key);
@@ -361,12 +362,12 @@ TEST(LoadToml, ArrayOfTablesInjectRejected) {
 }
 
 TEST(LoadToml, UnimplementedSpecKeysRejected) {
-  TempToml f("[upstream]\nproxies = [\"http://proxy1.corp:8080\"]\nspn = \"HTTP@proxy\"\n");
+  TempToml f("[upstream]\nproxies = [\"http://proxy1.corp:8080\"]\n[routing]\npac = \"/etc/proxy.pac\"\n");
   ConfigBuilder b;
   auto r = b.load_toml(f.path());
   ASSERT_FALSE(r);
-  EXPECT_THAT(r.error(), HasSubstr(f.path() + ":3"));
-  EXPECT_THAT(r.error(), HasSubstr("upstream.spn"));
+  EXPECT_THAT(r.error(), HasSubstr(f.path() + ":4"));
+  EXPECT_THAT(r.error(), HasSubstr("routing.pac"));
   EXPECT_THAT(r.error(), HasSubstr("not supported"));
 }
 
