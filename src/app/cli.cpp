@@ -6,10 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "app/check_command.h"
 #include "app/connect_command.h"
 #include "app/env_command.h"
 #include "app/route_command.h"
 #include "app/serve_command.h"
+#include "app/token_command.h"
 #include "config/config_loader.h"
 
 namespace ferry {
@@ -38,7 +40,10 @@ const std::map<std::string_view, std::string_view>& flag_help() {
       {"security.connect_ports", "ports CONNECT may reach, comma-separated, or * (default 443)"},
       {"socks_listen", "SOCKS5 listener ADDR:PORT (no authentication; routes like CONNECT)"},
       {"upstream.proxies", "upstream proxy URL: http://, https://, socks5://, socks5h:// or host:port (repeatable = failover order)"},
-      {"upstream.auth", "auto, basic, digest or none (negotiate, ntlm: next version) (default auto)"},
+      {"upstream.auth", "auto, negotiate, ntlm, digest, basic or none (default auto: strongest offered)"},
+      {"upstream.spn", "Kerberos service name for Negotiate (default HTTP@<upstream host> as configured)"},
+      {"upstream.realm", "Kerberos realm for a bare --user"},
+      {"upstream.keytab", "client keytab: ferry gets and renews its own Kerberos tickets"},
       {"upstream.user", "user name for upstream proxy authentication"},
       {"upstream.password_file", "file holding the upstream password (mode 600); prompted on a terminal otherwise"},
       {"upstream.ca", "CA bundle (PEM) to verify https:// upstream proxies (default: system trust)"},
@@ -110,7 +115,7 @@ int run_cli(int argc, char** argv) {
   app.set_version_flag("--version,-V", std::string("ferry ") + FERRY_VERSION);
   app.require_subcommand(0, 1);
 
-  CommandOptions serve_opts, route_opts, env_opts, connect_opts, tunnel_opts;
+  CommandOptions serve_opts, route_opts, env_opts, connect_opts, tunnel_opts, check_opts, token_opts;
   auto* serve = app.add_subcommand("serve", "run the proxy (the default command)");
   add_setting_flags(*serve, serve_opts);
 
@@ -138,8 +143,13 @@ int run_cli(int argc, char** argv) {
   auto* help = app.add_subcommand("help", "show help for a command");
   help->add_option("command", help_topic);
 
+  auto* check = app.add_subcommand("check", "diagnose: config, Kerberos credentials, each upstream and its auth");
+  add_setting_flags(*check, check_opts);
+  auto* token = app.add_subcommand("token", "print one Negotiate header value (for --spn or the upstream's host)");
+  add_setting_flags(*token, token_opts);
+
   std::map<std::string, CLI::App*> pending;
-  for (const char* name : {"check", "token", "ca"}) {
+  for (const char* name : {"ca"}) {
     auto* c = app.add_subcommand(name, "(not available in this version yet)");
     c->allow_extras();
     pending[name] = c;
@@ -192,6 +202,8 @@ int run_cli(int argc, char** argv) {
   };
   if (*route) return run(route_opts, "route", [&](const Config& c) { return run_route(c, route_url, route_json); });
   if (*env) return run(env_opts, "env", [&](const Config& c) { return run_env(c); });
+  if (*check) return run(check_opts, "check", [&](const Config& c) { return run_check(c); });
+  if (*token) return run(token_opts, "token", [&](const Config& c) { return run_token(c); });
   if (*connect) return run(connect_opts, "connect", [&](const Config& c) { return run_connect(c, connect_target); });
   if (*tunnel) {
     if (tunnel_opts_listen_missing(tunnel_opts)) {

@@ -1,6 +1,11 @@
 #include "auth/proxy_authenticator.h"
 
+#include <openssl/rand.h>
+
+#include <chrono>
+
 #include "auth/basic_auth.h"
+#include "auth/ntlm/ntlm_codec.h"
 
 namespace ferry::auth {
 
@@ -9,6 +14,7 @@ std::string_view scheme_name(Scheme s) {
     case Scheme::none: return "none";
     case Scheme::basic: return "Basic";
     case Scheme::digest: return "Digest";
+    case Scheme::ntlm: return "NTLM";
     case Scheme::negotiate: return "Negotiate";
   }
   return "none";
@@ -22,6 +28,40 @@ ProxyAuthenticator::ProxyAuthenticator(AuthMode mode, Credentials creds, std::st
   // request (like curl --proxy-basic / --proxy-negotiate): no 407 round trip.
   if (mode_ == AuthMode::basic && creds_.present()) learnt_ = Scheme::basic;
   if (mode_ == AuthMode::negotiate && negotiate_.mechanism) learnt_ = Scheme::negotiate;
+  if (mode_ == AuthMode::ntlm && creds_.present()) learnt_ = Scheme::ntlm;
+}
+
+std::string ProxyAuthenticator::ntlm_type1(AuthAttempt& attempt) const {
+  attempt.sent = Scheme::ntlm;
+  attempt.ntlm_leg = 1;
+  attempt.same_connection = false;
+  return "NTLM " + base64_encode(ntlm::negotiate_message());
+}
+
+Expected<std::string, ProxyError> ProxyAuthenticator::ntlm_type3(std::string_view server_token,
+                                                                AuthAttempt& attempt) const {
+  std::string raw;
+  if (!base64_decode(server_token, raw)) return Unexpected{denied("sent an NTLM challenge that is not base64")};
+  auto challenge = ntlm::parse_challenge(raw);
+  if (!challenge) return Unexpected{denied("sent a malformed NTLM challenge: " + challenge.error())};
+  // "DOMAIN\user" splits into the two fields; "user@domain" goes as the user name (UPN).
+  ntlm::Identity id;
+  const auto slash = creds_.user.find('\\');
+  id.user = slash == std::string::npos ? creds_.user : creds_.user.substr(slash + 1);
+  id.domain = slash == std::string::npos ? std::string() : creds_.user.substr(0, slash);
+  std::array<uint8_t, 8> client_challenge{};
+  RAND_bytes(client_challenge.data(), int(client_challenge.size()));
+  // FILETIME: 100 ns ticks since 1601-01-01.
+  const auto since_1970 = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  const uint64_t filetime = uint64_t(since_1970.count() / 100) + 116444736000000000ULL;
+  auto type3 = ntlm::authenticate_message(*challenge, id, creds_.password.view(), client_challenge, filetime);
+  if (!type3) return Unexpected{denied("cannot answer its NTLM challenge: " + type3.error())};
+  attempt.ntlm_leg = 3;
+  attempt.same_connection = true;
+  std::string value = "NTLM " + base64_encode(*type3);
+  cleanse_string(*type3);
+  return value;
 }
 
 ProxyError ProxyAuthenticator::denied(std::string why) const {
@@ -34,6 +74,7 @@ std::string ProxyAuthenticator::make_value(Scheme s, const DigestRequest& req) {
     case Scheme::digest:
       if (!digest_) return {};
       return digest_credentials(*digest_, creds_.user, creds_.password.view(), req, ++nonce_count_, random_cnonce());
+    case Scheme::ntlm:
     case Scheme::negotiate:
     case Scheme::none: break;
   }
@@ -72,10 +113,18 @@ std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt&
     std::lock_guard lock(mu_);
     if (backing_off()) return {};
     scheme = learnt_;
-    if (scheme != Scheme::negotiate) {
+    if (scheme != Scheme::negotiate && scheme != Scheme::ntlm) {
       attempt.sent = scheme;
       return make_value(scheme, req);
     }
+  }
+  if (scheme == Scheme::ntlm) {
+    // NTLM authenticates the connection: start the handshake on new ones only.
+    if (connection_authenticated) {
+      attempt.rode_on_connection = true;
+      return {};
+    }
+    return ntlm_type1(attempt);
   }
   // Negotiate: a fresh token for every new connection (Squid's replay cache
   // rejects a token seen before); nothing on one already authenticated.
@@ -100,6 +149,7 @@ bool allowed(AuthMode mode, Scheme s) {
     case AuthMode::basic: return s == Scheme::basic;
     case AuthMode::digest: return s == Scheme::digest;
     case AuthMode::negotiate: return s == Scheme::negotiate;
+    case AuthMode::ntlm: return s == Scheme::ntlm;
     default: return false;
   }
 }
@@ -154,6 +204,18 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
   bool basic_offered = false;
   for (const auto& c : challenges) basic_offered |= c.scheme == "basic";
 
+  std::optional<std::string> ntlm_token;
+  for (const auto& c : challenges)
+    if (c.scheme == "ntlm") ntlm_token = c.token68;
+  if (attempt.sent == Scheme::ntlm) {
+    if (attempt.ntlm_leg == 1 && ntlm_token && !ntlm_token->empty()) return ntlm_type3(*ntlm_token, attempt);
+    std::lock_guard lock(mu_);
+    note_rejection();
+    if (attempt.ntlm_leg == 1)
+      return Unexpected{denied("did not answer ferry's NTLM negotiation with a challenge")};
+    return Unexpected{denied("rejected ferry's NTLM credentials (wrong user name, domain or password?)")};
+  }
+
   if (attempt.sent == Scheme::negotiate) {
     // A server token on a context still in progress is the next leg of the
     // same handshake (SPNEGO can take several), on the same connection.
@@ -163,6 +225,7 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
       auto next = attempt.context->step(raw);
       if (next && !next->empty()) {
         ++attempt.answers;
+        attempt.same_connection = true;
         return "Negotiate " + base64_encode(*next);
       }
     }
@@ -226,6 +289,11 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
   std::lock_guard lock(mu_);
   Scheme pick = Scheme::none;
   if (creds_.present()) {
+    if (ntlm_token && allowed(mode_, Scheme::ntlm)) {
+      learnt_ = Scheme::ntlm;
+      ++attempt.answers;
+      return ntlm_type1(attempt);
+    }
     if (digest && allowed(mode_, Scheme::digest)) pick = Scheme::digest;
     else if (basic_offered && allowed(mode_, Scheme::basic)) pick = Scheme::basic;
   }
@@ -274,6 +342,7 @@ Expected<bool, ProxyError> ProxyAuthenticator::accepted(const std::vector<std::s
     }
     return true;
   }
+  if (attempt.sent == Scheme::ntlm && attempt.ntlm_leg == 3) return true;
   return attempt.rode_on_connection;
 }
 

@@ -28,7 +28,7 @@
 
 namespace ferry::auth {
 
-enum class Scheme { none, basic, digest, negotiate };
+enum class Scheme { none, basic, digest, ntlm, negotiate };
 std::string_view scheme_name(Scheme s);
 
 // One request's conversation with the proxy: at most one answer to a 407,
@@ -40,6 +40,10 @@ struct AuthAttempt {
   bool stale_retry_used = false;
   bool fresh_context_used = false;
   bool rode_on_connection = false;  // sent nothing: the connection was authenticated
+  // The next try must go on the same connection (a multi-leg handshake:
+  // NTLM type 3 after type 2, or a SPNEGO continuation).
+  bool same_connection = false;
+  int ntlm_leg = 0;  // 1: type 1 sent, 3: type 3 sent
   std::unique_ptr<SecurityContext> context;  // Negotiate: this connection's context
   std::optional<GssFailure> token_failure;   // why no token could be made
 };
@@ -78,6 +82,10 @@ class ProxyAuthenticator {
   const std::string& spn() const { return negotiate_.spn; }
   GssMechanism* negotiate_mechanism() const { return negotiate_.mechanism.get(); }
 
+  // NTLM's first leg carries no request body (the proxy answers it with a
+  // 407 anyway); the caller asks here whether this try is such a leg.
+  static bool body_withheld(const AuthAttempt& a) { return a.sent == Scheme::ntlm && a.ntlm_leg == 1; }
+
   // Consecutive rejections before ferry stops sending this identity (each
   // failed try can count towards an Active Directory lockout), and for how long.
   static constexpr int kMaxRejections = 3;
@@ -88,6 +96,8 @@ class ProxyAuthenticator {
   std::string make_value(Scheme s, const DigestRequest& req);  // mutex held
   // A Negotiate token from a fresh context, or the reason there is none.
   Expected<std::string, GssFailure> fresh_negotiate(AuthAttempt& attempt);
+  std::string ntlm_type1(AuthAttempt& attempt) const;
+  Expected<std::string, ProxyError> ntlm_type3(std::string_view server_token, AuthAttempt& attempt) const;
   void note_rejection();  // mutex held
   std::optional<ProxyError> backing_off() const;  // mutex held
 

@@ -122,6 +122,17 @@ awaitable<void> forward(Forwarding& f) {
       any_forward_proxy ? http::build_request_head(head, info, http::ForwardRequest{head.method, absolute_url, host,
                                                                                     via_req, info.upgrade})
                         : std::string();
+  // NTLM's first leg (type 1) goes without the body, as "Content-Length: 0"
+  // (curl does the same): the proxy answers it with a 407, never forwards it.
+  std::string absolute_head_without_body;
+  if (any_forward_proxy && client_body) {
+    http::RequestInfo no_body = info;
+    no_body.body = BodyKind::none;
+    no_body.expect_continue = false;
+    absolute_head_without_body =
+        http::build_request_head(head, no_body, http::ForwardRequest{head.method, absolute_url, host, via_req, info.upgrade});
+    absolute_head_without_body.insert(absolute_head_without_body.size() - 2, "Content-Length: 0\r\n");
+  }
   std::string proxy_request_head;  // absolute_head plus this try's Proxy-Authorization
   // From here on `head` views may dangle: the body relay reuses the buffer.
   conn.buf.consume(head.size);
@@ -133,6 +144,7 @@ awaitable<void> forward(Forwarding& f) {
   std::string proxy_credentials;
   bool have_credentials_for_retry = false;
   bool keep_connection = false;  // a 407's connection carries the retry
+  bool withhold_body = false;    // this try is NTLM's bodiless first leg
 
   http::ResponseHead resp;
   bool body_sent = !client_body;
@@ -183,7 +195,8 @@ awaitable<void> forward(Forwarding& f) {
         }
       }
       have_credentials_for_retry = false;
-      proxy_request_head = absolute_head;
+      withhold_body = client_body && auth::ProxyAuthenticator::body_withheld(auth_attempt);
+      proxy_request_head = withhold_body ? absolute_head_without_body : absolute_head;
       if (!proxy_credentials.empty())
         proxy_request_head.insert(proxy_request_head.size() - 2, "Proxy-Authorization: " + proxy_credentials + "\r\n");
     }
@@ -214,7 +227,7 @@ awaitable<void> forward(Forwarding& f) {
     }
 
     bool have_final_head = false;
-    if (client_expects_continue) {
+    if (client_expects_continue && !withhold_body) {
       // Wait briefly for the origin's verdict on the body.
       asio::steady_timer timer(co_await asio::this_coro::executor, kContinueWait);
       auto which = co_await (f.origin->socket().async_wait(tcp::socket::wait_read, nothrow_awaitable) ||
@@ -248,7 +261,7 @@ awaitable<void> forward(Forwarding& f) {
       }
     }
 
-    if (!have_final_head && !body_sent) {
+    if (!have_final_head && !body_sent && !withhold_body) {
       BodySpec spec{info.body, info.content_length, info.body == BodyKind::chunked};
       auto err = co_await relay_body(conn.client, conn.buf, *f.origin, spec, conn.deadline, ctx.config.idle_timeout);
       if (err) {
@@ -362,8 +375,28 @@ awaitable<void> forward(Forwarding& f) {
       proxy_credentials = std::move(*next);
       have_credentials_for_retry = true;
       keep_connection = co_await skip_small_body(*f.origin, f.origin_buf, *rinfo, ctx.config.connect_timeout);
-      if (!keep_connection) f.origin->close();
+      if (!keep_connection) {
+        f.origin->close();
+        if (auth_attempt.same_connection) {
+          // The next leg belongs to this connection's handshake.
+          f.fail({ProxyErrc::http_request_denied,
+                  "upstream proxy " + f.out.route + " closed the connection in the middle of the " +
+                      std::string(auth::scheme_name(auth_attempt.sent)) + " handshake",
+                  407},
+                 client_body_unread);
+          co_return;
+        }
+      }
       continue;
+    }
+    if (withhold_body) {
+      // The proxy answered NTLM's bodiless first leg with something other
+      // than a challenge: that answer is not for the request the client sent.
+      f.fail({ProxyErrc::http_protocol_error,
+              "upstream proxy " + f.out.route + " answered the first NTLM leg with " + std::to_string(resp.status) +
+                  " instead of a challenge"},
+             client_body_unread);
+      co_return;
     }
     if (forward_proxy && authr) {
       // The proxy accepted the request: verify a Negotiate mutual-auth

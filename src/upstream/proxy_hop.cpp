@@ -192,8 +192,39 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
     if (!reusable) {
       conn->close();
       conn.reset();
+      if (attempt.same_connection)
+        co_return Unexpected{refused({ProxyErrc::http_request_denied,
+                                      "upstream proxy " + name + " closed the connection in the middle of the " +
+                                          std::string(auth::scheme_name(attempt.sent)) + " handshake",
+                                      407})};
     }
   }
+}
+
+awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(UpstreamContext& ctx, const ProxyUrl& proxy,
+                                                        const HostPort& target) {
+  const std::string name = proxy.to_redacted_string();
+  auto opened = co_await connect_to_proxy(ctx, proxy);
+  if (!opened) co_return Unexpected{opened.error()};
+  ByteStreamPtr conn = std::move(*opened);
+  const std::string request = "CONNECT " + target.to_string() + " HTTP/1.1\r\nHost: " + target.to_string() + "\r\n\r\n";
+  error_code ec;
+  const bool in_time = co_await timed_write(*conn, request, ctx.connect_timeout, ec);
+  if (!in_time || ec)
+    co_return Unexpected{unreachable({ProxyErrc::connection_terminated, "upstream proxy " + name + ": sending CONNECT failed"})};
+  ReadBuffer buf(4096);
+  auto head = co_await timed_read_head(*conn, buf, ctx.connect_timeout);
+  conn->close();
+  if (!head || head->status != HeadRead::Status::complete)
+    co_return Unexpected{unreachable({ProxyErrc::connection_terminated, "upstream proxy " + name + " did not answer CONNECT"})};
+  http::ResponseHead resp;
+  auto parsed = http::parse_response_head(buf.data().substr(0, head->head_size), resp);
+  if (parsed.state != http::ParseState::complete)
+    co_return Unexpected{refused({ProxyErrc::http_protocol_error, "upstream proxy " + name + " sent a malformed reply"})};
+  ProxyProbe probe;
+  probe.status = resp.status;
+  probe.challenges = proxy_authenticate_values(resp);
+  co_return probe;
 }
 
 awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, const ProxyUrl& proxy,

@@ -3,6 +3,7 @@
 // filters: TCP, then TLS for an https:// proxy, then either an HTTP CONNECT
 // exchange or a SOCKS5 handshake that turns the connection into a tunnel.
 #include <string>
+#include <vector>
 
 #include "base/expected.h"
 #include "base/host_port.h"
@@ -42,6 +43,15 @@ awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(UpstreamContext&
 // (ssh, smtp) pass them on as early_bytes instead.
 awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx, const ProxyUrl& proxy,
                                                             const HostPort& target, bool client_speaks_first);
+
+// One unauthenticated CONNECT to `target`, to learn what the proxy asks
+// for (`ferry check`): its status and Proxy-Authenticate values.
+struct ProxyProbe {
+  int status = 0;
+  std::vector<std::string> challenges;
+};
+awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(UpstreamContext& ctx, const ProxyUrl& proxy,
+                                                        const HostPort& target);
 
 // SOCKS5 (RFC 1928) with username/password (RFC 1929) when the URL has
 // userinfo. socks5h sends the name; socks5 resolves it here first.

@@ -51,7 +51,8 @@ Expected<auth::KerberosIdentity> kerberos_identity(const Config& config, const a
 Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& config, const GetEnv& getenv,
                                                                   const std::vector<std::string>& own_listeners,
                                                                   bool load_secrets) {
-  if (config.auth == AuthMode::ntlm) return fail("--auth ntlm is not supported by this version of ferry yet");
+  if (config.auth == AuthMode::ntlm && config.user.empty())
+    return fail("--auth ntlm needs --user DOMAIN\\user (and --password-file)");
   auto rt = std::make_unique<UpstreamRuntime>();
   RouteTable::Inputs in;
   in.upstreams = config.upstreams;
