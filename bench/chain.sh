@@ -35,169 +35,26 @@
 # Prints a Markdown report and writes it to bench/out/chain-<timestamp>.md.
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 FERRY_BIN" >&2
-  exit 2
-fi
-FERRY_BIN=$(realpath "$1")
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-TOOL=${FERRY_CONNECT_BENCH:-$(dirname "$FERRY_BIN")/bench/ferry_connect_bench}
-WRK_THREADS=${WRK_THREADS:-1}
-WRK_CONNS=${WRK_CONNS:-50}
-WRK_DURATION=${WRK_DURATION:-10s}
-WRK_WARMUP=${WRK_WARMUP:-2s}
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+bench_init chain "$@"  # FERRY_BIN, TOOL, WRK_*, TP_* (see bench/lib.sh)
 CHAIN_ROUNDS=${CHAIN_ROUNDS:-3}
-TP_BYTES=${TP_BYTES:-$((2 * 1024 * 1024 * 1024))}
-TP_MAX_SECONDS=${TP_MAX_SECONDS:-20}
-TP_ROUNDS=${TP_ROUNDS:-3}
 USER_NAME=bob
 USER_PW=bobpw
 BASIC_VALUE="Basic $(printf '%s:%s' "$USER_NAME" "$USER_PW" | base64)"  # Basic Ym9iOmJvYnB3
 ORIGIN_NAME=origin.test
 
-for bin in "$FERRY_BIN" "$TOOL"; do
-  [ -x "$bin" ] || { echo "not found or not executable: $bin (build with: make build)" >&2; exit 2; }
-done
-for cmd in wrk nginx squid cntlm htpasswd curl python3; do
-  command -v "$cmd" >/dev/null || { echo "missing $cmd (scripts/install-deps.sh bench installs it)" >&2; exit 2; }
-done
+require_cmds "scripts/install-deps.sh bench installs it" wrk nginx squid cntlm htpasswd curl python3
 SQUID_LIBEXEC=/usr/lib/squid
 [ -x "$SQUID_LIBEXEC/basic_ncsa_auth" ] && [ -x "$SQUID_LIBEXEC/ntlm_fake_auth" ] ||
   { echo "squid's auth helpers not found in $SQUID_LIBEXEC" >&2; exit 2; }
-ulimit -n "$(ulimit -Hn)"
-
-DIR=$(mktemp -d /tmp/ferry-chain.XXXXXX)
-chmod 755 "$DIR"  # nginx workers and squid run as other users
-declare -a PIDS=()
-declare -A R=()  # results, key -> value
-
-# --- helpers (the same as bench/run.sh's) ---------------------------------------------
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ "$rc" -eq 0 ]; then
-    rm -rf "$DIR"
-  else
-    echo "run failed (exit $rc); logs kept in $DIR" >&2
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "[chain $(date +%H:%M:%S)] $*" >&2; }
-die() { echo "chain: $*" >&2; exit 1; }
-
-free_ports() {  # N distinct free loopback ports
-  python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
-
-wait_port() {  # PORT NAME PID: up to 20 s
-  local port=$1 name=$2 pid=$3
-  for _ in $(seq 200); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "$name exited during start-up; its log:" >&2
-      tail -n 20 "$DIR/$name.log" >&2 || true
-      exit 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "$name did not listen on $port within 20 s" >&2
-  tail -n 20 "$DIR/$name.log" >&2 || true
-  exit 1
-}
-
-start() {  # NAME PORT CMD...: runs CMD in the background, logs to DIR/NAME.log
-  local name=$1 port=$2
-  shift 2
-  "$@" >"$DIR/$name.log" 2>&1 &
-  local pid=$!
-  PIDS+=("$pid")
-  R[pid.$name]=$pid
-  wait_port "$port" "$name" "$pid"
-  log "$name up: pid $pid, port $port"
-}
-
-field() { { grep -o "\b$1=[^ ]*" <<<"$2" || true; } | head -n1 | cut -d= -f2; }  # KEY LINE
-num_or() { [[ "$1" =~ ^[0-9]+$ ]] && echo "$1" || echo "$2"; }  # VALUE DEFAULT
-tree_pids() {  # a process and all its descendants
-  ps -e -o pid=,ppid= | awk -v r="$1" '{ par[$1] = $2 } END {
-    want[r] = 1; print r
-    do { changed = 0
-      for (p in par) if (!(p in want) && (par[p] in want)) { want[p] = 1; print p; changed = 1 }
-    } while (changed) }'
-}
-tree_cpu_ticks() {  # utime + stime (clock ticks) of a process and its descendants
-  local sum=0 p t
-  for p in $(tree_pids "$1"); do
-    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }' || true)
-    sum=$((sum + ${t:-0}))
-  done
-  echo "$sum"
-}
-HZ=$(getconf CLK_TCK)
-now() { date +%s.%N; }
-to_ms() {  # wrk prints 812.00us, 1.23ms or 1.05s
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.2f", v + 0;
-    else if (v ~ /s$/) printf "%.1f", v * 1000; else print "?" }'
-}
-median() {  # numbers as arguments
-  printf '%s\n' "$@" | { grep . || true; } | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-range() { printf '%s\n' "$@" | { grep . || true; } | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.0f–%.0f", lo, hi }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "") print "n/a"; else printf "%.2f", a / b }'; }
-verdict() { awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN {
-  if (v == "n/a" || v == "") { print "n/a"; exit }
-  ok = (op == ">=") ? (v + 0 >= g + 0) : (v + 0 <= g + 0); print ok ? "met" : "**missed**" }'; }
-per_req_us() {  # TICKS REQUESTS
-  awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { if (n <= 0) print "–"; else printf "%.0f", t / hz * 1e6 / n }'
-}
+bench_start
 
 read -r ORIGIN SINK SQB SQN SQK SQO FERRY_B FERRY_O CNTLM CNTLM_K <<<"$(free_ports 10)"
 
 # --- servers -------------------------------------------------------------------
-mkdir -p "$DIR/www" "$DIR/nginx"
-python3 -c 'import sys; sys.stdout.write("x" * 99 + "\n")' >"$DIR/www/small"
-chmod -R a+rX "$DIR/www"
-cat >"$DIR/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $DIR/nginx/nginx.pid;
-error_log $DIR/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path $DIR/nginx/client_body;
-  proxy_temp_path $DIR/nginx/proxy;
-  fastcgi_temp_path $DIR/nginx/fastcgi;
-  uwsgi_temp_path $DIR/nginx/uwsgi;
-  scgi_temp_path $DIR/nginx/scgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 300s;
-  sendfile on;
-  tcp_nopush on;
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$ORIGIN;
-    root $DIR/www;
-    location = /nginx_status { stub_status; }
-  }
-}
-EOF
+write_origin small
 
 # NAME PORT AUTH(none|basic|ntlm) [EXTRA-LINE]: a Squid like tests/integration/upstreams.py's
 # (no cache, outgoing from 127.0.0.1 only, DNS confined to loopback), which
@@ -272,12 +129,10 @@ write_cntlm cntlm "$CNTLM" "$SQN"
 write_cntlm cntlm-ka "$CNTLM_K" "$SQK"
 
 start sink "$SINK" "$TOOL" serve-sink "$SINK"
-start nginx "$ORIGIN" nginx -p "$DIR/nginx" -e "$DIR/nginx/error.log" -c "$DIR/nginx/nginx.conf"
+start_origin
 for s in squid-basic:$SQB squid-ntlm:$SQN squid-ntlm-ka:$SQK squid-open:$SQO; do
   start "${s%%:*}" "${s#*:}" squid -N -f "$DIR/${s%%:*}/squid.conf"  # -N: one process, no fork
 done
-# --connect-ports '*': ferry's default allows CONNECT to 443 only.
-FERRY_ARGS=(serve --connect-ports '*' --log-level warn)
 start ferry-basic "$FERRY_B" "$FERRY_BIN" "${FERRY_ARGS[@]}" --listen "127.0.0.1:$FERRY_B" \
   --upstream "http://$USER_NAME:$USER_PW@127.0.0.1:$SQB"
 start ferry-open "$FERRY_O" "$FERRY_BIN" "${FERRY_ARGS[@]}" --listen "127.0.0.1:$FERRY_O" \
@@ -338,9 +193,6 @@ n=$(access_count squid-basic "\$3 == \"CONNECT\" && \$4 == \"$ORIGIN_NAME:$SINK\
 log "sanity checks passed (407 without credentials; every row 200 through its chain, Basic rows logged as $USER_NAME)"
 
 # --- (a) wrk GETs -------------------------------------------------------------------------
-origin_requests() {
-  curl -sS --max-time 5 "http://127.0.0.1:$ORIGIN/nginx_status" | awk 'NR == 3 {print $3}'
-}
 for row in "${ROWS[@]}"; do
   for kind in wrk warmup; do  # the same request; the User-Agent tells Squid's log which run it came from
     {
@@ -366,16 +218,17 @@ for round in $(seq "$CHAIN_ROUNDS"); do
       -s "$DIR/wrk-$row.lua" "$url" >"$out" 2>&1 || true; times >"$out.times")
     t2=$(now); f2=$(cpu_of "${FRONT[$row]}"); p2=$(cpu_of "${PARENT[$row]}"); n2=$(cpu_of nginx)
     o2=$(origin_requests)
-    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
+    wrk_parse "$out"
+    rps=${W[rps]}
     origin=$(($(num_or "$o2" 0) - $(num_or "$o1" 0) - 1))  # minus the status request itself
-    wrk_s=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); sub("s", "", t[2]); s += t[1] * 60 + t[2] } print s }' "$out.times")
+    wrk_s=$(times_seconds "$out.times")
     R[rps.$row]="${R[rps.$row]:-} $rps"
-    R[p50.$row]="${R[p50.$row]:-} $(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")"
-    R[p99.$row]="${R[p99.$row]:-} $(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")"
-    R[n.$row]=$((${R[n.$row]:-0} + $(num_or "$(awk '/requests in/ {print $1}' "$out")" 0)))
+    R[p50.$row]="${R[p50.$row]:-} ${W[p50]}"
+    R[p99.$row]="${R[p99.$row]:-} ${W[p99]}"
+    R[n.$row]=$((${R[n.$row]:-0} + $(num_or "${W[n]}" 0)))
     R[origin.$row]=$((${R[origin.$row]:-0} + origin))
-    R[non2xx.$row]=$((${R[non2xx.$row]:-0} + $(num_or "$(awk '/Non-2xx/ {print $5}' "$out")" 0)))
-    se=$(sed -n 's/.*Socket errors: //p' "$out")
+    R[non2xx.$row]=$((${R[non2xx.$row]:-0} + $(num_or "${W[non2xx]}" 0)))
+    se=${W[sockerr]}
     [ -z "$se" ] || R[sockerr.$row]="${R[sockerr.$row]:-}${R[sockerr.$row]:+; }$se"
     R[fticks.$row]=$((${R[fticks.$row]:-0} + f2 - f1))
     R[pticks.$row]=$((${R[pticks.$row]:-0} + p2 - p1))
@@ -388,10 +241,10 @@ for round in $(seq "$CHAIN_ROUNDS"); do
 done
 sleep 2  # squid writes a log line when the transaction ends
 for row in "${ROWS[@]}"; do
-  R[rps.med.$row]=$(median ${R[rps.$row]})
+  R[rps.med.$row]=$(median 2 ${R[rps.$row]})
   R[rps.range.$row]=$(range ${R[rps.$row]})
-  R[p50.med.$row]=$(median ${R[p50.$row]})
-  R[p99.med.$row]=$(median ${R[p99.$row]})
+  R[p50.med.$row]=$(median 2 ${R[p50.$row]})
+  R[p99.med.$row]=$(median 2 ${R[p99.$row]})
   n=${R[origin.$row]}
   R[fcpu.$row]=$( [ -n "${FRONT[$row]}" ] && per_req_us "${R[fticks.$row]}" "$n" || echo "–")
   R[pcpu.$row]=$(per_req_us "${R[pticks.$row]}" "$n")
@@ -430,29 +283,24 @@ for round in $(seq "$TP_ROUNDS"); do
       --tunnels 1 --bytes "$TP_BYTES" --max-seconds "$TP_MAX_SECONDS" >"$DIR/tp.out" || true
       times >"$DIR/tp.times"; cat "$DIR/tp.out")
     f2=$(cpu_of "${FRONT[$row]}"); p2=$(cpu_of squid-basic); s2=$(cpu_of sink)
-    client_s=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); sub("s", "", t[2]); s += t[1] * 60 + t[2] } print s }' "$DIR/tp.times")
+    client_s=$(times_seconds "$DIR/tp.times")
     R[tp.sticks.$row]=$((${R[tp.sticks.$row]:-0} + s2 - s1))
     R[tp.clients.$row]=$(awk -v a="${R[tp.clients.$row]:-0}" -v b="$client_s" 'BEGIN { print a + b }')
     R[tp.secs.$row]=$(awk -v a="${R[tp.secs.$row]:-0}" -v b="$(field seconds "$line")" 'BEGIN { print a + b }')
-    R[tp.runs.$row]="${R[tp.runs.$row]:-} $(field MBps "$line")"
-    R[tp.bytes.$row]=$((${R[tp.bytes.$row]:-0} + $(num_or "$(field bytes "$line")" 0)))
+    tp_record "$row" "$line"
     R[tp.fticks.$row]=$((${R[tp.fticks.$row]:-0} + f2 - f1))
     R[tp.pticks.$row]=$((${R[tp.pticks.$row]:-0} + p2 - p1))
-    R[tp.errors.$row]=$((${R[tp.errors.$row]:-0} + $(num_or "$(field errors "$line")" 1)))
-    [ "$(field complete "$line")" = yes ] || R[tp.incomplete.$row]=$((${R[tp.incomplete.$row]:-0} + 1))
     log "throughput round $round $row: ${line:-<no result>}"
     sleep 1
   done
 done
 sleep 1
 for row in "${TP_ROWS[@]}"; do
-  R[tp.median.$row]=$(median ${R[tp.runs.$row]})
+  R[tp.median.$row]=$(median 2 ${R[tp.runs.$row]})
   R[tp.range.$row]=$(range ${R[tp.runs.$row]})
   b=${R[tp.bytes.$row]}
-  R[tp.fcpu.$row]=$( [ -n "${FRONT[$row]}" ] && awk -v t="${R[tp.fticks.$row]}" -v b="$b" -v hz="$HZ" \
-    'BEGIN { if (b == 0) print "–"; else printf "%.2f", t / hz / (b / 1e9) }' || echo "–")
-  R[tp.pcpu.$row]=$(awk -v t="${R[tp.pticks.$row]}" -v b="$b" -v hz="$HZ" \
-    'BEGIN { if (b == 0) print "–"; else printf "%.2f", t / hz / (b / 1e9) }')
+  R[tp.fcpu.$row]=$( [ -n "${FRONT[$row]}" ] && per_gb_s "${R[tp.fticks.$row]}" "$b" || echo "–")
+  R[tp.pcpu.$row]=$(per_gb_s "${R[tp.pticks.$row]}" "$b")
   R[tp.ecpu.$row]=$(awk -v t="${R[tp.sticks.$row]}" -v c="${R[tp.clients.$row]}" -v b="$b" -v hz="$HZ" \
     'BEGIN { if (b == 0) print "–"; else printf "%.2f", (t / hz + c) / (b / 1e9) }')
   R[tp.cores.$row]=$(awk -v t="$(( ${R[tp.fticks.$row]} + ${R[tp.pticks.$row]} + ${R[tp.sticks.$row]} ))" -v c="${R[tp.clients.$row]}" \
@@ -468,9 +316,8 @@ REPORT="$BENCH_DIR/out/chain-$STAMP.md"
 {
   echo "# ferry upstream chain benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "$("$FERRY_BIN" --version 2>/dev/null | head -n1), $(nproc) cores, $(uname -sr);" \
-    "squid $(squid -v | sed -n '1s/.*Version //p'), cntlm $(dpkg-query -W -f='${Version}' cntlm 2>/dev/null || echo '?')," \
-    "nginx $(nginx -v 2>&1 | sed 's/.*\///'), wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}')." \
+  echo "$(machine_line)" "squid $(squid_version), cntlm $(dpkg-query -W -f='${Version}' cntlm 2>/dev/null || echo '?')," \
+    "nginx $(nginx_version), wrk $(wrk_version)." \
     "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
   echo "### (a) GET, ~100 B body, keep-alive, absolute-form (wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION), median of $CHAIN_ROUNDS interleaved rounds"

@@ -26,130 +26,27 @@
 # not depend on who won the cores.
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 FERRY_BIN" >&2
-  exit 2
-fi
-FERRY_BIN=$(realpath "$1")
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-TOOL=${FERRY_CONNECT_BENCH:-$(dirname "$FERRY_BIN")/bench/ferry_connect_bench}
-WRK_THREADS=${WRK_THREADS:-1}
-WRK_CONNS=${WRK_CONNS:-50}
-WRK_DURATION=${WRK_DURATION:-10s}
-WRK_WARMUP=${WRK_WARMUP:-2s}
-TP_BYTES=${TP_BYTES:-$((2 * 1024 * 1024 * 1024))}
-TP_MAX_SECONDS=${TP_MAX_SECONDS:-20}
-TP_ROUNDS=${TP_ROUNDS:-3}
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+bench_init bench "$@"  # FERRY_BIN, TOOL, WRK_*, TP_* (see bench/lib.sh)
 SETUP_COUNT=${SETUP_COUNT:-1000}
 SETUP_ROUNDS=${SETUP_ROUNDS:-10}
 IDLE_COUNT=${IDLE_COUNT:-2000}
-
-for bin in "$FERRY_BIN" "$TOOL"; do
-  [ -x "$bin" ] || { echo "not found or not executable: $bin (build with: make build)" >&2; exit 2; }
-done
-for cmd in wrk nginx tinyproxy squid curl python3; do
-  command -v "$cmd" >/dev/null || { echo "missing $cmd (make bench installs it)" >&2; exit 2; }
-done
+require_cmds "make bench installs it" wrk nginx tinyproxy squid curl python3
 
 # 2,000 idle tunnels need ~4,000 fds in the proxy and 2,000 in each client.
-ulimit -n "$(ulimit -Hn)"
-
-DIR=$(mktemp -d /tmp/ferry-bench.XXXXXX)
-chmod 755 "$DIR"  # nginx workers and squid run as other users
-declare -a PIDS=()
-declare -A R=()  # results, key -> value
-
-cleanup() {
-  local rc=$?
-  exec 7>&- 2>/dev/null || true
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ "$rc" -eq 0 ]; then
-    rm -rf "$DIR"
-  else
-    echo "run failed (exit $rc); logs kept in $DIR" >&2
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
-
-free_ports() {  # N distinct free loopback ports
-  python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
-
-wait_port() {  # PORT NAME PID: up to 20 s
-  local port=$1 name=$2 pid=$3
-  for _ in $(seq 200); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "$name exited during start-up; its log:" >&2
-      tail -n 20 "$DIR/$name.log" >&2 || true
-      exit 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "$name did not listen on $port within 20 s" >&2
-  tail -n 20 "$DIR/$name.log" >&2 || true
-  exit 1
-}
-
-start() {  # NAME PORT CMD...: runs CMD in the background, logs to DIR/NAME.log
-  local name=$1 port=$2
-  shift 2
-  "$@" >"$DIR/$name.log" 2>&1 &
-  local pid=$!
-  PIDS+=("$pid")
-  R[pid.$name]=$pid
-  wait_port "$port" "$name" "$pid"
-  log "$name up: pid $pid, port $port"
-}
+bench_start
+# Close the idle clients' fifo first (measure_idle holds it on fd 7).
+# Close the sink fd quietly; a bare `exec 7>&- 2>/dev/null` would also send the
+# rest of the script's stderr to /dev/null and hide the failure message.
+cleanup_first() { { exec 7>&-; } 2>/dev/null || true; }
 
 read -r ORIGIN SINK ECHO FERRY FERRY_COPY TINY SQUID <<<"$(free_ports 7)"
 
 # --- servers -------------------------------------------------------------------
-mkdir -p "$DIR/www" "$DIR/nginx" "$DIR/tinyproxy" "$DIR/squid"
-python3 -c 'import sys; sys.stdout.write("x" * 99 + "\n")' >"$DIR/www/small"
-head -c 65536 /dev/zero | tr '\0' 'y' >"$DIR/www/big"
-chmod -R a+rX "$DIR/www"
-
-cat >"$DIR/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $DIR/nginx/nginx.pid;
-error_log $DIR/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path $DIR/nginx/client_body;
-  proxy_temp_path $DIR/nginx/proxy;
-  fastcgi_temp_path $DIR/nginx/fastcgi;
-  uwsgi_temp_path $DIR/nginx/uwsgi;
-  scgi_temp_path $DIR/nginx/scgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 300s;
-  sendfile on;
-  tcp_nopush on;
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$ORIGIN;
-    root $DIR/www;
-    location = /nginx_status { stub_status; }
-  }
-}
-EOF
+write_origin small big
+mkdir -p "$DIR/tinyproxy" "$DIR/squid"
 
 cat >"$DIR/tinyproxy/tinyproxy.conf" <<EOF
 User nobody
@@ -190,8 +87,7 @@ chown -R proxy:proxy "$DIR/squid"
 
 start sink "$SINK" "$TOOL" serve-sink "$SINK"
 start echo "$ECHO" "$TOOL" serve-echo "$ECHO"
-start nginx "$ORIGIN" nginx -p "$DIR/nginx" -e "$DIR/nginx/error.log" -c "$DIR/nginx/nginx.conf"
-FERRY_ARGS=(serve --connect-ports '*' --log-level warn)
+start_origin
 start ferry "$FERRY" "$FERRY_BIN" "${FERRY_ARGS[@]}" --listen "127.0.0.1:$FERRY" --relay splice
 start ferry-copy "$FERRY_COPY" "$FERRY_BIN" "${FERRY_ARGS[@]}" --listen "127.0.0.1:$FERRY_COPY" --relay copy
 start tinyproxy "$TINY" tinyproxy -d -c "$DIR/tinyproxy/tinyproxy.conf"
@@ -212,38 +108,6 @@ done
 log "sanity checks passed"
 
 proxy_arg() { [ "$1" = direct ] && echo none || echo "127.0.0.1:${PORT[$1]}"; }
-field() { { grep -o "\b$1=[^ ]*" <<<"$2" || true; } | head -n1 | cut -d= -f2; }  # KEY LINE
-num_or() { [[ "$1" =~ ^[0-9]+$ ]] && echo "$1" || echo "$2"; }  # VALUE DEFAULT
-
-# A process and all its descendants.
-tree_pids() {
-  ps -e -o pid=,ppid= | awk -v r="$1" '{ par[$1] = $2 } END {
-    want[r] = 1; print r
-    do { changed = 0
-      for (p in par) if (!(p in want) && (par[p] in want)) { want[p] = 1; print p; changed = 1 }
-    } while (changed) }'
-}
-# Sum of VmRSS (KiB) of a process and all its descendants (threads share it).
-tree_rss_kib() {
-  local sum=0 p rss
-  for p in $(tree_pids "$1"); do
-    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
-    sum=$((sum + ${rss:-0}))
-  done
-  echo "$sum"
-}
-# utime + stime (clock ticks) of a process and its descendants, threads included.
-tree_cpu_ticks() {
-  local sum=0 p t
-  for p in $(tree_pids "$1"); do
-    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }' || true)
-    sum=$((sum + ${t:-0}))
-  done
-  echo "$sum"
-}
-HZ=$(getconf CLK_TCK)
-threads_of() { awk '/^Threads:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo "?"; }
-
 # --- (d) RSS per idle tunnel ------------------------------------------------------------
 measure_idle() {  # NAME
   local name=$1 pid=${R[pid.$1]} arg fifo ipid before after line
@@ -308,11 +172,8 @@ for round in $(seq "$TP_ROUNDS"); do
       line=$(timeout $((TP_MAX_SECONDS + 60)) "$TOOL" throughput --proxy "$(proxy_arg "$p")" --target "127.0.0.1:$SINK" \
         --tunnels "$n" --bytes "$TP_BYTES" --max-seconds "$TP_MAX_SECONDS" || true)
       c2=0; [ "$p" = direct ] || c2=$(tree_cpu_ticks "${R[pid.$p]}")
-      R[tp.runs.$p.$n]="${R[tp.runs.$p.$n]:-} $(field MBps "$line")"
-      R[tp.bytes.$p.$n]=$((${R[tp.bytes.$p.$n]:-0} + $(num_or "$(field bytes "$line")" 0)))
+      tp_record "$p.$n" "$line"
       R[tp.ticks.$p.$n]=$((${R[tp.ticks.$p.$n]:-0} + c2 - c1))
-      R[tp.errors.$p.$n]=$((${R[tp.errors.$p.$n]:-0} + $(num_or "$(field errors "$line")" 1)))
-      [ "$(field complete "$line")" = yes ] || R[tp.incomplete.$p.$n]=$((${R[tp.incomplete.$p.$n]:-0} + 1))
       log "throughput round $round $p x$n: ${line:-<no result>}"
       sleep 1
     done
@@ -320,23 +181,15 @@ for round in $(seq "$TP_ROUNDS"); do
 done
 for p in ferry ferry-copy tinyproxy squid direct; do
   for n in 1 8; do
-    R[tp.median.$p.$n]=$(tr ' ' '\n' <<<"${R[tp.runs.$p.$n]}" | { grep . || true; } | sort -g | awk '{ v[NR] = $1 } END {
-      if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-    R[tp.range.$p.$n]=$(tr ' ' '\n' <<<"${R[tp.runs.$p.$n]}" | { grep . || true; } | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.0f–%.0f", lo, hi }')
-    R[tp.cpu.$p.$n]=$(awk -v t="${R[tp.ticks.$p.$n]}" -v b="${R[tp.bytes.$p.$n]}" -v hz="$HZ" -v d="$p" \
-      'BEGIN { if (d == "direct" || b == 0) print "–"; else printf "%.2f", t / hz / (b / 1e9) }')
+    # shellcheck disable=SC2086  # the runs, one word each
+    R[tp.median.$p.$n]=$(median 1 ${R[tp.runs.$p.$n]})
+    # shellcheck disable=SC2086
+    R[tp.range.$p.$n]=$(range ${R[tp.runs.$p.$n]})
+    R[tp.cpu.$p.$n]=$(if [ "$p" = direct ]; then echo "–"; else per_gb_s "${R[tp.ticks.$p.$n]}" "${R[tp.bytes.$p.$n]}"; fi)
   done
 done
 
 # --- (a) wrk GETs -------------------------------------------------------------------------
-origin_requests() {
-  curl -sS --max-time 5 "http://127.0.0.1:$ORIGIN/nginx_status" | awk 'NR == 3 {print $3}'
-}
-to_ms() {  # wrk prints 812.00us, 1.23ms or 1.05s
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.2f", v + 0;
-    else if (v ~ /s$/) printf "%.1f", v * 1000; else print "?" }'
-}
 # wrk's request line: absolute-form through a proxy, origin-form direct. The
 # Host header names the origin either way.
 for size in small big; do
@@ -355,15 +208,15 @@ for p in ferry tinyproxy squid direct; do
       -s "$DIR/$kind-$size.lua" "$url" >"$out" 2>&1 || true
     c2=0; [ "$p" = direct ] || c2=$(tree_cpu_ticks "${R[pid.$p]}")
     o2=$(origin_requests)
-    R[wrk.rps.$p.$size]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
-    R[wrk.p50.$p.$size]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
-    R[wrk.p99.$p.$size]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
-    R[wrk.n.$p.$size]=$(awk '/requests in/ {print $1}' "$out")
+    wrk_parse "$out"
+    R[wrk.rps.$p.$size]=${W[rps]}
+    R[wrk.p50.$p.$size]=${W[p50]}
+    R[wrk.p99.$p.$size]=${W[p99]}
+    R[wrk.n.$p.$size]=${W[n]}
     R[wrk.origin.$p.$size]=$(($(num_or "$o2" 0) - $(num_or "$o1" 0) - 1))  # minus the status request itself
-    R[wrk.non2xx.$p.$size]=$(awk '/Non-2xx/ {print $5}' "$out")
-    R[wrk.sockerr.$p.$size]=$(sed -n 's/.*Socket errors: //p' "$out")
-    R[wrk.cpu.$p.$size]=$(awk -v t=$((c2 - c1)) -v n="${R[wrk.origin.$p.$size]}" -v hz="$HZ" -v d="$p" \
-      'BEGIN { if (d == "direct" || n <= 0) print "–"; else printf "%.0f", t / hz * 1e6 / n }')
+    R[wrk.non2xx.$p.$size]=${W[non2xx]}
+    R[wrk.sockerr.$p.$size]=${W[sockerr]}
+    R[wrk.cpu.$p.$size]=$(if [ "$p" = direct ]; then echo "–"; else per_req_us $((c2 - c1)) "${R[wrk.origin.$p.$size]}"; fi)
     log "wrk $p $size: ${R[wrk.rps.$p.$size]} req/s, p50 ${R[wrk.p50.$p.$size]} ms, p99 ${R[wrk.p99.$p.$size]} ms," \
       "origin saw ${R[wrk.origin.$p.$size]}, proxy CPU ${R[wrk.cpu.$p.$size]} µs/req"
     sleep 1
@@ -371,10 +224,6 @@ for p in ferry tinyproxy squid direct; do
 done
 
 # --- report -------------------------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "") print "n/a"; else printf "%.2f", a / b }'; }
-verdict() { awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN {
-  if (v == "n/a" || v == "") { print "n/a"; exit }
-  ok = (op == ">=") ? (v + 0 >= g + 0) : (v + 0 <= g + 0); print ok ? "met" : "**missed**" }'; }
 label() { case $1 in ferry) echo "ferry (splice)";; ferry-copy) echo "ferry (copy)";; *) echo "$1";; esac; }
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -383,9 +232,8 @@ REPORT="$BENCH_DIR/out/results-$STAMP.md"
 {
   echo "# ferry benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "$("$FERRY_BIN" --version 2>/dev/null | head -n1), $(nproc) cores, $(uname -sr);" \
-    "$(tinyproxy -v 2>&1 | head -n1), squid $(squid -v | sed -n '1s/.*Version //p'), nginx $(nginx -v 2>&1 | sed 's/.*\///')," \
-    "wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}'). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "$(machine_line)" "$(tinyproxy -v 2>&1 | head -n1), squid $(squid_version), nginx $(nginx_version)," \
+    "wrk $(wrk_version). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
   echo "## (a) GET, keep-alive, absolute-form (wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION)"
   echo

@@ -14,6 +14,9 @@ namespace {
 // A target no proxy can reach: authentication is judged by whether the
 // proxy gets past its 407, and no real traffic leaves the network.
 const HostPort kProbeTarget{"ferry-check.invalid", 443};
+// For SOCKS5 (which may resolve locally): the proxy's own port 1, refused
+// at once, which proves the handshake and credentials passed.
+const HostPort kSocksProbeTarget{"127.0.0.1", 1};
 
 struct Report {
   int failures = 0;
@@ -54,7 +57,7 @@ awaitable<void> check_kdcs(UpstreamContext& ctx, Report& r) {
 awaitable<void> check_upstream(UpstreamContext& ctx, const ProxyUrl& proxy, Report& r) {
   const std::string name = proxy.to_redacted_string();
   if (proxy.scheme == ProxyScheme::socks5 || proxy.scheme == ProxyScheme::socks5h) {
-    auto t = co_await socks5_tunnel(ctx, proxy, kProbeTarget);
+    auto t = co_await socks5_tunnel(ctx, proxy, kSocksProbeTarget);
     // Getting as far as the target (unreachable) means the handshake and
     // any user/password passed.
     const bool ok = t || t.error().error.type != ProxyErrc::http_request_denied;

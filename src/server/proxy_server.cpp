@@ -219,7 +219,8 @@ int ProxyServer::run() {
   }
   for (auto& w : workers_) w->io().stop();
   for (auto& t : threads) t.join();
-  log_.log(LogLevel::info, "stopped");
+  // Until the admin endpoint lands, the failover counter is reported here.
+  log_.log(LogLevel::info, "stopped", {{"upstream_failovers", ctx_.upstream.health.failovers()}});
   log_.flush();
   return 0;
 }
