@@ -87,7 +87,7 @@ awaitable<void> run_checks(UpstreamContext& ctx, UpstreamRuntime& rt, const Conf
       r.line(false, "kerberos", st.failure.words);
     else
       r.info("kerberos", st.failure.words + " (Negotiate unavailable; other schemes still work)");
-    if (st.present || config.auth == AuthMode::negotiate) co_await check_kdcs(ctx, r);
+    co_await check_kdcs(ctx, r);
   }
   std::vector<ProxyUrl> upstreams = config.upstreams;
   if (upstreams.empty()) {

@@ -111,7 +111,11 @@ std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt&
   Scheme scheme;
   {
     std::lock_guard lock(mu_);
-    if (backing_off()) return {};
+    if (backing_off()) {
+      // Nothing new is sent; a connection that already authenticated stays so.
+      attempt.rode_on_connection = connection_authenticated;
+      return {};
+    }
     scheme = learnt_;
     if (scheme != Scheme::negotiate && scheme != Scheme::ntlm) {
       attempt.sent = scheme;
@@ -318,32 +322,38 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
   return make_value(pick, req);
 }
 
+bool ProxyAuthenticator::scheme_unknown() {
+  if (!creds_.present() && !negotiate_.mechanism) return false;
+  std::lock_guard lock(mu_);
+  return learnt_ == Scheme::none && !let_through_without_auth_;
+}
+
 Expected<bool, ProxyError> ProxyAuthenticator::accepted(const std::vector<std::string>& proxy_authenticate_values,
                                                         AuthAttempt& attempt) {
-  if (attempt.sent != Scheme::none) {
-    std::lock_guard lock(mu_);
-    rejections_ = 0;
-  }
+  bool authenticated = attempt.rode_on_connection;
   if (attempt.sent == Scheme::negotiate && attempt.context) {
     // A mutual-auth token (Apache sends one, Squid does not) must verify:
-    // otherwise something other than the proxy answered.
+    // otherwise something other than the proxy answered. Checked before the
+    // rejection count is reset: a failed check is no success.
     std::vector<Challenge> challenges;
     for (const auto& v : proxy_authenticate_values) parse_challenges(v, challenges);
     auto token = negotiate_token(challenges);
     if (token && !token->empty() && !attempt.context->established()) {
+      const std::string why = "upstream proxy " + proxy_name_ + " sent a Negotiate answer that failed mutual authentication";
       std::string raw;
       if (!base64_decode(*token, raw))
-        return Unexpected{ProxyError{ProxyErrc::http_protocol_error,
-                                     "upstream proxy " + proxy_name_ + " sent a Negotiate token that is not base64", 502}};
+        return Unexpected{ProxyError{ProxyErrc::http_protocol_error, why + " (not base64)", 502}};
       auto r = attempt.context->step(raw);
-      if (!r)
-        return Unexpected{ProxyError{ProxyErrc::http_protocol_error,
-                                     "upstream proxy " + proxy_name_ + ": " + r.error().words, 502}};
+      if (!r) return Unexpected{ProxyError{ProxyErrc::http_protocol_error, why + ": " + r.error().words, 502}};
     }
-    return true;
+    authenticated = true;
+  } else if (attempt.sent == Scheme::ntlm && attempt.ntlm_leg == 3) {
+    authenticated = true;
   }
-  if (attempt.sent == Scheme::ntlm && attempt.ntlm_leg == 3) return true;
-  return attempt.rode_on_connection;
+  std::lock_guard lock(mu_);
+  if (attempt.sent != Scheme::none) rejections_ = 0;
+  else if (!attempt.rode_on_connection) let_through_without_auth_ = true;
+  return authenticated;
 }
 
 }  // namespace ferry::auth

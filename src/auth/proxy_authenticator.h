@@ -78,6 +78,9 @@ class ProxyAuthenticator {
   Expected<bool, ProxyError> accepted(const std::vector<std::string>& proxy_authenticate_values, AuthAttempt& attempt);
 
   bool has_credentials() const { return creds_.present(); }
+  // True while ferry could authenticate but has not yet learnt whether this
+  // proxy wants it (no 407 seen, no unauthenticated request let through).
+  bool scheme_unknown();
   const std::string& proxy_name() const { return proxy_name_; }
   const std::string& spn() const { return negotiate_.spn; }
   GssMechanism* negotiate_mechanism() const { return negotiate_.mechanism.get(); }
@@ -109,6 +112,7 @@ class ProxyAuthenticator {
 
   std::mutex mu_;
   Scheme learnt_ = Scheme::none;
+  bool let_through_without_auth_ = false;
   std::optional<DigestChallenge> digest_;
   uint32_t nonce_count_ = 0;
   int rejections_ = 0;

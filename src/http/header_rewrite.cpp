@@ -124,4 +124,20 @@ std::string_view reason_phrase(int status) {
   }
 }
 
+void remove_field(std::string& head, std::string_view name) {
+  size_t line = head.find("\r\n");  // skip the request line
+  while (line != std::string::npos) {
+    const size_t start = line + 2;
+    const size_t end = head.find("\r\n", start);
+    if (end == std::string::npos || end == start) return;  // the blank line ends the head
+    const size_t colon = head.find(':', start);
+    if (colon != std::string::npos && colon < end && iequals(std::string_view(head).substr(start, colon - start), name)) {
+      head.erase(start, end + 2 - start);
+      line = start - 2;
+      continue;
+    }
+    line = end;
+  }
+}
+
 }  // namespace ferry::http

@@ -24,6 +24,10 @@ struct ForwardRequest {
 };
 std::string build_request_head(const RequestHead& head, const RequestInfo& info, const ForwardRequest& fwd);
 
+// Removes every field line named `name` (case-insensitive) from a head that
+// build_request_head made (well-formed "Name: value\r\n" lines).
+void remove_field(std::string& head, std::string_view name);
+
 struct ForwardResponse {
   std::string_view via;
   BodyKind body_to_client = BodyKind::none;  // framing ferry will use towards the client

@@ -132,6 +132,9 @@ awaitable<void> forward(Forwarding& f) {
     absolute_head_without_body =
         http::build_request_head(head, no_body, http::ForwardRequest{head.method, absolute_url, host, via_req, info.upgrade});
     absolute_head_without_body.insert(absolute_head_without_body.size() - 2, "Content-Length: 0\r\n");
+    // No body follows, so no Expect either: a proxy answers "Expect" with
+    // no body by closing the connection, which kills the handshake.
+    http::remove_field(absolute_head_without_body, "Expect");
   }
   std::string proxy_request_head;  // absolute_head plus this try's Proxy-Authorization
   // From here on `head` views may dangle: the body relay reuses the buffer.
@@ -200,6 +203,14 @@ awaitable<void> forward(Forwarding& f) {
       if (!proxy_credentials.empty())
         proxy_request_head.insert(proxy_request_head.size() - 2, "Proxy-Authorization: " + proxy_credentials + "\r\n");
     }
+    // While an upstream's auth scheme is unknown, a request body waits for
+    // the proxy's verdict on the head (we ask with Expect: 100-continue,
+    // which Apache needs to answer a 407 before reading the body): a 407
+    // then costs no body, which could not be sent twice.
+    const bool probe_auth = forward_proxy && client_body && !body_sent && !withhold_body && authr &&
+                            proxy_credentials.empty() && authr->scheme_unknown();
+    if (probe_auth && !client_expects_continue)
+      proxy_request_head.insert(proxy_request_head.size() - 2, "Expect: 100-continue\r\n");
     const std::string& wire_head = forward_proxy ? proxy_request_head : request_head;
     if (ctx.log.enabled(LogLevel::debug)) {
       error_code ep_ec;
@@ -227,7 +238,7 @@ awaitable<void> forward(Forwarding& f) {
     }
 
     bool have_final_head = false;
-    if (client_expects_continue && !withhold_body) {
+    if ((client_expects_continue || probe_auth) && !withhold_body) {
       // Wait briefly for the origin's verdict on the body.
       asio::steady_timer timer(co_await asio::this_coro::executor, kContinueWait);
       auto which = co_await (f.origin->socket().async_wait(tcp::socket::wait_read, nothrow_awaitable) ||
@@ -247,7 +258,8 @@ awaitable<void> forward(Forwarding& f) {
         if (resp.status == 100) {
           f.origin_buf.consume(r.head_size);
           static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
-          co_await conn.client.write(asio::buffer(k100), ec);
+          // Only a client that asked for it gets the 100.
+          if (client_expects_continue) co_await conn.client.write(asio::buffer(k100), ec);
           if (ec) {
             f.origin->close();
             f.out.keep_alive = false;

@@ -81,6 +81,15 @@ Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& 
   for (const auto& p : proxies)
     need_password |= !p.has_credentials() && (p.scheme == ProxyScheme::http || p.scheme == ProxyScheme::https);
   auth::Credentials creds;
+  // With --keytab and no --password-file, --user names the Kerberos
+  // principal only: no password is asked for.
+  const bool keytab_only = !config.keytab.empty() && config.password_file.empty();
+  if (keytab_only) need_password = false;
+  // --user for Kerberos (ferry's own ticket) needs the password even when
+  // every upstream carries its own userinfo, or there is none (`ferry token`).
+  const bool negotiate_on = config.auth == AuthMode::automatic || config.auth == AuthMode::negotiate;
+  if (negotiate_on && !config.user.empty() && config.user.find('\\') == std::string::npos && !keytab_only)
+    need_password = true;
   if (need_password && config.auth != AuthMode::none && load_secrets) {
     auto c = load_credentials(config);
     if (!c) return fail(c.error());

@@ -64,6 +64,8 @@ std::string expect_denied(const Expected<std::string, ProxyError>& r) {
   EXPECT_EQ(r.error().type, ProxyErrc::http_request_denied);
   EXPECT_EQ(r.error().http_status(), 407);
   EXPECT_TRUE(contains(r.error().details, kProxy)) << r.error().details;
+  for (const char* secret : {"bob", "Ym9iOnB3", "bob:pw"})
+    EXPECT_FALSE(contains(r.error().details, secret)) << r.error().details;
   return r.error().details;
 }
 
@@ -346,21 +348,48 @@ TEST(ProxyAuthenticator, MalformedOrMissingChallengesAreDenied) {
   }
 }
 
-TEST(ProxyAuthenticator, ConnectionBoundSchemesCannotBeAnswered) {
+TEST(ProxyAuthenticator, ConnectionBoundSchemesWithoutMeansAreDenied) {
+  // No Negotiate mechanism and no credentials: nothing to answer with, and
+  // the details name what the proxy offered.
   const std::vector<std::vector<std::string>> cases = {
       {"Negotiate"}, {"NTLM"}, {"Negotiate", "NTLM"}, {"Negotiate, NTLM"}};
   for (const auto& c : cases) {
-    auto a = make(AuthMode::automatic);
+    auto a = make(AuthMode::automatic, Credentials{});
     AuthAttempt at;
+    EXPECT_EQ(a.first_try(kReq, at), "");
     auto d = expect_denied(a.answer(c, kReq, at));
     EXPECT_TRUE(contains(d, "cannot answer")) << d;
-    for (const auto& s : c)
-      for (const char* name : {"Negotiate", "NTLM"})
-        if (contains(s, name)) {
-          EXPECT_TRUE(contains(d, name)) << d;
-        }
+    for (const char* name : {"Negotiate", "NTLM"}) {
+      bool offered = false;
+      for (const auto& s : c) offered |= contains(s, name);
+      EXPECT_EQ(contains(d, name), offered) << d;
+    }
     EXPECT_EQ(at.sent, Scheme::none);
     EXPECT_EQ(at.answers, 0);
+    EXPECT_EQ(at.context, nullptr);
+  }
+}
+
+TEST(ProxyAuthenticator, NtlmIsAnsweredWithType1WhenCredentialsExist) {
+  // NTLM outranks Digest and Basic; Negotiate without a mechanism is skipped.
+  const std::vector<std::vector<std::string>> cases = {
+      {"NTLM"}, {"Negotiate", "NTLM"}, {"Negotiate, NTLM"}, {kBasic, "NTLM"}, {kDigestMd5, "NTLM"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.front());
+    auto a = make(AuthMode::automatic);
+    AuthAttempt at;
+    auto r = a.answer(c, kReq, at);
+    ASSERT_TRUE(r.has_value()) << r.error().details;
+    ASSERT_TRUE(r->starts_with("NTLM ")) << *r;
+    std::string raw;
+    ASSERT_TRUE(base64_decode(r->substr(5), raw)) << *r;
+    ASSERT_EQ(raw.size(), 40u);  // NEGOTIATE_MESSAGE with its Version field
+    EXPECT_EQ(raw.substr(0, 8), std::string("NTLMSSP\0", 8));
+    EXPECT_EQ(raw.substr(8, 4), std::string("\x01\0\0\0", 4));  // MessageType 1
+    EXPECT_EQ(at.sent, Scheme::ntlm);
+    EXPECT_EQ(at.ntlm_leg, 1);
+    EXPECT_EQ(at.answers, 1);
+    EXPECT_TRUE(ProxyAuthenticator::body_withheld(at));
   }
 }
 

@@ -2,6 +2,16 @@
 
 namespace ferry::auth {
 
+namespace {
+// "HTTP@host" as the principal the KDC looks up, "HTTP/host".
+std::string as_principal(std::string_view spn) {
+  std::string p(spn);
+  if (p.find('/') == std::string::npos)
+    if (auto at = p.find('@'); at != std::string::npos) p[at] = '/';
+  return p;
+}
+}  // namespace
+
 std::string gss_cause_words(GssCause cause, std::string_view spn) {
   switch (cause) {
     case GssCause::no_credentials:
@@ -11,7 +21,8 @@ std::string gss_cause_words(GssCause cause, std::string_view spn) {
       return "the Kerberos ticket has expired (run kinit again, or give ferry --password-file or --keytab so it renews "
              "its own)";
     case GssCause::server_unknown:
-      return "the KDC does not know the service principal " + std::string(spn) +
+      return "the KDC does not know the service principal " + as_principal(spn) +
+             (as_principal(spn) != spn ? " (SPN " + std::string(spn) + ")" : std::string()) +
              " (check --spn and the proxy host name: ferry uses the name as configured, without DNS canonicalisation)";
     case GssCause::kdc_unreachable:
       return "cannot reach the Kerberos KDC (check krb5.conf [realms] and that the KDC is up)";

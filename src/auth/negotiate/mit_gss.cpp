@@ -62,11 +62,32 @@ GssCause classify(OM_uint32 major, OM_uint32 minor) {
   }
 }
 
+// The mechglue maps mechanism minor codes to its own numbers, so through
+// SPNEGO the krb5 codes above rarely survive; MIT's message text does.
+GssCause classify_text(std::string_view text) {
+  auto has = [&](std::string_view needle) { return text.find(needle) != std::string_view::npos; };
+  if (has("Server ") && has("not found in Kerberos database")) return GssCause::server_unknown;
+  if (has("Client ") && has("not found in Kerberos database")) return GssCause::client_unknown;
+  if (has("Ticket expired") || has("ticket has expired")) return GssCause::credentials_expired;
+  if (has("Cannot contact any KDC") || has("Cannot find KDC")) return GssCause::kdc_unreachable;
+  if (has("Clock skew too great")) return GssCause::clock_skew;
+  if (has("Preauthentication failed") || has("Password incorrect") || has("Decrypt integrity check failed"))
+    return GssCause::bad_password;
+  if (has("No Kerberos credentials") || has("No credentials cache") || has("No credentials were supplied") ||
+      has("credential cache file") || has("Matching credential not found"))
+    return GssCause::no_credentials;
+  return GssCause::other;
+}
+
 GssFailure failure(OM_uint32 major, OM_uint32 minor, std::string_view spn, std::string_view during) {
   GssFailure f;
   f.cause = classify(major, minor);
+  const std::string mech_text = status_text(minor, GSS_C_MECH_CODE);
+  if (const GssCause by_text = classify_text(mech_text); by_text != GssCause::other &&
+      (f.cause == GssCause::other || f.cause == GssCause::no_credentials))
+    f.cause = by_text;
   f.words = gss_cause_words(f.cause, spn);
-  f.debug = std::string(during) + ": " + status_text(major, GSS_C_GSS_CODE) + " (" + status_text(minor, GSS_C_MECH_CODE) + ")";
+  f.debug = std::string(during) + ": " + status_text(major, GSS_C_GSS_CODE) + " (" + mech_text + ")";
   return f;
 }
 
@@ -87,13 +108,35 @@ bool import_name(const std::string& text, gss_OID type, Name& out, OM_uint32& ma
 // A credential handle shared by the contexts made from it; a renewal swaps
 // in a new one while contexts in flight keep the old one alive.
 struct Cred {
-  gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+  gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;  // SPNEGO, for the contexts
+  gss_cred_id_t krb5 = GSS_C_NO_CREDENTIAL;  // the same identity for krb5 alone, for diagnosis
   Clock::time_point refresh_at = Clock::time_point::max();
   ~Cred() {
     OM_uint32 minor;
     if (cred != GSS_C_NO_CREDENTIAL) gss_release_cred(&minor, &cred);
+    if (krb5 != GSS_C_NO_CREDENTIAL) gss_release_cred(&minor, &krb5);
   }
 };
+
+// SPNEGO reports most Kerberos failures as "cannot find mechanisms to
+// negotiate". Running the same step with the krb5 mechanism directly gives
+// the real reason (no ticket, KDC down, unknown principal...), for the words.
+GssFailure diagnose(GssFailure f, gss_cred_id_t krb5_cred, gss_name_t target, std::string_view spn) {
+  if (f.cause != GssCause::other && f.cause != GssCause::no_credentials) return f;
+  OM_uint32 minor = 0;
+  gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+  gss_buffer_desc out{0, nullptr};
+  OM_uint32 major = gss_init_sec_context(&minor, krb5_cred, &ctx, target, &kKrb5Oid, GSS_C_MUTUAL_FLAG, 0,
+                                         GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, nullptr, &out, nullptr, nullptr);
+  OM_uint32 ignored;
+  gss_release_buffer(&ignored, &out);
+  if (ctx != GSS_C_NO_CONTEXT) gss_delete_sec_context(&ignored, &ctx, GSS_C_NO_BUFFER);
+  if (!GSS_ERROR(major)) return f;
+  GssFailure precise = failure(major, minor, spn, "gss_init_sec_context (krb5)");
+  if (precise.cause == GssCause::other) return f;
+  precise.debug = f.debug + "; " + precise.debug;
+  return precise;
+}
 
 class MitContext final : public SecurityContext {
  public:
@@ -121,6 +164,7 @@ class MitContext final : public SecurityContext {
     gss_release_buffer(&ignored, &out);
     if (GSS_ERROR(major)) {
       GssFailure f = failure(major, minor, spn_, "gss_init_sec_context");
+      if (server_token.empty()) f = diagnose(std::move(f), cred_ ? cred_->krb5 : GSS_C_NO_CREDENTIAL, target_.name, spn_);
       // A bad answer token from the server is the server's fault, not ours.
       if (!server_token.empty() && f.cause == GssCause::other) {
         f.cause = GssCause::mutual_auth_failed;
@@ -221,23 +265,39 @@ class MitNegotiate final : public GssMechanism {
     const std::string who = principal();
     if (!who.empty() && !import_name(who, GSS_C_NT_USER_NAME, name, major, minor))
       return Unexpected{failure(major, minor, spn, "gss_import_name")};
-    gss_OID_set_desc mechs{1, &kKrb5Oid};
+    // Kerberos first, for the krb5 mechanism alone: a password gets the TGT
+    // right here, so a wrong password or a dead KDC is reported precisely.
+    // The credentials land in ferry's own MEMORY ccache; the SPNEGO handle
+    // the contexts use is then acquired from it (a krb5-only handle is no use
+    // to SPNEGO), negotiating Kerberos only.
+    gss_OID_set_desc krb5_set{1, &kKrb5Oid};
+    gss_OID_set_desc spnego_set{1, &kSpnegoOid};
+    gss_key_value_element_desc elements[] = {{"ccache", memory_ccache_.c_str()},
+                                             {"client_keytab", id_.keytab.c_str()}};
+    gss_key_value_set_desc store{id_.source == KerberosIdentity::Source::keytab ? 2u : 1u, elements};
     if (id_.source == KerberosIdentity::Source::password) {
       gss_buffer_desc pw{id_.password.view().size(), const_cast<char*>(id_.password.view().data())};
-      major = gss_acquire_cred_with_password(&minor, name.name, &pw, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,
-                                             &fresh->cred, nullptr, &lifetime);
+      major = gss_acquire_cred_with_password(&minor, name.name, &pw, GSS_C_INDEFINITE, &krb5_set, GSS_C_INITIATE,
+                                             &fresh->krb5, nullptr, &lifetime);
+      if (!GSS_ERROR(major))
+        major = gss_store_cred_into(&minor, fresh->krb5, GSS_C_INITIATE, &kKrb5Oid, 1, 0, &store, nullptr, nullptr);
     } else {
-      gss_key_value_element_desc elements[] = {{"client_keytab", id_.keytab.c_str()},
-                                               {"ccache", memory_ccache_.c_str()}};
-      gss_key_value_set_desc store{2, elements};
-      major = gss_acquire_cred_from(&minor, name.name, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE, &store, &fresh->cred,
+      major = gss_acquire_cred_from(&minor, name.name, GSS_C_INDEFINITE, &krb5_set, GSS_C_INITIATE, &store, &fresh->krb5,
                                     nullptr, &lifetime);
+    }
+    if (!GSS_ERROR(major)) {
+      OM_uint32 spnego_life = 0;
+      major = gss_acquire_cred_from(&minor, name.name, GSS_C_INDEFINITE, &spnego_set, GSS_C_INITIATE, &store,
+                                    &fresh->cred, nullptr, &spnego_life);
     }
     if (GSS_ERROR(major)) {
       // Keep serving with the old credentials while they last.
       if (cred_ && lifetime_left(*cred_) > 0) return cred_;
       return Unexpected{failure(major, minor, spn, "acquiring credentials")};
     }
+    gss_OID_set_desc krb5_only{1, &kKrb5Oid};
+    OM_uint32 ignored;
+    gss_set_neg_mechs(&ignored, fresh->cred, &krb5_only);
     if (lifetime == GSS_C_INDEFINITE || lifetime == 0) {
       // A keytab: MIT gets tickets lazily and refreshes them itself;
       // re-acquire now and then anyway.
