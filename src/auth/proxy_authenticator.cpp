@@ -136,6 +136,10 @@ std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt&
     attempt.rode_on_connection = true;
     return {};
   }
+  {
+    std::lock_guard lock(mu_);
+    if (now_() < negotiate_rest_until_) return {};
+  }
   auto value = fresh_negotiate(attempt);
   if (!value) {
     attempt.token_failure = value.error();
@@ -276,7 +280,12 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
 
   // Pick the strongest offered scheme ferry can answer: Negotiate > Digest > Basic.
   std::optional<GssFailure> negotiate_failure = attempt.token_failure;
-  if (neg_token && negotiate_.mechanism && allowed(mode_, Scheme::negotiate)) {
+  bool negotiate_resting = false;
+  {
+    std::lock_guard lock(mu_);
+    negotiate_resting = now_() < negotiate_rest_until_;
+  }
+  if (neg_token && negotiate_.mechanism && allowed(mode_, Scheme::negotiate) && !negotiate_resting) {
     if (!negotiate_failure) {
       auto value = fresh_negotiate(attempt);
       if (value) {
@@ -291,6 +300,14 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
   }
 
   std::lock_guard lock(mu_);
+  // In auto mode a Negotiate that cannot make a token (no ticket, KDC down)
+  // rests for a while when another scheme can answer: no failed Kerberos
+  // round trip on every request.
+  const bool other_scheme = creds_.present() && (ntlm_token || digest || basic_offered);
+  if (negotiate_failure && mode_ == AuthMode::automatic && other_scheme) {
+    negotiate_rest_until_ = now_() + kNegotiateRest;
+    if (learnt_ == Scheme::negotiate) learnt_ = Scheme::none;
+  }
   Scheme pick = Scheme::none;
   if (creds_.present()) {
     if (ntlm_token && allowed(mode_, Scheme::ntlm)) {

@@ -93,6 +93,9 @@ class ProxyAuthenticator {
   // failed try can count towards an Active Directory lockout), and for how long.
   static constexpr int kMaxRejections = 3;
   static constexpr std::chrono::minutes kBackoff{5};
+  // How long auto mode leaves Negotiate aside after it could not make a
+  // token while another offered scheme could answer.
+  static constexpr std::chrono::seconds kNegotiateRest{60};
 
  private:
   ProxyError denied(std::string why) const;
@@ -116,6 +119,7 @@ class ProxyAuthenticator {
   std::optional<DigestChallenge> digest_;
   uint32_t nonce_count_ = 0;
   int rejections_ = 0;
+  Clock::time_point negotiate_rest_until_{};
   Clock::time_point backoff_until_{};
 };
 

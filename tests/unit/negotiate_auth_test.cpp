@@ -384,6 +384,28 @@ TEST(NegotiateAuth, TokenFailureFallsBackToBasicInAutoMode) {
   EXPECT_TRUE(contains(d, "no Kerberos credentials")) << d;
 }
 
+// A Negotiate that cannot make a token rests for a minute in auto mode when
+// another scheme answers, so each request does not pay a failed Kerberos call.
+TEST(NegotiateAuth, FailedNegotiateRestsInAutoModeWhileAnotherSchemeAnswers) {
+  Rig rig;
+  rig.gss->fail_with(GssCause::kdc_unreachable);
+  auto a = rig.make(AuthMode::automatic, creds());
+  AuthAttempt first;
+  ASSERT_TRUE(a.answer({"Negotiate", kBasic}, kReq, first).has_value());
+  EXPECT_EQ(rig.starts(), 1);
+  // Another 407 offering both within the minute: Basic at once, no new context.
+  AuthAttempt second;
+  auto r = a.answer({"Negotiate", kBasic}, kReq, second);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->starts_with("Basic "));
+  EXPECT_EQ(rig.starts(), 1);
+  // After the rest, Negotiate is tried again.
+  *rig.now += ProxyAuthenticator::kNegotiateRest + std::chrono::seconds(1);
+  AuthAttempt third;
+  ASSERT_TRUE(a.answer({"Negotiate", kBasic}, kReq, third).has_value());
+  EXPECT_EQ(rig.starts(), 2);
+}
+
 TEST(NegotiateAuth, FirstTryFailureIsRememberedForTheAnswer) {
   for (const auto& c : kCauses) {
     SCOPED_TRACE(c.phrase);
