@@ -92,7 +92,7 @@ awaitable<void> run_checks(UpstreamContext& ctx, UpstreamRuntime& rt, const Conf
   std::vector<ProxyUrl> upstreams = config.upstreams;
   if (upstreams.empty()) {
     const auto d = rt.routes.route(TrafficKind::tunnel, kProbeTarget.host, kProbeTarget.port);
-    upstreams = d.proxies;
+    upstreams.assign(d.proxies.begin(), d.proxies.end());
     if (d.direct) r.info("route", "no upstream proxy configured: traffic goes direct");
   }
   for (const auto& p : upstreams) co_await check_upstream(ctx, p, r);

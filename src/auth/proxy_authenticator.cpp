@@ -23,6 +23,7 @@ std::string_view scheme_name(Scheme s) {
 ProxyAuthenticator::ProxyAuthenticator(AuthMode mode, Credentials creds, std::string proxy_name,
                                        NegotiateSetup negotiate, std::function<Clock::time_point()> now)
     : mode_(mode), creds_(std::move(creds)), proxy_name_(std::move(proxy_name)), negotiate_(std::move(negotiate)),
+      basic_value_(creds_.present() ? basic_credentials(creds_.user, creds_.password.view()) : std::string()),
       now_(std::move(now)) {
   // An explicit --auth basic or negotiate sends credentials from the first
   // request (like curl --proxy-basic / --proxy-negotiate): no 407 round trip.
@@ -70,7 +71,7 @@ ProxyError ProxyAuthenticator::denied(std::string why) const {
 
 std::string ProxyAuthenticator::make_value(Scheme s, const DigestRequest& req) {
   switch (s) {
-    case Scheme::basic: return basic_credentials(creds_.user, creds_.password.view());
+    case Scheme::basic: return std::string(basic_value_.view());
     case Scheme::digest:
       if (!digest_) return {};
       return digest_credentials(*digest_, creds_.user, creds_.password.view(), req, ++nonce_count_, random_cnonce());

@@ -111,6 +111,7 @@ class ProxyAuthenticator {
   const Credentials creds_;
   const std::string proxy_name_;  // redacted URL, for messages
   const NegotiateSetup negotiate_;
+  const Secret basic_value_;  // "Basic base64(user:password)", made once
   const std::function<Clock::time_point()> now_;
 
   std::mutex mu_;

@@ -86,9 +86,9 @@ Expected<RouteTable> RouteTable::build(const Inputs& in) {
   t.no_proxy_ = std::move(*n);
   t.upstreams_ = in.upstreams;
   if (t.upstreams_.empty() && in.env) {
-    t.env_http_ = in.env->http_proxy;
-    t.env_https_ = in.env->https_proxy;
-    t.env_all_ = in.env->all_proxy;
+    if (in.env->http_proxy) t.env_http_.push_back(*in.env->http_proxy);
+    if (in.env->https_proxy) t.env_https_.push_back(*in.env->https_proxy);
+    if (in.env->all_proxy) t.env_all_.push_back(*in.env->all_proxy);
     t.env_http_src_ = in.env->http_source;
     t.env_https_src_ = in.env->https_source;
     t.env_all_src_ = in.env->all_source;
@@ -116,24 +116,25 @@ RouteDecision RouteTable::route(TrafficKind kind, std::string_view host, uint16_
     d.rule = "upstream";
     return d;
   }
-  auto use = [&](const std::optional<ProxyUrl>& p, const std::string& src) {
+  auto use = [&](const std::vector<ProxyUrl>& p, const std::string& src) {
     d.direct = false;
-    d.proxies = {*p};
+    d.proxies = p;
     d.rule = "env " + src;
   };
+  const bool http = !env_http_.empty(), https = !env_https_.empty(), all = !env_all_.empty();
   switch (kind) {
     case TrafficKind::plain_http:
-      if (env_http_) use(env_http_, env_http_src_);
-      else if (env_all_) use(env_all_, env_all_src_);
+      if (http) use(env_http_, env_http_src_);
+      else if (all) use(env_all_, env_all_src_);
       break;
     case TrafficKind::https_url:
-      if (env_https_) use(env_https_, env_https_src_);
-      else if (env_all_) use(env_all_, env_all_src_);
+      if (https) use(env_https_, env_https_src_);
+      else if (all) use(env_all_, env_all_src_);
       break;
     case TrafficKind::tunnel:
-      if (env_https_) use(env_https_, env_https_src_);
-      else if (env_all_) use(env_all_, env_all_src_);
-      else if (env_http_) use(env_http_, env_http_src_);
+      if (https) use(env_https_, env_https_src_);
+      else if (all) use(env_all_, env_all_src_);
+      else if (http) use(env_http_, env_http_src_);
       break;
   }
   if (d.direct) d.rule = "default";
@@ -147,13 +148,20 @@ std::string RouteTable::to_string() const {
   std::string ups;
   for (const auto& u : upstreams_) ups += (ups.empty() ? "" : ",") + u.to_redacted_string();
   s += "upstream=" + ups + "\n";
-  auto env_line = [&](const char* name, const std::optional<ProxyUrl>& p) {
-    s += std::string(name) + "=" + (p ? p->to_redacted_string() : "") + "\n";
+  auto env_line = [&](const char* name, const std::vector<ProxyUrl>& p) {
+    s += std::string(name) + "=" + (p.empty() ? "" : p.front().to_redacted_string()) + "\n";
   };
   env_line("env_http_proxy", env_http_);
   env_line("env_https_proxy", env_https_);
   env_line("env_all_proxy", env_all_);
   return s;
+}
+
+std::vector<const ProxyUrl*> RouteTable::all_proxies() const {
+  std::vector<const ProxyUrl*> out;
+  for (const auto* list : {&upstreams_, &env_http_, &env_https_, &env_all_})
+    for (const auto& p : *list) out.push_back(&p);
+  return out;
 }
 
 Expected<RouteTable> RouteTable::parse(std::string_view text) {

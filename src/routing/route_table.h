@@ -5,6 +5,7 @@
 // the environment), otherwise direct.
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,7 +42,9 @@ Expected<EnvProxies> read_env_proxies(const GetEnv& getenv, const std::vector<st
 
 struct RouteDecision {
   bool direct = true;
-  std::vector<ProxyUrl> proxies;  // failover order, when !direct
+  // Failover order, when !direct: a view into the RouteTable, which is
+  // immutable and outlives every decision (no copy per request).
+  std::span<const ProxyUrl> proxies;
   std::string rule;               // why, in words: "loopback", "no_proxy_exact github.com", ...
 };
 
@@ -59,12 +62,16 @@ class RouteTable {
   // Canonical text of the rules (credentials masked); build() of its parse gives the same text.
   std::string to_string() const;
   static Expected<RouteTable> parse(std::string_view text);
+  // Every proxy a decision can name (for per-proxy state built at start).
+  std::vector<const ProxyUrl*> all_proxies() const;
 
  private:
   ExactBypassRules exact_;
   NoProxyRules no_proxy_;
   std::vector<ProxyUrl> upstreams_;
-  std::optional<ProxyUrl> env_http_, env_https_, env_all_;
+  // Each holds the one proxy its variable named, or none: vectors so that a
+  // decision can view them like the upstream list.
+  std::vector<ProxyUrl> env_http_, env_https_, env_all_;
   std::string env_http_src_, env_https_src_, env_all_src_;
 };
 

@@ -110,14 +110,20 @@ awaitable<void> forward(Forwarding& f) {
   const std::string& via_req = ctx.via_for(head.version_minor);
   // Two renderings of the head: origin-form for the origin (direct or
   // through a tunnel), absolute-form for a forward proxy (RFC 9112 §3.2.2).
-  const std::string request_head = http::build_request_head(
-      head, info, http::ForwardRequest{head.method, target.origin_form, host, via_req, info.upgrade});
-  const std::string absolute_url = (target.tls ? "https://" : "http://") + host + target.origin_form;
   const RouteDecision decision = ctx.routes.route(target.tls ? TrafficKind::https_url : TrafficKind::plain_http,
                                                   target.authority.host, target.authority.port);
   const auto candidates = plan_request_hops(ctx.upstream, decision, target.authority, target.tls);
   const bool any_forward_proxy =
       std::any_of(candidates.begin(), candidates.end(), [](const HopCandidate& c) { return c.absolute_form; });
+  const bool any_origin_form =
+      std::any_of(candidates.begin(), candidates.end(), [](const HopCandidate& c) { return !c.absolute_form; });
+  // Only the renderings a candidate can use are built.
+  const std::string request_head =
+      any_origin_form ? http::build_request_head(head, info, http::ForwardRequest{head.method, target.origin_form, host,
+                                                                                  via_req, info.upgrade})
+                      : std::string();
+  const std::string absolute_url =
+      any_forward_proxy ? (target.tls ? "https://" : "http://") + host + target.origin_form : std::string();
   const std::string absolute_head =
       any_forward_proxy ? http::build_request_head(head, info, http::ForwardRequest{head.method, absolute_url, host,
                                                                                     via_req, info.upgrade})

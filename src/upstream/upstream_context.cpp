@@ -24,7 +24,13 @@ void AuthRegistry::add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials f
                                                                   std::move(neg)));
 }
 
+void AuthRegistry::bind(const ProxyUrl& proxy) {
+  auto it = by_key_.find(proxy_key(proxy));
+  if (it != by_key_.end()) by_address_[&proxy] = it->second.get();
+}
+
 auth::ProxyAuthenticator* AuthRegistry::find(const ProxyUrl& proxy) const {
+  if (auto a = by_address_.find(&proxy); a != by_address_.end()) return a->second;
   auto it = by_key_.find(proxy_key(proxy));
   return it == by_key_.end() ? nullptr : it->second.get();
 }

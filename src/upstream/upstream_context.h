@@ -4,6 +4,7 @@
 // dial upstreams the same way. Everything here outlives every connection.
 #include <boost/asio/thread_pool.hpp>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <memory>
 #include <string>
@@ -29,9 +30,13 @@ class AuthRegistry {
   void add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback,
            std::shared_ptr<auth::GssMechanism> negotiate, const std::string& spn_override);
   auth::ProxyAuthenticator* find(const ProxyUrl& proxy) const;
+  // Lets find() recognise this ProxyUrl object (one of the route table's)
+  // by its address, without building its key on every request.
+  void bind(const ProxyUrl& proxy);
 
  private:
   std::map<std::string, std::unique_ptr<auth::ProxyAuthenticator>> by_key_;
+  std::unordered_map<const ProxyUrl*, auth::ProxyAuthenticator*> by_address_;
 };
 
 struct UpstreamContext {

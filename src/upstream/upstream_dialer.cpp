@@ -36,10 +36,21 @@ ProxyError all_failed(ProxyError last, size_t tried) {
   return last;
 }
 
-std::vector<std::string> keys_of(const std::vector<ProxyUrl>& proxies) {
+// The order to try the decision's proxies in; the configured order unless
+// some upstream is marked down (the common case costs no lock, no strings).
+std::vector<size_t> attempt_order(const UpstreamHealth& health, std::span<const ProxyUrl> proxies) {
+  if (!health.any_down()) {
+    std::vector<size_t> order(proxies.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    return order;
+  }
   std::vector<std::string> keys;
   for (const auto& p : proxies) keys.push_back(proxy_key(p));
-  return keys;
+  return health.attempt_order(keys);
+}
+
+void mark_ok(UpstreamHealth& health, const ProxyUrl& proxy) {
+  if (health.any_down()) health.mark_ok(proxy_key(proxy));
 }
 
 }  // namespace
@@ -54,13 +65,13 @@ awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, 
     out.route = "direct";
     co_return std::move(out);
   }
-  const auto order = ctx.health.attempt_order(keys_of(decision.proxies));
+  const auto order = attempt_order(ctx.health, decision.proxies);
   ProxyError last{ProxyErrc::proxy_configuration_error, "no upstream proxy configured"};
   for (size_t n = 0; n < order.size(); ++n) {
     const ProxyUrl& proxy = decision.proxies[order[n]];
     auto t = co_await tunnel_via(ctx, proxy, target, client_speaks_first);
     if (t) {
-      ctx.health.mark_ok(proxy_key(proxy));
+      mark_ok(ctx.health, proxy);
       out.stream = std::move(t->stream);
       out.early_bytes = std::move(t->early_bytes);
       out.route = proxy.to_redacted_string();
@@ -81,7 +92,7 @@ std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const Ro
     plan.push_back({nullptr, false, origin_key, "direct"});
     return plan;
   }
-  for (size_t i : ctx.health.attempt_order(keys_of(decision.proxies))) {
+  for (size_t i : attempt_order(ctx.health, decision.proxies)) {
     const ProxyUrl& p = decision.proxies[i];
     HopCandidate c;
     c.proxy = &p;
@@ -120,7 +131,7 @@ awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ct
     if (c.absolute_form) {
       auto conn = co_await connect_to_proxy(ctx, proxy);
       if (conn) {
-        ctx.health.mark_ok(proxy_key(proxy));
+        mark_ok(ctx.health, proxy);
         hop.stream = std::move(*conn);
         hop.forward_proxy = &proxy;
         co_return std::move(hop);
@@ -146,7 +157,7 @@ awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ct
       note_failure(ctx, proxy, last, n + 1 < candidates.size());
       continue;
     }
-    ctx.health.mark_ok(proxy_key(proxy));
+    mark_ok(ctx.health, proxy);
     if (!origin_tls) {
       hop.stream = std::move(t->stream);
       co_return std::move(hop);

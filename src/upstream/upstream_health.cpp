@@ -31,12 +31,14 @@ bool UpstreamHealth::mark_failed(const std::string& key) {
   auto& until = down_until_[key];
   const bool fresh = until <= now;
   until = now + penalty_;
+  any_down_.store(true, std::memory_order_relaxed);
   return fresh;
 }
 
 void UpstreamHealth::mark_ok(const std::string& key) {
   std::lock_guard lock(mu_);
   down_until_.erase(key);
+  if (down_until_.empty()) any_down_.store(false, std::memory_order_relaxed);
 }
 
 uint64_t UpstreamHealth::failovers() const {

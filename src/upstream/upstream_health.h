@@ -3,6 +3,7 @@
 // requests skip them for a while (SPEC §3: 60 s) instead of waiting out the
 // same timeout again. Shared by all workers; the clock is injectable so
 // tests can step over the penalty without sleeping.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -25,6 +26,9 @@ class UpstreamHealth {
   // has a chance when every upstream is marked down.
   std::vector<size_t> attempt_order(const std::vector<std::string>& keys) const;
   bool is_penalised(const std::string& key) const;
+  // False while no upstream has ever failed (or all recovered): callers
+  // then skip the lock and the key strings on every request.
+  bool any_down() const { return any_down_.load(std::memory_order_relaxed); }
 
   // Returns true when this call started a new penalty (for the log).
   bool mark_failed(const std::string& key);
@@ -39,6 +43,7 @@ class UpstreamHealth {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Clock::time_point> down_until_;
   uint64_t failovers_ = 0;
+  std::atomic<bool> any_down_{false};
 };
 
 }  // namespace ferry

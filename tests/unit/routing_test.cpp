@@ -168,7 +168,8 @@ TEST(EnvProxies, PrecedenceTable) {
       EXPECT_TRUE(d.direct) << d.rule;
     } else {
       ASSERT_FALSE(d.direct);
-      EXPECT_EQ(d.proxies.at(0).address.host, c.expect);
+      ASSERT_FALSE(d.proxies.empty());
+      EXPECT_EQ(d.proxies[0].address.host, c.expect);
     }
   }
 }
