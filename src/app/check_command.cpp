@@ -60,7 +60,9 @@ awaitable<void> check_upstream(UpstreamContext& ctx, const ProxyUrl& proxy, Repo
     auto t = co_await socks5_tunnel(ctx, proxy, kSocksProbeTarget);
     // Getting as far as the target (unreachable) means the handshake and
     // any user/password passed.
-    const bool ok = t || t.error().error.type != ProxyErrc::http_request_denied;
+    // Passed: the tunnel opened, or the proxy refused only the target (it
+    // got that far). A proxy that cannot be reached or spoken to fails.
+    const bool ok = t || (!t.error().fail_over && t.error().error.type != ProxyErrc::http_request_denied);
     r.line(ok, "upstream " + name, ok ? "SOCKS5 handshake passed" : t.error().error.details);
     co_return;
   }
@@ -73,7 +75,7 @@ awaitable<void> check_upstream(UpstreamContext& ctx, const ProxyUrl& proxy, Repo
                                        (probe->status == 407 ? "" : " (answered " + std::to_string(probe->status) + " without auth)"));
   if (probe->status != 407) co_return;
   auto t = co_await http_connect_tunnel(ctx, proxy, kProbeTarget, true);
-  const bool passed = t || t.error().error.http_status() != 407;
+  const bool passed = t || (!t.error().fail_over && t.error().error.http_status() != 407);
   r.line(passed, "auth " + name, passed ? "ferry's credentials were accepted" : t.error().error.details);
 }
 
@@ -81,13 +83,18 @@ awaitable<void> run_checks(UpstreamContext& ctx, UpstreamRuntime& rt, const Conf
   if (rt.negotiate) {
     auto run_status = [&] { return rt.negotiate->status(); };
     auto st = co_await off_loop(ctx.blocking, run_status);
+    // Kerberos is asked for explicitly: --auth negotiate, or ferry's own
+    // identity (--keytab, or a Kerberos --user with a password file).
+    const bool explicit_kerberos = config.auth == AuthMode::negotiate || !config.keytab.empty() ||
+                                   (!config.user.empty() && config.user.find('\\') == std::string::npos &&
+                                    !config.password_file.empty());
     if (st.present)
       r.line(true, "kerberos", st.principal + " from " + st.source + ", ticket " + lifetime_words(st.lifetime_s));
-    else if (config.auth == AuthMode::negotiate)
+    else if (explicit_kerberos)
       r.line(false, "kerberos", st.failure.words);
     else
       r.info("kerberos", st.failure.words + " (Negotiate unavailable; other schemes still work)");
-    co_await check_kdcs(ctx, r);
+    if (st.present || explicit_kerberos) co_await check_kdcs(ctx, r);
   }
   std::vector<ProxyUrl> upstreams = config.upstreams;
   if (upstreams.empty()) {

@@ -12,6 +12,7 @@
 #include "app/route_command.h"
 #include "app/serve_command.h"
 #include "app/token_command.h"
+#include "config/proxy_url.h"
 #include "config/config_loader.h"
 
 namespace ferry {
@@ -212,7 +213,7 @@ int run_cli(int argc, char** argv) {
     }
     auto target = parse_host_port(tunnel_target);
     if (!target) {
-      std::cerr << "ferry tunnel: '" << tunnel_target << "': " << target.error() << "\n";
+      std::cerr << "ferry tunnel: '" << redact_userinfo(tunnel_target) << "': " << target.error() << "\n";
       return kUsageError;
     }
     return run(tunnel_opts, "tunnel", [&](const Config& c) {

@@ -88,7 +88,7 @@ int run_connect(const Config& config, const std::string& target_text) {
   std::signal(SIGPIPE, SIG_IGN);
   auto target = parse_host_port(target_text);
   if (!target) {
-    std::cerr << "ferry connect: '" << target_text << "': " << target.error() << "\n";
+    std::cerr << "ferry connect: '" << redact_userinfo(target_text) << "': " << target.error() << "\n";
     return 2;
   }
   auto rt = build_upstream_runtime(config, process_env(), {});

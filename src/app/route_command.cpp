@@ -25,7 +25,7 @@ Expected<RouteQuery> parse_query(const std::string& url) {
   if (url.find("://") != std::string::npos)
     return fail("'" + http::loggable_target(url) + "': only http:// and https:// URLs, or HOST:PORT for a tunnel");
   auto hp = parse_host_port(url);
-  if (!hp) return fail("'" + url + "': " + hp.error() + " (give a URL, or HOST:PORT for a tunnel)");
+  if (!hp) return fail("'" + redact_userinfo(url) + "': " + hp.error() + " (give a URL, or HOST:PORT for a tunnel)");
   return RouteQuery{TrafficKind::tunnel, *hp, hp->to_string()};
 }
 

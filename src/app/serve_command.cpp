@@ -37,7 +37,12 @@ int run_serve(const Config& config) {
   }
   log.log(LogLevel::debug, "fd_limit", {{"nofile", fd_limit}});
   log.log(LogLevel::info, "routes", {{"rules", (*upstreams)->routes.to_string()}});
-  return server.run();
+  const int rc = server.run();
+  // GSSAPI jobs still running write into session frames the server owns:
+  // let them finish before it is destroyed.
+  (*upstreams)->blocking.stop();
+  (*upstreams)->blocking.join();
+  return rc;
 }
 
 }  // namespace ferry

@@ -294,6 +294,9 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
         learnt_ = Scheme::negotiate;
         ++attempt.answers;
         attempt.sent = Scheme::negotiate;
+        // A 407 on a connection that had authenticated: this fresh context
+        // is its one retry (SPEC §5), not a first answer.
+        if (attempt.rode_on_connection) attempt.fresh_context_used = true;
         return std::move(*value);
       }
       negotiate_failure = value.error();

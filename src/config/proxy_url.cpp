@@ -40,18 +40,17 @@ bool percent_decode(std::string_view in, std::string& out) {
 }  // namespace
 
 std::string redact_userinfo(std::string_view text) {
+  // Everything between "://" (or the start) and the LAST '@' goes, user
+  // name included: a password may itself hold '/', '?', '#' or '@', and a
+  // value that does not parse must not leak either. Over-redacting a path
+  // with an '@' in it is the safe mistake.
   auto scheme_end = text.find("://");
   size_t auth_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-  auto auth_end = text.find_first_of("/?#", auth_start);
-  auto authority = text.substr(auth_start, auth_end == std::string_view::npos ? std::string_view::npos : auth_end - auth_start);
-  auto at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::string(text);
-  auto userinfo = authority.substr(0, at);
-  auto colon = userinfo.find(':');
+  auto at = text.rfind('@');
+  if (at == std::string_view::npos || at < auth_start) return std::string(text);
   std::string out(text.substr(0, auth_start));
-  out.append(userinfo.substr(0, colon));
-  if (colon != std::string_view::npos) out.append(":***");
-  out.append(text.substr(auth_start + at));
+  out.append("***");
+  out.append(text.substr(at));
   return out;
 }
 

@@ -36,7 +36,11 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   conn.buf.consume(head.size);
 
   const RouteDecision decision = ctx.routes.route(TrafficKind::tunnel, target->host, target->port);
-  auto tunnel = co_await open_tunnel(ctx.upstream, decision, *target, true);
+  // Chromium's rule (target bytes before the client spoke are the proxy's
+  // doing) holds for TLS, where the client speaks first; ssh and smtp
+  // servers speak first, and their banner is passed on.
+  const bool client_speaks_first = target->port == 443;
+  auto tunnel = co_await open_tunnel(ctx.upstream, decision, *target, client_speaks_first);
   if (!tunnel) {
     ProxyError err = tunnel.error();
     out = co_await answer_error(conn, std::move(err), false);
@@ -52,6 +56,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   error_code ec;
   co_await conn.client.write(asio::buffer(reply), ec);
   out.status = 200;
+  if (!ec && !tunnel->early_bytes.empty()) co_await conn.client.write(asio::buffer(tunnel->early_bytes), ec);
   if (ec) {
     origin.close();
     co_return out;

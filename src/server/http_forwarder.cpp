@@ -173,6 +173,18 @@ awaitable<void> forward(Forwarding& f) {
       }
       f.reused = f.origin != nullptr;
       f.origin_buf.consume(f.origin_buf.size());
+      if (!f.origin && have_credentials_for_retry && forward_proxy) {
+        // The answer to a 407 belongs to the proxy that asked: a new
+        // connection to that same proxy, never failover to another one
+        // (which would receive this proxy's credentials).
+        auto again = co_await connect_to_proxy(ctx.upstream, *forward_proxy);
+        if (!again) {
+          ProxyError err = again.error().error;
+          f.fail(std::move(err), client_body_unread);
+          co_return;
+        }
+        f.origin = std::move(*again);
+      }
       if (!f.origin) {
         auto opened = co_await open_request_hop(ctx.upstream, candidates, target.authority, target.tls);
         if (!opened) {
@@ -222,7 +234,8 @@ awaitable<void> forward(Forwarding& f) {
       error_code ep_ec;
       auto ep = f.origin->socket().remote_endpoint(ep_ec);
       ctx.log.log(LogLevel::debug, "origin_connection",
-                  {{"origin", key}, {"address", ep_ec ? std::string("-") : ep.address().to_string()},
+                  {{"origin", target.origin_key()}, {"route", f.out.route},
+                   {"address", ep_ec ? std::string("-") : ep.address().to_string()},
                    {"reused", f.reused}, {"attempt", attempt}});
     }
     // A pooled connection can be closed by the origin at any moment; a

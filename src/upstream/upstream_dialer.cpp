@@ -158,6 +158,10 @@ awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ct
       continue;
     }
     mark_ok(ctx.health, proxy);
+    if (!t->early_bytes.empty())
+      co_return Unexpected{ProxyError{ProxyErrc::http_protocol_error,
+                                      "upstream proxy " + proxy.to_redacted_string() +
+                                          " sent bytes before the request was made"}};
     if (!origin_tls) {
       hop.stream = std::move(t->stream);
       co_return std::move(hop);

@@ -47,13 +47,23 @@ TEST(ProxyUrl, RejectsAndNeverEchoesThePassword) {
       "http://u:hunter2@proxy:8080#f", "http://u:hunter2@proxy:99999",  "http://u:hunter2@",
       "http://u:hunter2@pro xy:80",   "http://:hunter2@proxy:80",       "http://u:hunter2%zz@proxy:80",
       "http://u:hunter2@::1:80",
+      // A password holding URL delimiters must not leak through the error.
+      "http://u:hun/ter2hunter2@proxy:8080", "http://u:hunter2?x@proxy:8080", "http://u:hunter2#x@proxy:8080",
+      "u:hunter2/x@proxy:8080",
   };
   for (const char* in : bad) {
     auto u = parse_proxy_url(in);
     ASSERT_FALSE(u) << in;
     EXPECT_EQ(u.error().find("hunter2"), std::string::npos) << u.error();
+    EXPECT_EQ(u.error().find("ter2"), std::string::npos) << u.error();
     EXPECT_NE(u.error().find("invalid proxy URL"), std::string::npos) << u.error();
   }
+}
+
+TEST(ProxyUrl, RedactionDropsTheWholeUserinfo) {
+  EXPECT_EQ(redact_userinfo("http://alice:pa/ss@proxy:8080"), "http://***@proxy:8080");
+  EXPECT_EQ(redact_userinfo("alice:pw@host:443"), "***@host:443");
+  EXPECT_EQ(redact_userinfo("http://proxy:8080"), "http://proxy:8080");
 }
 
 TEST(NoProxyRules, CurlSemantics) {
