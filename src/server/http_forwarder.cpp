@@ -153,6 +153,8 @@ awaitable<void> forward(Forwarding& f) {
   std::string proxy_credentials;
   bool have_credentials_for_retry = false;
   bool keep_connection = false;  // a 407's connection carries the retry
+  size_t next_candidate = 0;      // failover: candidates before this one failed
+  size_t used_candidate = 0;
   bool withhold_body = false;    // this try is NTLM's bodiless first leg
 
   http::ResponseHead resp;
@@ -186,14 +188,17 @@ awaitable<void> forward(Forwarding& f) {
         f.origin = std::move(*again);
       }
       if (!f.origin) {
-        auto opened = co_await open_request_hop(ctx.upstream, candidates, target.authority, target.tls);
+        const auto remaining = std::span<const HopCandidate>(candidates).subspan(next_candidate);
+        auto opened = co_await open_request_hop(ctx.upstream, remaining, target.authority, target.tls);
         if (!opened) {
-          f.out.route = candidates.front().route;
+          f.out.route = remaining.front().route;
           f.fail(opened.error(), client_body_unread);
           co_return;
         }
         f.origin = std::move(opened->stream);
         key = opened->pool_key;
+        for (size_t i = next_candidate; i < candidates.size(); ++i)
+          if (candidates[i].pool_key == key) used_candidate = i;
         forward_proxy = opened->forward_proxy;
         f.out.route = opened->route;
       }
@@ -334,6 +339,23 @@ awaitable<void> forward(Forwarding& f) {
         break;
       }
       if (r.status != HeadRead::Status::complete) {
+        // A forward proxy that took a fresh connection and then closed or
+        // reset it without a byte of answer (a dead backend behind a load
+        // balancer) failed at the connection level: skip it and fail over,
+        // as long as the request can still be sent again.
+        const bool silent = r.status == HeadRead::Status::closed_clean ||
+                            (r.status == HeadRead::Status::io_error && !conn.deadline.expired());
+        const bool can_resend = !client_body || !body_sent || !client_body_unread;
+        if (forward_proxy && !f.reused && silent && f.origin_buf.empty() && !client_body &&
+            used_candidate + 1 < candidates.size() && !have_credentials_for_retry && can_resend) {
+          ProxyError dead{ProxyErrc::connection_terminated,
+                          "upstream proxy " + f.out.route + " closed the connection without answering"};
+          report_upstream_failure(ctx.upstream, *forward_proxy, dead, true);
+          f.origin->close();
+          next_candidate = used_candidate + 1;
+          retry = true;
+          break;
+        }
         f.fail(f.head_read_error(r), client_body_unread);
         co_return;
       }

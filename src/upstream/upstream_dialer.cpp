@@ -105,8 +105,12 @@ std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const Ro
   return plan;
 }
 
+void report_upstream_failure(UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e, bool failing_over) {
+  note_failure(ctx, proxy, e, failing_over);
+}
+
 awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ctx,
-                                                             const std::vector<HopCandidate>& candidates,
+                                                             std::span<const HopCandidate> candidates,
                                                              const HostPort& origin, bool origin_tls) {
   ProxyError last{ProxyErrc::proxy_configuration_error, "no route"};
   for (size_t n = 0; n < candidates.size(); ++n) {

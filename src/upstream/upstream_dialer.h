@@ -3,6 +3,7 @@
 // decision's upstreams in failover order. A connection-level failure marks
 // the upstream down for the health penalty and moves on to the next; a
 // refusal by an upstream ends the attempt (SPEC §3).
+#include <span>
 #include <string>
 
 #include "routing/route_table.h"
@@ -45,7 +46,11 @@ std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const Ro
 
 // Dials the candidates in order with failover.
 awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ctx,
-                                                             const std::vector<HopCandidate>& candidates,
+                                                             std::span<const HopCandidate> candidates,
                                                              const HostPort& origin, bool origin_tls);
+
+// Records a connection-level failure of `proxy` found after the dial (a
+// forward proxy that closed without answering): the 60 s skip and the log.
+void report_upstream_failure(UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e, bool failing_over);
 
 }  // namespace ferry

@@ -12,10 +12,20 @@ ferry both map it to 127.0.0.1 with a private hosts file.
 import time
 import unittest
 
-from harness import (BlackholeListener, EchoServer, Nginx, RawConn, TestCA, free_port, get, raw_request)
+from harness import (BlackholeListener, EchoServer, Nginx, RawConn, TestCA, ThreadedServer, free_port, get,
+                     raw_request)
 from upstreams import PASSWORD, USER, WRONG_PASSWORD, UpstreamTestCase, proxy_url
 
 ORIGIN = "origin.test"
+
+
+class AcceptAndClose(ThreadedServer):
+    """A proxy whose backend is gone: it accepts, reads the request, and
+    closes without a byte of answer (what a load balancer in front of a dead
+    proxy does)."""
+
+    def handle(self, sock):
+        sock.recv(65536)
 
 
 class UpstreamHTTPTest(UpstreamTestCase):
@@ -235,6 +245,23 @@ class UpstreamHTTPTest(UpstreamTestCase):
         self.assertEqual(self.routes(f, "request", 2), [sq.url(), sq.url()])
         self.assertEqual(self.routes(f, "tunnel"), [sq.url()])
         self.assertEqual(len(self.access(sq, 3)), 3)
+
+    def test_failover_when_first_upstream_closes_without_answering(self):
+        lb = self.start_server(AcceptAndClose())
+        dead = proxy_url("http", lb.port)
+        sq = self.squid(connect_ports=self.ports)
+        f = self.serve("--upstream", dead, "--upstream", sq.url())
+        self.get_ok(f)
+        failed = self.wait_events(f, 1, "upstream_failed")
+        self.assertEqual([e["upstream"] for e in failed], [dead], f.stderr_text())
+        self.assertIs(failed[0]["failover"], True, failed[0])
+        # The CONNECT path fails over the same way, and the 60 s skip holds
+        # for both: the closing upstream sees no further connection.
+        accepted = lb.accepted
+        self.get_ok(f, self.plain + "?2")
+        self.https_ok(f)
+        self.assertEqual(lb.accepted, accepted, "the failed upstream was tried again within 60 s")
+        self.assertEqual(len(f.events("upstream_failed")), 1, f.stderr_text())
 
     def test_failover_hanging_first_upstream_is_skipped(self):
         hole = BlackholeListener()
