@@ -151,6 +151,15 @@ awaitable<void> forward(Forwarding& f) {
   auth::AuthAttempt auth_attempt;
   const auth::DigestRequest digest_req{method, absolute_url};
   std::string proxy_credentials;
+  // Both hold a credential: wiped however the request ends.
+  struct WipeOnExit {
+    std::string& a;
+    std::string& b;
+    ~WipeOnExit() {
+      auth::cleanse_string(a);
+      auth::cleanse_string(b);
+    }
+  } wipe_credentials{proxy_credentials, proxy_request_head};
   bool have_credentials_for_retry = false;
   bool keep_connection = false;  // a 407's connection carries the retry
   size_t next_candidate = 0;      // failover: candidates before this one failed

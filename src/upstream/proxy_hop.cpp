@@ -107,6 +107,10 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
   // Negotiate calls into GSSAPI, which may wait for the KDC: off the loop.
   const bool may_block = authr && authr->negotiate_mechanism();
   std::string credentials;
+  struct Wipe {
+    std::string& s;
+    ~Wipe() { auth::cleanse_string(s); }
+  } wipe_credentials{credentials};
   if (authr) {
     auto first = [&] { return authr->first_try(digest_req, attempt, false); };
     if (may_block) credentials = co_await off_loop(ctx.blocking, first);
@@ -127,8 +131,8 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
     request += "\r\n";
     error_code ec;
     const bool in_time = co_await timed_write(*conn, request, ctx.connect_timeout, ec);
-    // The request held the credentials: wipe both copies now.
-    OPENSSL_cleanse(request.data(), request.size());
+    // The request held the credentials: wipe it now (and `credentials` once done).
+    auth::cleanse_string(request);
     if (!in_time || ec)
       co_return Unexpected{unreachable({ProxyErrc::connection_terminated, "upstream proxy " + name + ": sending CONNECT failed"})};
 

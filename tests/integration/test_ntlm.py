@@ -205,5 +205,32 @@ class NtlmTest(UpstreamTestCase):
         self.assertEqual(self.failed_type3(), 1, self.apache.error_log_text()[-3000:])
 
 
+
+
+class SquidFakeNtlmTest(UpstreamTestCase):
+    """Squid 5.7's ntlm_fake_auth answers type 1 with a malformed type 2
+    (TargetName offset 0xaaaaaaae, no TargetInfo): ferry's strict codec must
+    refuse it with a clear 407, never read past the message, never loop."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ca = TestCA(cls.tmp)
+        cls.nginx = Nginx(cls.tmp, cls.ca)
+        cls.addClassCleanup(cls.nginx.stop)
+
+    def test_malformed_type2_is_refused(self):
+        sq = self.squid(auth="ntlm")
+        pw = self.password_file(CAROL_PW, name="carol")
+        f = self.serve("--upstream", sq.url(), "--auth", "ntlm", "--user", NTLM_USER, "--password-file", pw)
+        r = self.curl(f"http://127.0.0.1:{f.port}", "-i", f"http://{ORIGIN}:{self.nginx.http_port}/")
+        head = r.stdout.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        self.assertIn(" 407 ", head.splitlines()[0], head)
+        self.assertRegex(head, r"Proxy-Status: ferry; error=http_request_denied; details=\"[^\"]*malformed NTLM challenge")
+        # One type 1, answered by the bad type 2; no type 3, no second try.
+        lines = self.access(sq, 1)
+        self.assertEqual(len(lines), 1, lines)
+
+
 if __name__ == "__main__":
     unittest.main()
