@@ -249,12 +249,19 @@ awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, cons
   ByteStreamPtr conn = std::move(*opened);
   ReadBuffer buf(512);
   error_code ec;
+  // One budget for the whole handshake: a proxy that drips its reply a
+  // byte at a time cannot stretch it step by step.
+  const auto until = std::chrono::steady_clock::now() + ctx.connect_timeout;
+  auto left = [&until] {
+    auto rest = std::chrono::duration_cast<Millis>(until - std::chrono::steady_clock::now());
+    return std::max(rest, Millis(1));
+  };
 
   const bool userpass = proxy.has_credentials();
   const std::string greeting = socks5::greeting(userpass);
-  bool ok = co_await timed_write(*conn, greeting, ctx.connect_timeout, ec);
+  bool ok = co_await timed_write(*conn, greeting, left(), ec);
   if (!ok || ec) co_return Unexpected{bad("sending the greeting failed")};
-  ok = co_await timed_read_at_least(*conn, buf, 2, ctx.connect_timeout);
+  ok = co_await timed_read_at_least(*conn, buf, 2, left());
   if (!ok) co_return Unexpected{bad("no answer to the greeting")};
   const auto ver = uint8_t(buf.data()[0]), method = uint8_t(buf.data()[1]);
   buf.consume(2);
@@ -264,12 +271,13 @@ awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, cons
     if (!socks5::userpass_request(proxy.user, proxy.password, msg))
       co_return Unexpected{refused({ProxyErrc::proxy_configuration_error,
                                     "SOCKS5 proxy " + name + ": user name and password must be 1-255 bytes each", 502})};
-    const bool sent = co_await timed_write(*conn, msg, ctx.connect_timeout, ec);
+    const bool sent = co_await timed_write(*conn, msg, left(), ec);
     OPENSSL_cleanse(msg.data(), msg.size());
     if (!sent || ec) co_return Unexpected{bad("sending credentials failed")};
-    ok = co_await timed_read_at_least(*conn, buf, 2, ctx.connect_timeout);
+    ok = co_await timed_read_at_least(*conn, buf, 2, left());
     if (!ok) co_return Unexpected{bad("no answer to the credentials")};
-    const bool accepted = buf.data()[1] == 0;
+    // RFC 1929: version 1, status 0 = success.
+    const bool accepted = buf.data()[0] == 1 && buf.data()[1] == 0;
     buf.consume(2);
     if (!accepted)
       co_return Unexpected{refused({ProxyErrc::http_request_denied,
@@ -285,7 +293,7 @@ awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, cons
   }
 
   const std::string connect_msg = socks5::connect_request(host, target.port);
-  ok = co_await timed_write(*conn, connect_msg, ctx.connect_timeout, ec);
+  ok = co_await timed_write(*conn, connect_msg, left(), ec);
   if (!ok || ec) co_return Unexpected{bad("sending CONNECT failed")};
   for (;;) {
     auto reply = socks5::parse_reply(buf.data());
@@ -302,7 +310,7 @@ awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, cons
       t.stream = std::move(conn);
       co_return std::move(t);
     }
-    ok = co_await timed_read_at_least(*conn, buf, buf.size() + 1, ctx.connect_timeout);
+    ok = co_await timed_read_at_least(*conn, buf, buf.size() + 1, left());
     if (!ok) co_return Unexpected{bad("no reply to CONNECT")};
   }
 }
