@@ -74,7 +74,14 @@ std::string ProxyAuthenticator::make_value(Scheme s, const DigestRequest& req) {
     case Scheme::basic: return std::string(basic_value_.view());
     case Scheme::digest:
       if (!digest_) return {};
-      return digest_credentials(*digest_, creds_.user, creds_.password.view(), req, ++nonce_count_, random_cnonce());
+    {
+      // -sess algorithms compute HA1 once per nonce from the first cnonce
+      // (RFC 7616 §3.4.2): keep that cnonce for the nonce's lifetime.
+      const bool sess = digest_->algorithm.ends_with("-SESS");
+      if (sess && session_cnonce_.empty()) session_cnonce_ = random_cnonce();
+      return digest_credentials(*digest_, creds_.user, creds_.password.view(), req, ++nonce_count_,
+                                sess ? session_cnonce_ : random_cnonce());
+    }
     case Scheme::ntlm:
     case Scheme::negotiate:
     case Scheme::none: break;
@@ -336,6 +343,7 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
   if (pick == Scheme::digest) {
     digest_ = digest;
     nonce_count_ = 0;
+    session_cnonce_.clear();
   }
   learnt_ = pick;
   ++attempt.answers;

@@ -119,6 +119,7 @@ class ProxyAuthenticator {
   bool let_through_without_auth_ = false;
   std::optional<DigestChallenge> digest_;
   uint32_t nonce_count_ = 0;
+  std::string session_cnonce_;  // Digest -sess: the cnonce HA1 was made with
   int rejections_ = 0;
   Clock::time_point negotiate_rest_until_{};
   Clock::time_point backoff_until_{};

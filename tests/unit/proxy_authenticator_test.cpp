@@ -422,3 +422,30 @@ TEST(ProxyAuthenticator, ConfiguredModeMustBeOffered) {
 
 }  // namespace
 }  // namespace ferry::auth
+
+namespace ferry::auth {
+namespace {
+
+// MD5-sess makes HA1 once per nonce from the first cnonce (RFC 7616 §3.4.2):
+// every later use of that nonce must carry the same cnonce; plain MD5 takes a
+// fresh one each time.
+TEST(ProxyAuthenticator, DigestSessKeepsItsCnonceForTheNonce) {
+  for (const bool sess : {true, false}) {
+    SCOPED_TRACE(sess ? "MD5-sess" : "MD5");
+    auto a = make(AuthMode::automatic);
+    AuthAttempt at;
+    const std::string challenge =
+        std::string(R"(Digest realm="r", nonce="n1", qop="auth", algorithm=)") + (sess ? "MD5-sess" : "MD5");
+    auto first = a.answer({challenge}, kReq, at);
+    ASSERT_TRUE(first.has_value());
+    AuthAttempt next;
+    const std::string second = a.first_try(kReq, next);
+    auto c1 = param(*first, "cnonce"), c2 = param(second, "cnonce");
+    ASSERT_TRUE(c1 && c2) << *first << " / " << second;
+    EXPECT_EQ(*c1 == *c2, sess) << *c1 << " vs " << *c2;
+    EXPECT_EQ(param(second, "nc"), std::optional<std::string>("00000002"));
+  }
+}
+
+}  // namespace
+}  // namespace ferry::auth
