@@ -16,6 +16,15 @@ awaitable<void> TcpStream::write(std::array<asio::const_buffer, 3> bufs, error_c
   ec = e;
 }
 
+size_t TcpStream::read_available(asio::mutable_buffer buf, error_code& ec) {
+  socket_.non_blocking(true, ec);
+  if (ec) return 0;
+  size_t n = socket_.read_some(buf, ec);
+  error_code ignored;
+  socket_.non_blocking(false, ignored);
+  return n;
+}
+
 awaitable<void> TcpStream::shutdown_send() {
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);

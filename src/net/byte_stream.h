@@ -20,6 +20,10 @@ class ByteStream {
   awaitable<void> write(asio::const_buffer buf, error_code& ec) { co_await write({buf, {}, {}}, ec); }
   // Half-close: no more bytes will be sent.
   virtual awaitable<void> shutdown_send() = 0;
+  // Reads what is there without waiting: 0 with ec == would_block when no
+  // application bytes are (for TLS a readable socket may hold only a
+  // session ticket), 0 with ec == eof at end of stream.
+  virtual size_t read_available(asio::mutable_buffer buf, error_code& ec) = 0;
 
   // The TCP socket at the bottom of the stack: to wait for readability,
   // cancel pending operations, or splice when the stream is plain TCP.
@@ -53,6 +57,7 @@ class TcpStream final : public ByteStream {
   awaitable<void> write(std::array<asio::const_buffer, 3> bufs, error_code& ec) override;
   using ByteStream::write;
   awaitable<void> shutdown_send() override;
+  size_t read_available(asio::mutable_buffer buf, error_code& ec) override;
   tcp::socket& socket() override { return socket_; }
   bool is_plain_tcp() const override { return true; }
 

@@ -40,6 +40,20 @@ awaitable<void> TlsStream::write(std::array<asio::const_buffer, 3> bufs, error_c
   ec = e;
 }
 
+size_t TlsStream::read_available(asio::mutable_buffer buf, error_code& ec) {
+  // With the socket in non-blocking mode the synchronous SSL read returns
+  // would_block instead of waiting when the records that arrived held no
+  // application data; the engine keeps any partial record for next time.
+  auto& sock = stream_.next_layer();
+  sock.non_blocking(true, ec);
+  if (ec) return 0;
+  size_t n = stream_.read_some(buf, ec);
+  error_code ignored;
+  sock.non_blocking(false, ignored);
+  if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof;
+  return n;
+}
+
 awaitable<void> TlsStream::shutdown_send() {
   // TLS has no half-close that servers honour; send close_notify and move on.
   SSL_shutdown(stream_.native_handle());

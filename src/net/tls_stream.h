@@ -28,6 +28,7 @@ class TlsStream final : public ByteStream {
   awaitable<void> write(std::array<asio::const_buffer, 3> bufs, error_code& ec) override;
   using ByteStream::write;
   awaitable<void> shutdown_send() override;
+  size_t read_available(asio::mutable_buffer buf, error_code& ec) override;
   tcp::socket& socket() override { return stream_.next_layer(); }
   bool is_plain_tcp() const override { return false; }
   bool has_buffered_input() const override;

@@ -19,6 +19,11 @@ class CountingStream final : public ByteStream {
   }
   using ByteStream::write;
   awaitable<void> shutdown_send() override { return inner_.shutdown_send(); }
+  size_t read_available(asio::mutable_buffer buf, error_code& ec) override {
+    size_t n = inner_.read_available(buf, ec);
+    bytes_in += n;
+    return n;
+  }
   tcp::socket& socket() override { return inner_.socket(); }
   bool is_plain_tcp() const override { return inner_.is_plain_tcp(); }
   bool has_buffered_input() const override { return inner_.has_buffered_input(); }

@@ -274,9 +274,28 @@ awaitable<void> forward(Forwarding& f) {
     if ((client_expects_continue || probe_auth) && !withhold_body) {
       // Wait briefly for the origin's verdict on the body.
       asio::steady_timer timer(co_await asio::this_coro::executor, kContinueWait);
-      auto which = co_await (f.origin->socket().async_wait(tcp::socket::wait_read, nothrow_awaitable) ||
-                             timer.async_wait(nothrow_awaitable));
-      if (which.index() == 0) {
+      bool answered = false;
+      for (;;) {
+        auto which = co_await (f.origin->socket().async_wait(tcp::socket::wait_read, nothrow_awaitable) ||
+                               timer.async_wait(nothrow_awaitable));
+        if (which.index() == 1) break;  // no verdict in time: the body goes
+        if (f.origin->is_plain_tcp() || f.origin->has_buffered_input()) {
+          answered = true;
+          break;
+        }
+        // TLS: a readable socket may hold only a session ticket (TLS 1.3
+        // sends them after the handshake), which is no answer; waiting for
+        // a head then would stall until the idle timeout.
+        auto space = f.origin_buf.prepare(http::kMaxHeadSize + 1);
+        error_code rec;
+        const size_t n = f.origin->read_available(space, rec);
+        f.origin_buf.commit(n);
+        if (n > 0 || (rec && rec != asio::error::would_block && rec != asio::error::try_again)) {
+          answered = true;  // bytes, or an end the head reader will report
+          break;
+        }
+      }
+      if (answered) {
         auto r = co_await f.read_origin_head();
         if (r.status != HeadRead::Status::complete) {
         f.fail(f.head_read_error(r), true);
