@@ -30,15 +30,13 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.parse
 
-from harness import clean_env, free_port, hosts_file_for, loopback_dns_prefix, port_open, wait_until
+from harness import clean_env, free_port, hosts_file_for, loopback_dns_prefix, wait_until
 
-try:  # listening check that makes no connection (squid logs connect probes)
-    from upstreams import _listening_by
-except ImportError:  # pragma: no cover - upstreams.py is being edited elsewhere
-    def _listening_by(pid, port, host="127.0.0.1"):
-        return port_open(port, host)
+# Shared with the other upstream daemons: file helpers, the no-connection
+# listening check (squid logs connect probes), the access-log parser.
+from upstreams import (AccessLog, _listening_by, _make_traversable, _read, _require, _write,
+                       squid_access_lines)
 
 KRB5KDC = shutil.which("krb5kdc") or "/usr/sbin/krb5kdc"
 KDB5_UTIL = shutil.which("kdb5_util") or "/usr/sbin/kdb5_util"
@@ -71,40 +69,6 @@ class KerberosError(RuntimeError):
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-def _require(binary, package):
-    if not os.access(binary, os.X_OK):
-        raise RuntimeError(f"{binary} not found: install {package} (scripts/install-deps.sh test)")
-
-
-def _write(path, text, mode=0o644):
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
-
-
-def _read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def _make_traversable(path):
-    """Squid/Apache drop to another user and must reach files below `path`:
-    adds o+x to `path` (mkdtemp makes 0700); a parent that is not traversable
-    is an error (not ours to change)."""
-    path = os.path.abspath(path)
-    mode = os.stat(path).st_mode & 0o7777
-    if not mode & 0o001:
-        os.chmod(path, mode | 0o001)
-    parent = os.path.dirname(path)
-    while parent != os.path.dirname(parent):
-        if not os.stat(parent).st_mode & 0o001:
-            raise RuntimeError(f"{parent} is not traversable by other users (o+x): use a temp dir elsewhere")
-        parent = os.path.dirname(parent)
-
 
 def _chown(path, owner, recursive=False):
     """chown to user `owner` (when running as root and the user exists)."""
@@ -434,7 +398,20 @@ class Kdc(_Proc):
 # Squid with Negotiate (Kerberos)
 # ---------------------------------------------------------------------------
 
-class NegotiateSquid(_Proc):
+class _NamedProxy(_Proc, AccessLog):
+    """A proxy reached by its Kerberos host name (self.host), on self.port."""
+
+    def url(self, scheme="http", host=None):
+        """Proxy URL by the SPN host name (clients need --resolve NAME:PORT:127.0.0.1)."""
+        return f"{scheme}://{host or self.host}:{self.port}"
+
+    def curl_resolve(self):
+        """curl arguments mapping the proxy host name to loopback."""
+        return ["--resolve", f"{self.host}:{self.port}:127.0.0.1"]
+
+
+
+class NegotiateSquid(_NamedProxy):
     """Squid on 127.0.0.1:PORT requiring Negotiate (Kerberos) via
     negotiate_kerberos_auth with its own copy of the service keytab and an
     MIT replay cache (-c DIR/rcache). Everything in DIR=tmpdir/squid-neg-PORT.
@@ -535,39 +512,13 @@ class NegotiateSquid(_Proc):
         return ("--- squid stdout/stderr:\n" + _read(self.output_path)[-3000:] +
                 "\n--- cache.log:\n" + self.cache_log_text()[-3000:])
 
-    def url(self, scheme="http", host=None):
-        """Proxy URL by the SPN host name (clients need --resolve NAME:PORT:127.0.0.1)."""
-        return f"{scheme}://{host or self.host}:{self.port}"
-
-    def curl_resolve(self):
-        """curl arguments mapping the proxy host name to loopback."""
-        return ["--resolve", f"{self.host}:{self.port}:127.0.0.1"]
-
     def cache_log_text(self):
         return _read(self.cache_log_path)
 
     def access_lines(self):
         """Dicts with time, status (0 when none), method, uri, user (None when
         no credentials), code (TCP_MISS, TCP_DENIED, ...)."""
-        out = []
-        for line in _read(self.access_log_path).splitlines():
-            parts = line.split()
-            if len(parts) != 6:
-                continue
-            ts, status, method, uri, user, code = parts
-            out.append({"time": float(ts), "status": int(status) if status.isdigit() else 0, "method": method,
-                        "uri": uri, "user": None if user == "-" else urllib.parse.unquote(user), "code": code})
-        return out
-
-    def wait_access_count(self, n, timeout=5, pred=None):
-        found = []
-
-        def check():
-            found[:] = [e for e in self.access_lines() if pred is None or pred(e)]
-            return len(found) >= n
-
-        wait_until(check, timeout)
-        return found
+        return squid_access_lines(self.access_log_path)
 
 
 # ---------------------------------------------------------------------------
@@ -586,7 +537,7 @@ def _apache_unescape(s):
     return _APACHE_ESC.sub(rep, s)
 
 
-class GssApache(_Proc):
+class GssApache(_NamedProxy):
     """Apache httpd (prefork) as a forward proxy on 127.0.0.1:PORT
     (ProxyRequests On, mod_proxy_http/mod_proxy_connect) requiring
     mod_auth_gssapi auth: Negotiate with Kerberos (service keytab through
@@ -716,12 +667,6 @@ AllowCONNECT {" ".join(str(p) for p in self.connect_ports) or "0"}
         return ("--- apache stdout/stderr:\n" + _read(self.output_path)[-3000:] +
                 "\n--- error.log:\n" + self.error_log_text()[-3000:])
 
-    def url(self, scheme="http", host=None):
-        return f"{scheme}://{host or self.host}:{self.port}"
-
-    def curl_resolve(self):
-        return ["--resolve", f"{self.host}:{self.port}:127.0.0.1"]
-
     def error_log_text(self):
         return _read(self.error_log_path)
 
@@ -740,16 +685,6 @@ AllowCONNECT {" ".join(str(p) for p in self.connect_ports) or "0"}
                         "uri": parts[1] if len(parts) > 1 else "", "user": None if user == "-" else
                         _apache_unescape(user), "request": req})
         return out
-
-    def wait_access_count(self, n, timeout=5, pred=None):
-        found = []
-
-        def check():
-            found[:] = [e for e in self.access_lines() if pred is None or pred(e)]
-            return len(found) >= n
-
-        wait_until(check, timeout)
-        return found
 
     def stop(self, timeout=10, graceful=True):
         """SIGTERM to the parent (it stops its workers); SIGKILL after

@@ -70,8 +70,9 @@ def _make_traversable(path):
     parent = os.path.dirname(path)
     while parent != os.path.dirname(parent):
         if not os.stat(parent).st_mode & 0o001:
-            raise RuntimeError(f"{parent} is not traversable by other users (o+x); squid runs as proxy and "
-                               "cannot reach its files below it: use a temp dir elsewhere")
+            raise RuntimeError(f"{parent} is not traversable by other users (o+x); daemons that drop to "
+                               "another user (squid, apache) cannot reach their files below it: use a temp dir "
+                               "elsewhere")
         parent = os.path.dirname(parent)
 
 
@@ -143,6 +144,36 @@ def _listening_by(pid, port, host="127.0.0.1"):
     if inodes is None:
         return port_open(port, host)  # no procfs: fall back to a connect probe
     return bool(inodes & _socket_inodes(pid))
+
+
+def squid_access_lines(path):
+    """Parses a Squid access log written with the `ferry` logformat below
+    (also used by kerberos_bed.NegotiateSquid)."""
+    out = []
+    for line in _read(path).splitlines():
+        parts = line.split()
+        if len(parts) != 6:
+            continue
+        ts, status, method, uri, user, code = parts
+        out.append({"time": float(ts), "status": int(status) if status.isdigit() else 0, "method": method,
+                    "uri": uri, "user": None if user == "-" else urllib.parse.unquote(user), "code": code})
+    return out
+
+
+class AccessLog:
+    """For daemons with access_lines(): waiting for lines to be written."""
+
+    def wait_access_count(self, n, timeout=5, pred=None):
+        """Waits until at least n access lines (matching pred, if given) are
+        logged; proxies write a line after the transaction ends. Returns them."""
+        found = []
+
+        def check():
+            found[:] = [e for e in self.access_lines() if pred is None or pred(e)]
+            return len(found) >= n
+
+        wait_until(check, timeout)
+        return found
 
 
 def proxy_url(scheme, port, creds=None, host="127.0.0.1"):
@@ -237,7 +268,7 @@ class _Daemon:
 # Squid
 # ---------------------------------------------------------------------------
 
-class Squid(_Daemon):
+class Squid(_Daemon, AccessLog):
     """Squid as an HTTP(S) forward proxy on 127.0.0.1.
 
     auth: "none" (open to loopback clients), "basic" (basic_ncsa_auth,
@@ -391,27 +422,7 @@ class Squid(_Daemon):
         (e.g. TCP_MISS, TCP_DENIED, TCP_TUNNEL). user is None when no
         credentials came, but it is the name sent also when they were wrong
         (status 407): check status too when counting authenticated requests."""
-        out = []
-        for line in _read(self.access_log_path).splitlines():
-            parts = line.split()
-            if len(parts) != 6:
-                continue
-            ts, status, method, uri, user, code = parts
-            out.append({"time": float(ts), "status": int(status) if status.isdigit() else 0, "method": method,
-                        "uri": uri, "user": None if user == "-" else urllib.parse.unquote(user), "code": code})
-        return out
-
-    def wait_access_count(self, n, timeout=5, pred=None):
-        """Waits until at least n access lines (matching pred, if given) are
-        logged; squid writes a line after the transaction ends. Returns them."""
-        found = []
-
-        def check():
-            found[:] = [e for e in self.access_lines() if pred is None or pred(e)]
-            return len(found) >= n
-
-        wait_until(check, timeout)
-        return found
+        return squid_access_lines(self.access_log_path)
 
 
 def _htpasswd_line(user, password):
