@@ -222,12 +222,8 @@ awaitable<void> forward(Forwarding& f) {
         auth_attempt = auth::AuthAttempt{};
         const bool connection_authenticated = f.origin->proxy_authenticated;
         auto first = [&] { return authr->first_try(digest_req, auth_attempt, connection_authenticated); };
-        if (authr->negotiate_mechanism() && !connection_authenticated) {
-          auto value = co_await off_loop(ctx.upstream.blocking, first);
-          proxy_credentials = std::move(value);
-        } else {
-          proxy_credentials = first();
-        }
+        proxy_credentials = co_await off_loop(ctx.upstream.blocking, first,
+                                              authr->negotiate_mechanism() && !connection_authenticated);
       }
       have_credentials_for_retry = false;
       withhold_body = client_body && auth::ProxyAuthenticator::body_withheld(auth_attempt);
@@ -425,20 +421,14 @@ awaitable<void> forward(Forwarding& f) {
       // The upstream wants credentials. Answering is ferry's job (the
       // client's Proxy-Authorization is never forwarded, the proxy's
       // challenge never relayed); the authenticator caps the retries.
-      std::vector<std::string> challenges;
-      for (const auto& fld : resp.fields)
-        if (iequals(fld.name, "Proxy-Authenticate")) challenges.emplace_back(fld.value);
+      const auto challenges = proxy_authenticate_values(resp);
       f.origin_buf.consume(head_size);
       Expected<std::string, ProxyError> next = Unexpected{
           ProxyError{ProxyErrc::http_request_denied, "upstream proxy " + f.out.route + " requires authentication", 407}};
       if (authr) {
         auto respond = [&] { return authr->answer(challenges, digest_req, auth_attempt); };
-        if (authr->negotiate_mechanism()) {
-          auto r = co_await off_loop(ctx.upstream.blocking, respond);
-          next = std::move(r);
-        } else {
-          next = respond();
-        }
+        auto r = co_await off_loop(ctx.upstream.blocking, respond, authr->negotiate_mechanism() != nullptr);
+        next = std::move(r);
       }
       if (next && client_body && body_sent) {
         // The body is gone; the request cannot be repeated. The scheme is
@@ -482,17 +472,9 @@ awaitable<void> forward(Forwarding& f) {
     if (forward_proxy && authr) {
       // The proxy accepted the request: verify a Negotiate mutual-auth
       // token, and remember that this connection is authenticated.
-      std::vector<std::string> answers;
-      for (const auto& fld : resp.fields)
-        if (iequals(fld.name, "Proxy-Authenticate")) answers.emplace_back(fld.value);
+      const auto answers = proxy_authenticate_values(resp);
       auto verify = [&] { return authr->accepted(answers, auth_attempt); };
-      Expected<bool, ProxyError> ok = false;
-      if (auth_attempt.context) {
-        auto r = co_await off_loop(ctx.upstream.blocking, verify);
-        ok = std::move(r);
-      } else {
-        ok = verify();
-      }
+      auto ok = co_await off_loop(ctx.upstream.blocking, verify, auth_attempt.context != nullptr);
       if (!ok) {
         ProxyError bad = ok.error();
         f.fail(std::move(bad), client_body_unread);

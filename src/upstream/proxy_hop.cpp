@@ -51,12 +51,6 @@ awaitable<bool> timed_read_at_least(ByteStream& s, ReadBuffer& buf, size_t n, Mi
 HopFailure unreachable(ProxyError e) { return HopFailure{std::move(e), true}; }
 HopFailure refused(ProxyError e) { return HopFailure{std::move(e), false}; }
 
-std::vector<std::string> proxy_authenticate_values(const http::ResponseHead& resp) {
-  std::vector<std::string> values;
-  for (const auto& f : resp.fields)
-    if (iequals(f.name, "Proxy-Authenticate")) values.emplace_back(f.value);
-  return values;
-}
 
 // The proxy's refusal of a CONNECT, as ferry's own 502 (SPEC §3: not a
 // reason to fail over). Its status and reason are quoted; its body is not.
@@ -69,6 +63,13 @@ ProxyError connect_refusal(const ProxyUrl& proxy, const HostPort& target, const 
 }
 
 }  // namespace
+
+std::vector<std::string> proxy_authenticate_values(const http::ResponseHead& resp) {
+  std::vector<std::string> values;
+  for (const auto& f : resp.fields)
+    if (iequals(f.name, "Proxy-Authenticate")) values.emplace_back(f.value);
+  return values;
+}
 
 awaitable<bool> skip_small_body(ByteStream& s, ReadBuffer& buf, const http::ResponseInfo& info, Millis timeout) {
   if (!info.keep_alive) co_return false;
@@ -113,8 +114,7 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
   } wipe_credentials{credentials};
   if (authr) {
     auto first = [&] { return authr->first_try(digest_req, attempt, false); };
-    if (may_block) credentials = co_await off_loop(ctx.blocking, first);
-    else credentials = first();
+    credentials = co_await off_loop(ctx.blocking, first, may_block);
   }
 
   ByteStreamPtr conn;
@@ -154,13 +154,11 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
                                     "upstream proxy " + name + " sent a malformed reply to CONNECT: " + std::string(parsed.error)})};
 
     if (resp.status >= 200 && resp.status < 300) {
-      if (authr && attempt.context) {
+      if (authr) {
         auto values = proxy_authenticate_values(resp);
         auto verify = [&] { return authr->accepted(values, attempt); };
-        auto ok = co_await off_loop(ctx.blocking, verify);
+        auto ok = co_await off_loop(ctx.blocking, verify, attempt.context != nullptr);
         if (!ok) co_return Unexpected{refused(ok.error())};
-      } else if (authr) {
-        (void)authr->accepted({}, attempt);
       }
       buf.consume(head->head_size);
       Tunnel t;
@@ -179,14 +177,7 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
     auto values = proxy_authenticate_values(resp);
     auto info = http::analyze_response(resp, "GET");  // a 407 is framed like any response
     auto respond = [&] { return authr->answer(values, digest_req, attempt); };
-    std::optional<Expected<std::string, ProxyError>> next_holder;
-    if (may_block) {
-      auto r = co_await off_loop(ctx.blocking, respond);
-      next_holder.emplace(std::move(r));
-    } else {
-      next_holder.emplace(respond());
-    }
-    auto& next = *next_holder;
+    auto next = co_await off_loop(ctx.blocking, respond, may_block);
     if (!next) co_return Unexpected{refused(next.error())};
     credentials = std::move(*next);
     buf.consume(head->head_size);

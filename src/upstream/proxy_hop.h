@@ -27,6 +27,9 @@ struct Tunnel {
   std::string early_bytes;  // target bytes that arrived with the proxy's reply
 };
 
+// The Proxy-Authenticate values of a proxy's response, in order.
+std::vector<std::string> proxy_authenticate_values(const http::ResponseHead& resp);
+
 // Skips a proxy error reply's small body (a 407's page) so the connection
 // can carry the retry. False when that is not cheap (chunked, until close,
 // over 64 KiB) or the proxy closes: then the retry needs a new connection.

@@ -51,10 +51,12 @@ struct UpstreamContext {
 };
 
 // Runs `f()` on the blocking pool and resumes on the caller's executor, so
-// a slow KDC never stalls an event loop. `f` is borrowed.
+// a slow KDC never stalls an event loop; with `may_block` false (no GSSAPI
+// involved) it just calls `f` here. `f` is borrowed.
 template <class F>
-awaitable<std::invoke_result_t<F&>> off_loop(asio::thread_pool& pool, F& f) {
+awaitable<std::invoke_result_t<F&>> off_loop(asio::thread_pool& pool, F& f, bool may_block = true) {
   using R = std::invoke_result_t<F&>;
+  if (!may_block) co_return f();
   // co_spawn needs a default-constructible result; Expected is not one.
   auto run = [&f]() -> awaitable<std::optional<R>> { co_return std::optional<R>(f()); };
   std::optional<R> result = co_await asio::co_spawn(pool, run, asio::use_awaitable);
