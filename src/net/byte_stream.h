@@ -25,6 +25,13 @@ class ByteStream {
   // session ticket), 0 with ec == eof at end of stream.
   virtual size_t read_available(asio::mutable_buffer buf, error_code& ec) = 0;
 
+  // Completes when the stream has something to read (or has ended): the
+  // socket's readability, unless a layer holds bytes of its own.
+  virtual awaitable<void> wait_readable(error_code& ec) {
+    auto [e] = co_await socket().async_wait(tcp::socket::wait_read, nothrow_awaitable);
+    ec = e;
+  }
+
   // The TCP socket at the bottom of the stack: to wait for readability,
   // cancel pending operations, or splice when the stream is plain TCP.
   virtual tcp::socket& socket() = 0;

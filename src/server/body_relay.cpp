@@ -90,7 +90,8 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
         }
         auto step = decoder.step(src_buf.data());
         if (step.status == http::ChunkedDecoder::Status::error)
-          co_return BodyRelayError{BodyRelayError::Side::source, "bad chunked framing: " + std::string(step.error)};
+          co_return BodyRelayError{BodyRelayError::Side::source, "bad chunked framing: " + std::string(step.error), false,
+                                   true};
         if (step.status == http::ChunkedDecoder::Status::data) {
           if (auto e = co_await r.write(step.data)) co_return e;
         }

@@ -15,6 +15,7 @@ struct BodyRelayError {
   enum class Side { source, destination } side;
   std::string what;  // for logs; no payload bytes
   bool timeout = false;
+  bool bad_framing = false;  // the source's chunked framing is malformed
 };
 
 struct BodySpec {

@@ -7,7 +7,11 @@ awaitable<HeadRead> read_head(ByteStream& stream, ReadBuffer& buf) {
   for (;;) {
     auto s = http::scan_for_head_end(buf.data(), scan);
     if (s.state == http::ParseState::complete) co_return HeadRead{HeadRead::Status::complete, s.head_size, {}, {}};
-    if (s.state == http::ParseState::error) co_return HeadRead{HeadRead::Status::bad_head, 0, s.error, {}};
+    if (s.state == http::ParseState::error) {
+      // The scan reaches the size limit only when no earlier byte was bad.
+      const bool too_large = s.next_scan >= http::kMaxHeadSize;
+      co_return HeadRead{HeadRead::Status::bad_head, 0, s.error, {}, too_large};
+    }
     scan = s.next_scan;
     error_code ec;
     co_await buf.read_from(stream, ec, http::kMaxHeadSize + 1);

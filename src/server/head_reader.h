@@ -12,6 +12,7 @@ struct HeadRead {
   size_t head_size = 0;
   std::string_view error;  // bad_head: what is wrong
   error_code ec;           // io_error
+  bool too_large = false;  // bad_head because the head outgrew http::kMaxHeadSize
 };
 
 awaitable<HeadRead> read_head(ByteStream& stream, ReadBuffer& buf);

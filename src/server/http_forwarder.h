@@ -11,7 +11,4 @@ namespace ferry {
 awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::RequestHead& head,
                                        const http::RequestInfo& info, const http::AbsoluteTarget& target);
 
-// Connects to an origin (TCP, then TLS for https).
-awaitable<Expected<ByteStreamPtr, ProxyError>> open_origin(ServerContext& ctx, const HostPort& authority, bool tls);
-
 }  // namespace ferry

@@ -15,12 +15,14 @@ bool OriginPool::still_usable(ByteStream& conn) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-ByteStreamPtr OriginPool::take(const std::string& key) {
+ByteStreamPtr OriginPool::take(const std::string& key, Clock::duration max_idle) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   auto& list = it->second;
   const auto now = Clock::now();
-  while (!list.empty()) {
+  // The most recently used connection is at the back; older ones stay for
+  // requests that may take them.
+  while (!list.empty() && (max_idle >= ttl_ || now - list.back().since < max_idle)) {
     Idle entry = std::move(list.back());
     list.pop_back();
     --total_;

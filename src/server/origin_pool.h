@@ -18,12 +18,19 @@ class OriginPool {
                       std::chrono::seconds idle_ttl = std::chrono::seconds(30))
       : max_per_origin_(max_idle_per_origin), max_total_(max_idle_total), ttl_(idle_ttl) {}
 
-  ByteStreamPtr take(const std::string& key);
+  ByteStreamPtr take(const std::string& key) { return take(key, ttl_); }
+  // Only a connection idle for less than `max_idle`: a request that cannot
+  // be sent again must not race a server's keep-alive close (Apache closes
+  // after 5 s), so it takes only recently used connections (review D16).
+  ByteStreamPtr take(const std::string& key, Clock::duration max_idle);
   void put(const std::string& key, ByteStreamPtr conn);
   // Closes connections idle longer than the TTL.
   void sweep();
   void clear();
   size_t idle_count() const { return total_; }
+
+  // The idle limit for requests that cannot be retried (see take).
+  static constexpr std::chrono::seconds kFreshIdle{2};
 
  private:
   struct Idle {

@@ -7,6 +7,7 @@
 #include "http/head_parser.h"
 #include "http/message_framing.h"
 #include "server/head_reader.h"
+#include "upstream/proxy_auth_exchange.h"
 #include "upstream/socks5_codec.h"
 
 namespace ferry {
@@ -102,20 +103,7 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
                                                             const HostPort& target, bool client_speaks_first) {
   const std::string authority = target.to_string();
   const std::string name = proxy.to_redacted_string();
-  auth::ProxyAuthenticator* authr = ctx.auth.find(proxy);
-  auth::AuthAttempt attempt;
-  const auth::DigestRequest digest_req{"CONNECT", authority};
-  // Negotiate calls into GSSAPI, which may wait for the KDC: off the loop.
-  const bool may_block = authr && authr->negotiate_mechanism();
-  std::string credentials;
-  struct Wipe {
-    std::string& s;
-    ~Wipe() { auth::cleanse_string(s); }
-  } wipe_credentials{credentials};
-  if (authr) {
-    auto first = [&] { return authr->first_try(digest_req, attempt, false); };
-    credentials = co_await off_loop(ctx.blocking, first, may_block);
-  }
+  ProxyAuthExchange auth(ctx.blocking, ctx.auth.find(proxy), auth::DigestRequest{"CONNECT", authority}, name);
 
   ByteStreamPtr conn;
   ReadBuffer buf(4096);
@@ -126,12 +114,12 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
       conn = std::move(*opened);
       buf.consume(buf.size());
     }
-    std::string request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
-    if (!credentials.empty()) request += "Proxy-Authorization: " + credentials + "\r\n";
-    request += "\r\n";
+    co_await auth.begin_try(*conn);
+    std::string request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n";
+    auth.add_credentials(request);
     error_code ec;
     const bool in_time = co_await timed_write(*conn, request, ctx.connect_timeout, ec);
-    // The request held the credentials: wipe it now (and `credentials` once done).
+    // The request held the credentials: wipe it now.
     auth::cleanse_string(request);
     if (!in_time || ec)
       co_return Unexpected{unreachable({ProxyErrc::connection_terminated, "upstream proxy " + name + ": sending CONNECT failed"})};
@@ -154,12 +142,8 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
                                     "upstream proxy " + name + " sent a malformed reply to CONNECT: " + std::string(parsed.error)})};
 
     if (resp.status >= 200 && resp.status < 300) {
-      if (authr) {
-        auto values = proxy_authenticate_values(resp);
-        auto verify = [&] { return authr->accepted(values, attempt); };
-        auto ok = co_await off_loop(ctx.blocking, verify, attempt.context != nullptr);
-        if (!ok) co_return Unexpected{refused(ok.error())};
-      }
+      std::optional<ProxyError> bad = co_await auth.on_accepted(resp, *conn);
+      if (bad) co_return Unexpected{refused(std::move(*bad))};
       buf.consume(head->head_size);
       Tunnel t;
       t.early_bytes = std::string(buf.data());
@@ -171,15 +155,10 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
     }
     if (resp.status != 407) co_return Unexpected{refused(connect_refusal(proxy, target, resp))};
 
-    // 407: answer it (or give up) in the authenticator, which caps retries.
-    if (!authr)
-      co_return Unexpected{refused({ProxyErrc::http_request_denied, "upstream proxy " + name + " requires authentication", 407})};
-    auto values = proxy_authenticate_values(resp);
+    // 407: answered (or given up) by the auth exchange, which caps retries.
+    std::optional<ProxyError> denied = co_await auth.on_challenge(resp);
+    if (denied) co_return Unexpected{refused(std::move(*denied))};
     auto info = http::analyze_response(resp, "GET");  // a 407 is framed like any response
-    auto respond = [&] { return authr->answer(values, digest_req, attempt); };
-    auto next = co_await off_loop(ctx.blocking, respond, may_block);
-    if (!next) co_return Unexpected{refused(next.error())};
-    credentials = std::move(*next);
     buf.consume(head->head_size);
     // (co_await kept out of && and ?: : GCC 12 miscompiles it there.)
     bool reusable = false;
@@ -187,10 +166,10 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
     if (!reusable) {
       conn->close();
       conn.reset();
-      if (attempt.same_connection)
+      if (auth.needs_same_connection())
         co_return Unexpected{refused({ProxyErrc::http_request_denied,
                                       "upstream proxy " + name + " closed the connection in the middle of the " +
-                                          std::string(auth::scheme_name(attempt.sent)) + " handshake",
+                                          std::string(auth::scheme_name(auth.attempt().sent)) + " handshake",
                                       407})};
     }
   }

@@ -1,0 +1,58 @@
+#include "server/hop_acquirer.h"
+
+#include <algorithm>
+
+namespace ferry {
+
+awaitable<Expected<AcquiredHop, ProxyError>> HopAcquirer::acquire(bool pooled, OriginPool::Clock::duration max_idle) {
+  AcquiredHop hop;
+  if (pooled) {
+    for (const auto& c : candidates_) {
+      if ((hop.stream = pool_.take(c.pool_key, max_idle))) {
+        hop.pool_key = c.pool_key;
+        hop.forward_proxy = c.absolute_form ? c.proxy : nullptr;
+        hop.route = c.route;
+        hop.reused = true;
+        co_return std::move(hop);
+      }
+    }
+  }
+  const auto remaining = std::span<const HopCandidate>(candidates_).subspan(next_);
+  auto opened = co_await open_request_hop(ctx_, remaining, origin_, tls_);
+  if (!opened) co_return Unexpected{opened.error()};
+  hop.stream = std::move(opened->stream);
+  hop.pool_key = std::move(opened->pool_key);
+  hop.forward_proxy = opened->forward_proxy;
+  hop.route = std::move(opened->route);
+  for (size_t i = next_; i < candidates_.size(); ++i)
+    if (candidates_[i].pool_key == hop.pool_key) used_ = i;
+  co_return std::move(hop);
+}
+
+awaitable<Expected<AcquiredHop, ProxyError>> HopAcquirer::redial(const AcquiredHop& previous) {
+  auto again = co_await connect_to_proxy(ctx_, *previous.forward_proxy);
+  if (!again) co_return Unexpected{again.error().error};
+  AcquiredHop hop;
+  hop.stream = std::move(*again);
+  hop.pool_key = previous.pool_key;
+  hop.forward_proxy = previous.forward_proxy;
+  hop.route = previous.route;
+  co_return std::move(hop);
+}
+
+bool HopAcquirer::fail_over(const AcquiredHop& hop, const ProxyError& why) {
+  if (!hop.forward_proxy || hop.reused || used_ + 1 >= candidates_.size()) return false;
+  report_upstream_failure(ctx_, *hop.forward_proxy, why, true);
+  next_ = used_ + 1;
+  return true;
+}
+
+bool HopAcquirer::any_forward_proxy() const {
+  return std::any_of(candidates_.begin(), candidates_.end(), [](const HopCandidate& c) { return c.absolute_form; });
+}
+
+bool HopAcquirer::any_origin_form() const {
+  return std::any_of(candidates_.begin(), candidates_.end(), [](const HopCandidate& c) { return !c.absolute_form; });
+}
+
+}  // namespace ferry

@@ -1,0 +1,55 @@
+#pragma once
+// The "acquire a connection" stage of forwarding: an idle pooled connection
+// for any of the plan's candidates, else a new one dialled in failover
+// order. It remembers which candidate served, so a proxy that dies silently
+// on a fresh connection is skipped for the next try, and it redials the
+// same proxy when a 407's answer must go to the proxy that asked.
+#include <string>
+#include <vector>
+
+#include "server/origin_pool.h"
+#include "upstream/upstream_dialer.h"
+
+namespace ferry {
+
+struct AcquiredHop {
+  ByteStreamPtr stream;
+  std::string pool_key;
+  const ProxyUrl* forward_proxy = nullptr;  // absolute-form requests go to this proxy
+  std::string route;                        // for logs
+  bool reused = false;                      // from the pool
+};
+
+class HopAcquirer {
+ public:
+  HopAcquirer(UpstreamContext& ctx, OriginPool& pool, std::vector<HopCandidate> candidates, HostPort origin,
+              bool origin_tls)
+      : ctx_(ctx), pool_(pool), candidates_(std::move(candidates)), origin_(std::move(origin)), tls_(origin_tls) {}
+
+  // A pooled connection idle for less than `max_idle` when `pooled` is set,
+  // else a new one from the current candidate on. The error's route is the
+  // first candidate tried.
+  awaitable<Expected<AcquiredHop, ProxyError>> acquire(bool pooled, OriginPool::Clock::duration max_idle);
+  // A new connection to the forward proxy `hop` went to (no failover: the
+  // answer to its 407 belongs to it).
+  awaitable<Expected<AcquiredHop, ProxyError>> redial(const AcquiredHop& hop);
+  // The forward proxy behind a fresh `hop` closed without answering: it is
+  // marked down and the next acquire starts after it. False when no
+  // candidate is left (then nothing is marked).
+  bool fail_over(const AcquiredHop& hop, const ProxyError& why);
+
+  bool any_forward_proxy() const;
+  bool any_origin_form() const;
+  const std::string& first_route() const { return candidates_.front().route; }
+
+ private:
+  UpstreamContext& ctx_;
+  OriginPool& pool_;
+  const std::vector<HopCandidate> candidates_;
+  const HostPort origin_;
+  const bool tls_;
+  size_t next_ = 0;  // candidates before this one failed
+  size_t used_ = 0;  // the candidate the last dialled connection went to
+};
+
+}  // namespace ferry

@@ -1,0 +1,86 @@
+#include "upstream/proxy_auth_exchange.h"
+
+#include "upstream/proxy_hop.h"
+
+namespace ferry {
+
+ProxyAuthExchange::ProxyAuthExchange(asio::thread_pool& blocking, auth::ProxyAuthenticator* authr,
+                                     auth::DigestRequest req, std::string proxy_name)
+    : blocking_(blocking), authr_(authr), req_(std::move(req)), proxy_name_(std::move(proxy_name)) {}
+
+ProxyAuthExchange::~ProxyAuthExchange() { auth::cleanse_string(credentials_); }
+
+bool ProxyAuthExchange::may_block() const {
+  // Only GSSAPI may wait (for the KDC); the other schemes are computed here.
+  return authr_ && authr_->negotiate_mechanism() != nullptr;
+}
+
+awaitable<void> ProxyAuthExchange::begin_try(const ByteStream& conn) {
+  if (answer_pending_) {
+    answer_pending_ = false;  // this try carries the answer
+    co_return;
+  }
+  auth::cleanse_string(credentials_);
+  credentials_.clear();
+  if (!authr_ || no_credentials_) co_return;
+  attempt_ = auth::AuthAttempt{};
+  const bool authenticated = conn.proxy_authenticated;
+  auto first = [&] { return authr_->first_try(req_, attempt_, authenticated); };
+  credentials_ = co_await off_loop(blocking_, first, may_block() && !authenticated);
+}
+
+void ProxyAuthExchange::add_credentials(std::string& head) const {
+  if (credentials_.empty()) return;
+  static constexpr std::string_view kField = "Proxy-Authorization: ";
+  // Built in place, reserved first: no temporary copy of the credential.
+  head.reserve(head.size() + kField.size() + credentials_.size() + 2);
+  const size_t at = head.size() - 2;  // before the final CRLF
+  head.insert(at, "\r\n");
+  head.insert(at, credentials_);
+  head.insert(at, kField);
+}
+
+bool ProxyAuthExchange::preemptive_ntlm_leg() const {
+  return !credentials_.empty() && auth::ProxyAuthenticator::body_withheld(attempt_) && attempt_.answers == 0;
+}
+
+bool ProxyAuthExchange::reactive_ntlm_leg() const {
+  return !credentials_.empty() && auth::ProxyAuthenticator::body_withheld(attempt_) && attempt_.answers > 0;
+}
+
+bool ProxyAuthExchange::scheme_unknown() const {
+  return authr_ && credentials_.empty() && !no_credentials_ && authr_->scheme_unknown();
+}
+
+awaitable<std::optional<ProxyError>> ProxyAuthExchange::on_challenge(const http::ResponseHead& resp) {
+  if (!authr_ || no_credentials_)
+    co_return ProxyError{ProxyErrc::http_request_denied, "upstream proxy " + proxy_name_ + " requires authentication", 407};
+  const auto challenges = proxy_authenticate_values(resp);
+  auto respond = [&] { return authr_->answer(challenges, req_, attempt_); };
+  auto next = co_await off_loop(blocking_, respond, may_block());
+  if (!next) co_return next.error();
+  auth::cleanse_string(credentials_);
+  credentials_ = std::move(*next);
+  auth::cleanse_string(*next);
+  answer_pending_ = true;
+  co_return std::nullopt;
+}
+
+awaitable<std::optional<ProxyError>> ProxyAuthExchange::on_accepted(const http::ResponseHead& resp, ByteStream& conn) {
+  if (!authr_) co_return std::nullopt;
+  const auto answers = proxy_authenticate_values(resp);
+  auto verify = [&] { return authr_->accepted(answers, attempt_); };
+  auto ok = co_await off_loop(blocking_, verify, attempt_.context != nullptr);
+  if (!ok) co_return ok.error();
+  if (*ok) conn.proxy_authenticated = true;
+  co_return std::nullopt;
+}
+
+void ProxyAuthExchange::drop_credentials() {
+  auth::cleanse_string(credentials_);
+  credentials_.clear();
+  answer_pending_ = false;
+  no_credentials_ = true;
+}
+
+}  // namespace ferry
