@@ -44,11 +44,13 @@ class ByteStream {
   // connection to an upstream proxy: later requests on it need no token.
   bool proxy_authenticated = false;
 
-  void cancel() {
+  // Cancels pending operations; virtual so in-memory streams (tests) can
+  // wake their own waiters.
+  virtual void cancel() {
     error_code ignored;
     socket().cancel(ignored);
   }
-  void close() {
+  virtual void close() {
     error_code ignored;
     socket().shutdown(tcp::socket::shutdown_both, ignored);
     socket().close(ignored);

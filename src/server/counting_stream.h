@@ -25,6 +25,9 @@ class CountingStream final : public ByteStream {
     return n;
   }
   tcp::socket& socket() override { return inner_.socket(); }
+  void cancel() override { inner_.cancel(); }
+  void close() override { inner_.close(); }
+  awaitable<void> wait_readable(error_code& ec) override { return inner_.wait_readable(ec); }
   bool is_plain_tcp() const override { return inner_.is_plain_tcp(); }
   bool has_buffered_input() const override { return inner_.has_buffered_input(); }
 
