@@ -312,6 +312,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
       auth->drop_credentials();
       f.origin_buf.consume(x.head_size);
       keep_connection = co_await skip_small_body(*hop.stream, f.origin_buf, *rinfo, ctx.config.connect_timeout);
+      if (!f.origin_buf.empty()) keep_connection = false;  // bytes after a HEAD's answer: not trusted
       if (!keep_connection) hop.stream->close();
       continue;
     }

@@ -278,6 +278,9 @@ class Squid(_Daemon, AccessLog):
     https=True listens with `https_port` (TLS to the proxy) using a leaf
     certificate for 127.0.0.1/localhost signed by `ca` (a harness TestCA).
     CONNECT is allowed to `connect_ports` only (403 otherwise, before auth).
+    open_domains: destination names let through without auth (an
+    `http_access allow` before the proxy_auth rule, as enterprises do for
+    intranet hosts).
     hosts ({name: address}, e.g. harness.TEST_HOSTS) goes into a private
     `hosts_file`, so squid resolves names like origin.test to loopback.
     The access log has one line per request: see access_lines().
@@ -290,7 +293,7 @@ class Squid(_Daemon, AccessLog):
     REALM_DIGEST = "ferry-test-digest"
 
     def __init__(self, tmpdir, auth="none", https=False, ca=None, users=None, connect_ports=(443,),
-                 extra_conf="", hosts=None):
+                 extra_conf="", hosts=None, open_domains=()):
         _require(SQUID, "squid")
         if auth not in ("none", "basic", "digest", "ntlm"):
             raise ValueError(f"auth must be none, basic, digest or ntlm, not {auth!r}")
@@ -382,6 +385,8 @@ class Squid(_Daemon, AccessLog):
                       "http_access deny CONNECT !connect_ok"]
         else:
             lines.append("http_access deny CONNECT")
+        if open_domains:
+            lines += ["acl open_dst dstdomain " + " ".join(open_domains), "http_access allow open_dst"]
         if auth == "none":
             lines.append("http_access allow loopback")
         else:
