@@ -56,8 +56,15 @@ struct ConnectRun {
 
 awaitable<void> connect_and_relay(UpstreamContext& up, const RouteTable& routes, HostPort target, ConnectRun& run) {
   auto ex = co_await asio::this_coro::executor;
-  const RouteDecision decision = routes.route(TrafficKind::tunnel, target.host, target.port);
-  auto tunnel = co_await open_tunnel(up, decision, target, false);
+  const StaticProxyResolver resolver(routes);
+  const std::string authority = target.to_string();
+  RouteQuery query;
+  query.kind = TrafficKind::tunnel;
+  query.host = target.host;
+  query.port = target.port;
+  query.authority = authority;
+  const Resolution resolved = resolver.resolve_now(query);
+  auto tunnel = co_await open_tunnel(up, *resolved.proxies, target, false);
   if (!tunnel) {
     run.exit_code = 1;
     run.error = std::string(proxy_errc_name(tunnel.error().type)) + ": " + tunnel.error().details;

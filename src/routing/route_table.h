@@ -64,6 +64,8 @@ class RouteTable {
   static Expected<RouteTable> parse(std::string_view text);
   // Every proxy a decision can name (for per-proxy state built at start).
   std::vector<const ProxyUrl*> all_proxies() const;
+  // The proxy lists a decision can view (upstreams, then the env ones).
+  std::vector<std::span<const ProxyUrl>> proxy_spans() const { return {upstreams_, env_http_, env_https_, env_all_}; }
 
  private:
   ExactBypassRules exact_;

@@ -35,17 +35,28 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   }
   conn.buf.consume(head.size);
 
-  const RouteDecision decision = ctx.routes.route(TrafficKind::tunnel, target->host, target->port);
+  const std::string authority = target->to_string();
+  RouteQuery query;
+  query.kind = TrafficKind::tunnel;
+  query.host = target->host;
+  query.port = target->port;
+  query.authority = authority;
+  auto resolved = co_await ctx.resolver->resolve(query);
+  if (!resolved) {
+    ProxyError err = resolved.error();
+    out = co_await answer_error(conn, std::move(err), false);
+    co_return out;
+  }
+  const ProxyListPtr proxies = resolved->proxies;
   // Chromium's rule (target bytes before the client spoke are the proxy's
   // doing) holds for TLS, where the client speaks first; ssh and smtp
   // servers speak first, and their banner is passed on.
   const bool client_speaks_first = target->port == 443;
-  auto tunnel = co_await open_tunnel(ctx.upstream, decision, *target, client_speaks_first);
+  auto tunnel = co_await open_tunnel(ctx.upstream, *proxies, *target, client_speaks_first);
   if (!tunnel) {
     ProxyError err = tunnel.error();
     out = co_await answer_error(conn, std::move(err), false);
-    out.route = decision.direct ? "direct" : decision.proxies.front().to_redacted_string();
-    if (!decision.direct && decision.proxies.size() > 1) out.route += " (+" + std::to_string(decision.proxies.size() - 1) + " more)";
+    out.route = route_summary(*proxies);
     co_return out;
   }
   out.route = tunnel->route;

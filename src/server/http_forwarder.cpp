@@ -122,10 +122,23 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   const bool client_body = info.body != BodyKind::none;
 
   // Plan.
-  const RouteDecision decision = ctx.routes.route(target.tls ? TrafficKind::https_url : TrafficKind::plain_http,
-                                                  target.authority.host, target.authority.port);
+  const std::string host_header = target.host_header();
+  RouteQuery query;
+  query.kind = target.tls ? TrafficKind::https_url : TrafficKind::plain_http;
+  query.host = target.authority.host;
+  query.port = target.authority.port;
+  query.authority = host_header;
+  query.path = target.origin_form;
+  auto resolved = co_await ctx.resolver->resolve(query);
+  if (!resolved) {
+    AcquiredHop none;
+    ProxyError err = resolved.error();
+    f.fail(none, std::move(err), client_body);
+    co_return;
+  }
+  const ProxyListPtr proxies = resolved->proxies;  // the candidates point into it
   HopAcquirer hops(ctx.upstream, conn.worker.pool(),
-                   plan_request_hops(ctx.upstream, decision, target.authority, target.tls), target.authority,
+                   plan_request_hops(ctx.upstream, *proxies, target.authority, target.tls), target.authority,
                    target.tls);
   const Renderings heads = render(ctx, head, info, target, hops);
   // From here on `head` views may dangle: the body relay reuses the buffer.

@@ -67,11 +67,23 @@ struct RawSession {
 template <class OnOpened>
 awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened before_relay) {
   ServerContext& ctx = s.ctx;
-  const RouteDecision decision = ctx.routes.route(TrafficKind::tunnel, target.host, target.port);
-  auto tunnel = co_await open_tunnel(ctx.upstream, decision, target, false);
+  const std::string authority = target.to_string();
+  RouteQuery query;
+  query.kind = TrafficKind::tunnel;
+  query.host = target.host;
+  query.port = target.port;
+  query.authority = authority;
+  auto resolved = co_await ctx.resolver->resolve(query);
+  if (!resolved) {
+    s.record(resolved.error());
+    co_await before_relay(&resolved.error());
+    co_return;
+  }
+  const ProxyListPtr proxies = resolved->proxies;
+  auto tunnel = co_await open_tunnel(ctx.upstream, *proxies, target, false);
   if (!tunnel) {
     s.record(tunnel.error());
-    if (!decision.direct) s.route = decision.proxies.front().to_redacted_string();
+    if (!proxies->direct_only()) s.route = route_summary(*proxies);
     co_await before_relay(&tunnel.error());
     co_return;
   }

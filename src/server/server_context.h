@@ -9,6 +9,7 @@
 #include "log/event_log.h"
 #include "net/tcp_connector.h"
 #include "net/tls_stream.h"
+#include "routing/proxy_resolver.h"
 #include "upstream/upstream_runtime.h"
 
 namespace ferry {
@@ -16,6 +17,7 @@ namespace ferry {
 struct ServerContext {
   ServerContext(const Config& c, EventLog& l, http::Via v, UpstreamRuntime& up)
       : config(c), log(l), via(std::move(v)), via_1_1(via.value(1)), via_1_0(via.value(0)), routes(up.routes),
+        resolver(std::make_unique<StaticProxyResolver>(up.routes)),
         upstream{c.connect_timeout, destinations, *up.proxy_tls, tls, up.health, up.auth, l, up.blocking} {}
 
   // Our Via element for a message received as HTTP/1.<minor>.
@@ -29,6 +31,8 @@ struct ServerContext {
   DestinationFilter destinations;
   TlsClientContext tls;
   const RouteTable& routes;
+  // Where requests go (SPEC §3): the static rules today; PAC plugs in here.
+  std::unique_ptr<ProxyResolver> resolver;
   UpstreamContext upstream;  // borrows destinations and tls above
 
   std::atomic<size_t> connections{0};

@@ -10,18 +10,25 @@ std::string proxy_key(const ProxyUrl& p) {
   return k;
 }
 
-void AuthRegistry::add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback,
-                       std::shared_ptr<auth::GssMechanism> negotiate, const std::string& spn_override) {
-  auto key = proxy_key(proxy);
-  if (by_key_.count(key)) return;
+std::unique_ptr<auth::ProxyAuthenticator> AuthRegistry::make(const ProxyUrl& proxy, AuthMode mode,
+                                                             auth::Credentials fallback,
+                                                             std::shared_ptr<auth::GssMechanism> negotiate,
+                                                             const std::string& spn_override) {
   // Userinfo in the URL wins over --user for that upstream (curl does the same).
   auth::Credentials creds = proxy.has_credentials() ? auth::Credentials{proxy.user, auth::Secret(proxy.password)}
                                                     : std::move(fallback);
   // The SPN comes from the proxy name as configured, never from DNS (a
   // CNAME would name another service), like curl and Chromium.
   auth::NegotiateSetup neg{std::move(negotiate), spn_override.empty() ? "HTTP@" + proxy.address.host : spn_override};
-  by_key_.emplace(key, std::make_unique<auth::ProxyAuthenticator>(mode, std::move(creds), proxy.to_redacted_string(),
-                                                                  std::move(neg)));
+  return std::make_unique<auth::ProxyAuthenticator>(mode, std::move(creds), proxy.to_redacted_string(),
+                                                    std::move(neg));
+}
+
+void AuthRegistry::add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback,
+                       std::shared_ptr<auth::GssMechanism> negotiate, const std::string& spn_override) {
+  auto key = proxy_key(proxy);
+  if (by_key_.count(key)) return;
+  by_key_.emplace(key, make(proxy, mode, std::move(fallback), std::move(negotiate), spn_override));
 }
 
 void AuthRegistry::bind(const ProxyUrl& proxy) {
@@ -31,8 +38,18 @@ void AuthRegistry::bind(const ProxyUrl& proxy) {
 
 auth::ProxyAuthenticator* AuthRegistry::find(const ProxyUrl& proxy) const {
   if (auto a = by_address_.find(&proxy); a != by_address_.end()) return a->second;
-  auto it = by_key_.find(proxy_key(proxy));
-  return it == by_key_.end() ? nullptr : it->second.get();
+  const auto key = proxy_key(proxy);
+  if (auto it = by_key_.find(key); it != by_key_.end()) return it->second.get();
+  if (!defaults_) return nullptr;
+  std::lock_guard lock(later_mu_);
+  auto& slot = later_[key];
+  if (!slot) slot = make(proxy, defaults_->mode, defaults_->fallback, defaults_->negotiate, defaults_->spn_override);
+  return slot.get();
+}
+
+size_t AuthRegistry::size() const {
+  std::lock_guard lock(later_mu_);
+  return by_key_.size() + later_.size();
 }
 
 }  // namespace ferry

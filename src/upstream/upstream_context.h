@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <optional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "auth/proxy_authenticator.h"
@@ -23,20 +24,40 @@ namespace ferry {
 // "scheme://[user@]host:port" (the password never takes part).
 std::string proxy_key(const ProxyUrl& p);
 
-// One authenticator per upstream, built at start for every upstream the
-// route table can name; read-only afterwards, so lookups need no lock.
+// One authenticator per upstream identity (proxy_key). Those of every
+// upstream the static rules can name are built at start and found without a
+// lock; a proxy first named at run time (a PAC result) gets one made on
+// demand from the same settings, under a lock, and kept for the process.
 class AuthRegistry {
  public:
+  struct Settings {
+    AuthMode mode = AuthMode::automatic;
+    auth::Credentials fallback;  // --user/--password-file; URL userinfo wins
+    std::shared_ptr<auth::GssMechanism> negotiate;
+    std::string spn_override;
+  };
+  // The settings for proxies met later (set once, before serving). PAC will
+  // have to narrow which of them get password schemes (SPEC §9 auth_proxies).
+  void set_defaults(Settings s) { defaults_ = std::move(s); }
   void add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback,
            std::shared_ptr<auth::GssMechanism> negotiate, const std::string& spn_override);
+  // Never null once defaults are set: unknown proxies get an authenticator.
   auth::ProxyAuthenticator* find(const ProxyUrl& proxy) const;
   // Lets find() recognise this ProxyUrl object (one of the route table's)
   // by its address, without building its key on every request.
   void bind(const ProxyUrl& proxy);
+  size_t size() const;
 
  private:
-  std::map<std::string, std::unique_ptr<auth::ProxyAuthenticator>> by_key_;
+  static std::unique_ptr<auth::ProxyAuthenticator> make(const ProxyUrl& proxy, AuthMode mode,
+                                                         auth::Credentials fallback,
+                                                         std::shared_ptr<auth::GssMechanism> negotiate,
+                                                         const std::string& spn_override);
+  std::map<std::string, std::unique_ptr<auth::ProxyAuthenticator>> by_key_;  // built at start
   std::unordered_map<const ProxyUrl*, auth::ProxyAuthenticator*> by_address_;
+  std::optional<Settings> defaults_;
+  mutable std::mutex later_mu_;
+  mutable std::map<std::string, std::unique_ptr<auth::ProxyAuthenticator>> later_;  // met at run time
 };
 
 struct UpstreamContext {
@@ -45,7 +66,7 @@ struct UpstreamContext {
   TlsClientContext& proxy_tls;  // trust for https:// upstreams (--upstream-ca or system)
   TlsClientContext& origin_tls;
   UpstreamHealth& health;
-  const AuthRegistry& auth;
+  const AuthRegistry& auth;  // find() may create: internally locked
   EventLog& log;
   asio::thread_pool& blocking;  // GSSAPI calls (they may wait for the KDC)
 };

@@ -36,17 +36,27 @@ ProxyError all_failed(ProxyError last, size_t tried) {
   return last;
 }
 
-// The order to try the decision's proxies in; the configured order unless
-// some upstream is marked down (the common case costs no lock, no strings).
-std::vector<size_t> attempt_order(const UpstreamHealth& health, std::span<const ProxyUrl> proxies) {
+// The order to try the chains in; the listed order unless some upstream is
+// marked down (the common case costs no lock, no strings). DIRECT is never
+// marked down.
+std::vector<size_t> attempt_order(const UpstreamHealth& health, const ProxyList& proxies) {
+  const auto& chains = proxies.chains;
   if (!health.any_down()) {
-    std::vector<size_t> order(proxies.size());
+    std::vector<size_t> order(chains.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     return order;
   }
   std::vector<std::string> keys;
-  for (const auto& p : proxies) keys.push_back(proxy_key(p));
+  for (const auto& c : chains) keys.push_back(c.direct() ? std::string("DIRECT") : proxy_key(c.first()));
   return health.attempt_order(keys);
+}
+
+// Chains of more than one proxy (a PAC cannot express them; chained
+// upstreams may one day): refused with a clear error until supported.
+std::optional<ProxyError> unsupported(const ProxyChain& c) {
+  if (c.hops.size() <= 1) return std::nullopt;
+  return ProxyError{ProxyErrc::proxy_configuration_error,
+                    "proxy chains of more than one hop are not supported yet: " + c.to_string(), 502};
 }
 
 void mark_ok(UpstreamHealth& health, const ProxyUrl& proxy) {
@@ -55,20 +65,30 @@ void mark_ok(UpstreamHealth& health, const ProxyUrl& proxy) {
 
 }  // namespace
 
-awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, const RouteDecision& decision,
+awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, const ProxyList& proxies,
                                                           const HostPort& target, bool client_speaks_first) {
   RoutedTunnel out;
-  if (decision.direct) {
-    auto sock = co_await connect_tcp(target, ctx.connect_timeout, ctx.destinations);
-    if (!sock) co_return Unexpected{sock.error()};
-    out.stream = std::make_unique<TcpStream>(std::move(*sock));
-    out.route = "direct";
-    co_return std::move(out);
-  }
-  const auto order = attempt_order(ctx.health, decision.proxies);
-  ProxyError last{ProxyErrc::proxy_configuration_error, "no upstream proxy configured"};
+  const auto order = attempt_order(ctx.health, proxies);
+  ProxyError last{ProxyErrc::proxy_configuration_error, "no route"};
+  size_t proxies_tried = 0;
   for (size_t n = 0; n < order.size(); ++n) {
-    const ProxyUrl& proxy = decision.proxies[order[n]];
+    const ProxyChain& chain = proxies.chains[order[n]];
+    const bool more_left = n + 1 < order.size();
+    if (chain.direct()) {
+      auto sock = co_await connect_tcp(target, ctx.connect_timeout, ctx.destinations);
+      if (sock) {
+        out.stream = std::make_unique<TcpStream>(std::move(*sock));
+        out.route = "direct";
+        co_return std::move(out);
+      }
+      last = sock.error();
+      // DIRECT after proxies (a PAC's "PROXY a; DIRECT") is a fallback,
+      // its failure ends the list like any other.
+      continue;
+    }
+    if (auto e = unsupported(chain)) co_return Unexpected{*e};
+    const ProxyUrl& proxy = chain.first();
+    ++proxies_tried;
     auto t = co_await tunnel_via(ctx, proxy, target, client_speaks_first);
     if (t) {
       mark_ok(ctx.health, proxy);
@@ -79,30 +99,48 @@ awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, 
     }
     if (!t.error().fail_over) co_return Unexpected{t.error().error};
     last = t.error().error;
-    note_failure(ctx, proxy, last, n + 1 < order.size());
+    note_failure(ctx, proxy, last, more_left);
   }
-  co_return Unexpected{all_failed(std::move(last), order.size())};
+  co_return Unexpected{all_failed(std::move(last), proxies_tried)};
 }
 
-std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const RouteDecision& decision,
+std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const ProxyList& proxies,
                                             const HostPort& origin, bool origin_tls) {
-  const std::string origin_key = std::string(origin_tls ? "https://" : "http://") + origin.to_string();
   std::vector<HopCandidate> plan;
-  if (decision.direct) {
-    plan.push_back({nullptr, false, origin_key, "direct"});
-    return plan;
-  }
-  for (size_t i : attempt_order(ctx.health, decision.proxies)) {
-    const ProxyUrl& p = decision.proxies[i];
+  std::string origin_key;
+  for (size_t i : attempt_order(ctx.health, proxies)) {
+    const ProxyChain& chain = proxies.chains[i];
     HopCandidate c;
+    if (chain.direct() || chain.hops.size() > 1) {
+      if (origin_key.empty()) origin_key = std::string(origin_tls ? "https://" : "http://") + origin.to_string();
+      c.chain = &chain;
+      c.pool_key = chain.direct() ? origin_key : chain.to_string() + " " + origin_key;
+      c.route = chain.direct() ? "direct" : chain.to_string();
+      plan.push_back(std::move(c));
+      continue;
+    }
+    const ProxyUrl& p = chain.first();
+    c.chain = &chain;
     c.proxy = &p;
     c.absolute_form = is_http_proxy(p) && !origin_tls;
     // A forward proxy's connection takes requests for any origin.
-    c.pool_key = c.absolute_form ? "forward " + proxy_key(p) : proxy_key(p) + " " + origin_key;
+    if (c.absolute_form) {
+      c.pool_key = "forward " + proxy_key(p);
+    } else {
+      if (origin_key.empty()) origin_key = std::string(origin_tls ? "https://" : "http://") + origin.to_string();
+      c.pool_key = proxy_key(p) + " " + origin_key;
+    }
     c.route = p.to_redacted_string();
     plan.push_back(std::move(c));
   }
   return plan;
+}
+
+std::string route_summary(const ProxyList& proxies) {
+  const auto& chains = proxies.chains;
+  std::string s = chains.front().direct() ? std::string("direct") : chains.front().to_string();
+  if (chains.size() > 1) s += " (+" + std::to_string(chains.size() - 1) + " more)";
+  return s;
 }
 
 void report_upstream_failure(UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e, bool failing_over) {
@@ -118,9 +156,14 @@ awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ct
     RequestHop hop;
     hop.pool_key = c.pool_key;
     hop.route = c.route;
+    if (c.chain && !c.proxy && !c.chain->direct()) co_return Unexpected{*unsupported(*c.chain)};
     if (!c.proxy) {
       auto sock = co_await connect_tcp(origin, ctx.connect_timeout, ctx.destinations);
-      if (!sock) co_return Unexpected{sock.error()};
+      if (!sock) {
+        last = sock.error();
+        if (n + 1 < candidates.size()) continue;  // DIRECT with more after it (a PAC list)
+        co_return Unexpected{all_failed(std::move(last), candidates.size())};
+      }
       if (!origin_tls) {
         hop.stream = std::make_unique<TcpStream>(std::move(*sock));
         co_return std::move(hop);

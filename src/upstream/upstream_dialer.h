@@ -1,12 +1,12 @@
 #pragma once
-// Carries a connection along a route decision: direct, or through the
-// decision's upstreams in failover order. A connection-level failure marks
+// Carries a connection along a resolved proxy list: its chains in failover
+// order, DIRECT being one of them. A connection-level failure marks
 // the upstream down for the health penalty and moves on to the next; a
 // refusal by an upstream ends the attempt (SPEC §3).
 #include <span>
 #include <string>
 
-#include "routing/route_table.h"
+#include "routing/proxy_resolver.h"
 #include "upstream/proxy_hop.h"
 
 namespace ferry {
@@ -18,7 +18,7 @@ struct RoutedTunnel {
 };
 
 // A byte tunnel to `target` (CONNECT, SOCKS5 inbound, `ferry connect`).
-awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, const RouteDecision& decision,
+awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, const ProxyList& proxies,
                                                           const HostPort& target, bool client_speaks_first);
 
 // How a plain HTTP request reaches its origin: either a connection to an
@@ -36,13 +36,19 @@ struct RequestHop {
 // says which idle connections can serve it (a forward proxy's connection
 // serves any origin, a tunnel only its own).
 struct HopCandidate {
-  const ProxyUrl* proxy = nullptr;  // null = direct
+  const ProxyChain* chain = nullptr;  // the resolved chain this candidate dials
+  const ProxyUrl* proxy = nullptr;    // its proxy; null = direct
   bool absolute_form = false;       // http(s) upstream and a plain http:// origin
   std::string pool_key;
   std::string route;
 };
-std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const RouteDecision& decision,
+// The candidates point into `proxies`, which must outlive them.
+std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const ProxyList& proxies,
                                             const HostPort& origin, bool origin_tls);
+
+// The route of a list for logs before any chain was tried: the first
+// chain, "(+N more)" when failover has more.
+std::string route_summary(const ProxyList& proxies);
 
 // Dials the candidates in order with failover.
 awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ctx,

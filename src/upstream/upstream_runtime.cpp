@@ -103,6 +103,7 @@ Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& 
     rt->negotiate = auth::make_mit_negotiate(std::move(*identity));
   }
   for (const auto& p : proxies) rt->auth.add(p, config.auth, creds, rt->negotiate, config.spn);
+  rt->auth.set_defaults({config.auth, creds, rt->negotiate, config.spn});
   for (const ProxyUrl* p : rt->routes.all_proxies()) rt->auth.bind(*p);
 
   if (!config.upstream_ca.empty()) {
