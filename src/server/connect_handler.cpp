@@ -30,7 +30,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   auto target = check_target(ctx, head);
   if (!target) {
     ProxyError err = target.error();
-    out = co_await answer_error(conn, std::move(err), false);
+    out = co_await answer_error(conn, std::move(err), false, "CONNECT");
     co_return out;
   }
   conn.buf.consume(head.size);
@@ -43,7 +43,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   auto tunnel = co_await open_tunnel(ctx.upstream, decision, *target, client_speaks_first);
   if (!tunnel) {
     ProxyError err = tunnel.error();
-    out = co_await answer_error(conn, std::move(err), false);
+    out = co_await answer_error(conn, std::move(err), false, "CONNECT");
     out.route = decision.direct ? "direct" : decision.proxies.front().to_redacted_string();
     if (!decision.direct && decision.proxies.size() > 1) out.route += " (+" + std::to_string(decision.proxies.size() - 1) + " more)";
     co_return out;

@@ -578,10 +578,11 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
   // Response bodies are read in 64 KiB steps: a quarter of the system calls
   // of 16 KiB for large downloads. The buffer is freed with the request.
   Forwarding f{conn, conn.ctx, head, info, target, {}, nullptr, ReadBuffer(64 * 1024), false, std::nullopt, false};
+  const std::string method(head.method);  // `head` dangles once forward() consumed it
   co_await forward(f);
   if (!f.error) co_return f.out;
   ProxyError err = std::move(*f.error);
-  RequestOutcome answered = co_await answer_error(conn, std::move(err), f.error_keep_alive);
+  RequestOutcome answered = co_await answer_error(conn, std::move(err), f.error_keep_alive, method);
   answered.route = f.out.route;
   co_return answered;
 }
