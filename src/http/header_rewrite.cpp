@@ -39,12 +39,11 @@ std::string build_request_head(const RequestHead& head, const RequestInfo& info,
   const bool count_down = info.max_forwards && *info.max_forwards > 0 && (fwd.method == "OPTIONS" || fwd.method == "TRACE");
   for (const auto& f : head.fields) {
     if (iequals(f.name, "host")) continue;
-    if (iequals(f.name, "upgrade")) continue;  // restated below, without h2c
+    if (is_hop_by_hop(f.name, info.connection)) continue;
     if (count_down && iequals(f.name, "max-forwards")) {
       append_field(out, f.name, std::to_string(*info.max_forwards - 1));
       continue;
     }
-    if (is_hop_by_hop(f.name, info.connection)) continue;
     append_field(out, f.name, f.value);
   }
   append_field(out, "Via", fwd.via);
@@ -52,7 +51,7 @@ std::string build_request_head(const RequestHead& head, const RequestInfo& info,
   else if (info.body == BodyKind::content_length || info.zero_length)
     append_field(out, "Content-Length", std::to_string(info.content_length));
   if (fwd.upgrade) {
-    append_field(out, "Upgrade", info.upgrade_protocol);
+    append_field(out, "Upgrade", info.upgrade_protocol);  // the client's list without h2c
     append_field(out, "Connection", "upgrade");
   }
   out.append("\r\n");

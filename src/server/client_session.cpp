@@ -109,7 +109,6 @@ awaitable<RequestOutcome> answer_options(ClientConnection& conn, const http::Req
                                          const http::RequestInfo& info) {
   RequestOutcome out;
   out.status = 200;
-  out.route = "-";
   out.keep_alive = usable_after_own_answer(conn, info);
   conn.buf.consume(head.size);
   const std::string response = http::make_options_response(conn.ctx.via_1_1, !out.keep_alive);
@@ -138,7 +137,6 @@ awaitable<void> serve(ClientConnection& conn) {
         ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + std::string(hr.error)};
         auto out = co_await refuse(conn, std::move(refusal), {});
         log_request(conn, req, out);
-        conn.linger = true;
       } else if (conn.deadline.expired() && !conn.buf.empty()) {
         req.method = "-";
         req.target = "-";
@@ -147,14 +145,14 @@ awaitable<void> serve(ClientConnection& conn) {
                                           408};
         auto out = co_await refuse(conn, std::move(refusal), {});
         log_request(conn, req, out);
-        conn.linger = true;
       } else if (conn.deadline.expired() && conn.requests == 0) {
         // Connected but never sent anything: answer 408 like Squid does.
         auto err = ProxyError{ProxyErrc::http_request_error,
                               "no request within " + format_duration(ctx.config.header_timeout), 408};
         co_await conn.send_error(err, true, {});
-        conn.linger = true;
       }
+      // Unless the client ended it (EOF, reset), input may be on its way.
+      conn.linger = hr.status == HeadRead::Status::bad_head || conn.deadline.expired();
       co_return;  // clean close between requests, a reset, or shutdown
     }
 

@@ -211,6 +211,8 @@ TEST(BuildRequestHead, MaxForwardsCountedDownForOptions) {
               testing::Contains("Max-Forwards: 4"));
   auto get = parse_req("GET http://a/ HTTP/1.1\r\nMax-Forwards: 5\r\n\r\n");
   EXPECT_THAT(lines_of(build_request_head(get.head, get.info, fwd_for(get))), testing::Contains("Max-Forwards: 5"));
+  auto named = parse_req("OPTIONS http://a/ HTTP/1.1\r\nConnection: Max-Forwards\r\nMax-Forwards: 5\r\n\r\n");
+  EXPECT_THAT(build_request_head(named.head, named.info, fwd_for(named)), Not(HasSubstr("Max-Forwards")));
   auto bad = parse_req("OPTIONS http://a/ HTTP/1.1\r\nMax-Forwards: x\r\n\r\n");
   EXPECT_THAT(lines_of(build_request_head(bad.head, bad.info, fwd_for(bad))), testing::Contains("Max-Forwards: x"));
 }
