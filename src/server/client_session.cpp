@@ -48,10 +48,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Enough for a client that uploads some tens of MiB over loopback before it
-// reads the answer; past that, holding the connection costs more than the reset.
-constexpr LingerLimits kSessionLinger{std::chrono::seconds(2), 32 << 20};
-
 struct LoggedRequest {
   std::string method;
   std::string target;
@@ -229,7 +225,7 @@ awaitable<void> run_client_session(Worker& worker, tcp::socket socket) {
     auto tracked = worker.track(&conn);
     co_await (serve_guarded(conn) || conn.deadline.watch());
     worker.untrack(tracked);
-    if (conn.linger) co_await lingering_close(conn.tcp.socket(), kSessionLinger);
+    if (conn.linger) co_await lingering_close(conn.tcp.socket(), kClientLinger);
     conn.tcp.close();
   }
   ctx.connections.fetch_sub(1, std::memory_order_relaxed);

@@ -17,6 +17,11 @@ struct LingerLimits {
   uint64_t bytes;  // discarded at most; a client sending more gets the reset
 };
 
+// For client sessions: enough for a client that uploads some tens of MiB over
+// loopback before it reads the answer; past that, holding the connection
+// costs more than the reset.
+inline constexpr LingerLimits kClientLinger{std::chrono::seconds(2), 32 << 20};
+
 awaitable<void> lingering_close(tcp::socket& socket, LingerLimits limits);
 
 }  // namespace ferry

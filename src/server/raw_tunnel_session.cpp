@@ -16,8 +16,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr LingerLimits kRefusalLinger{std::chrono::seconds(1), 1 << 20};
-
 struct RawSession {
   RawSession(Worker& w, tcp::socket s)
       : worker(w), ctx(w.ctx()), tcp(std::move(s)), client(tcp), deadline(tcp.socket().get_executor()) {
@@ -209,7 +207,7 @@ awaitable<void> run_raw(Worker& worker, tcp::socket socket, const HostPort* fixe
     // A refused SOCKS request or failed tunnel may find the client's first
     // bytes already queued: without a linger they would turn the close (and
     // the SOCKS reply before it) into a reset.
-    if (s.status != 200) co_await lingering_close(s.tcp.socket(), kRefusalLinger);
+    if (s.status != 200) co_await lingering_close(s.tcp.socket(), kClientLinger);
     s.tcp.close();
   }
   ctx.connections.fetch_sub(1, std::memory_order_relaxed);

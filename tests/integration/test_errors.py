@@ -290,6 +290,20 @@ class ClientMisbehaviourTest(ProxyTestCase):
         self.assertEqual(status, 502)
         self.assertIn("error=connection_refused", proxy_status)
 
+    def test_socks_refusal_with_unread_data(self):
+        # D11 for SOCKS5: a client that sends data right after its CONNECT
+        # request (4 MiB, before reading) still reads ferry's refusal
+        # (port 80 is not in --connect-ports: "not allowed by ruleset").
+        socks_port = free_port()
+        f = Ferry(self.tmp, ["--socks-listen", f"127.0.0.1:{socks_port}"], name="ferry-socks-linger")
+        try:
+            with RawConn(socks_port) as c:
+                c.send(b"\x05\x01\x00" + b"\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x50" + b"x" * (4 << 20))
+                reply = c.recv_exact(12)
+            self.assertEqual(reply[:4], b"\x05\x00\x05\x02")
+        finally:
+            self.assertCleanExit(f)
+
 
 class SlowClosingOrigin(ThreadedServer):
     """Reads one request head, waits `delay` seconds, answers 200 and closes."""
