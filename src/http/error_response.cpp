@@ -68,7 +68,7 @@ std::string proxy_status_value(const ProxyError& err) {
   return v;
 }
 
-std::string make_error_response(const ProxyError& err, std::string_view via, bool close) {
+std::string make_error_response(const ProxyError& err, std::string_view via, bool close, std::string_view method) {
   const int status = err.http_status();
   std::string body = "ferry: ";
   body.append(err.details.empty() ? std::string(proxy_errc_name(err.type)) : err.details);
@@ -85,7 +85,18 @@ std::string make_error_response(const ProxyError& err, std::string_view via, boo
   out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: ");
   out.append(std::to_string(body.size()));
   out.append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
-  out.append(body);
+  // Content-Length stays: it is what a GET would have received.
+  if (method != "HEAD") out.append(body);
+  return out;
+}
+
+std::string make_options_response(std::string_view via, bool close) {
+  // TRACE is missing on purpose: ferry refuses it (see client_session.cpp).
+  std::string out = "HTTP/1.1 200 OK\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT\r\nVia: ";
+  out.append(via);
+  out.append("\r\nContent-Length: 0\r\n");
+  if (close) out.append("Connection: close\r\n");
+  out.append("\r\n");
   return out;
 }
 

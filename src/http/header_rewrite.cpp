@@ -5,9 +5,11 @@
 namespace ferry::http {
 
 bool is_hop_by_hop(std::string_view name, const ConnectionOptions& connection) {
+  // HTTP2-Settings belongs to an h2c upgrade (RFC 7540 §3.2.1), which
+  // ferry never passes on, even when a client forgets to name it in Connection.
   static constexpr std::string_view kFixed[] = {
       "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "transfer-encoding",
-      "content-length", "proxy-authorization", "proxy-authenticate"};
+      "content-length", "proxy-authorization", "proxy-authenticate", "http2-settings"};
   for (auto h : kFixed)
     if (iequals(name, h)) return true;
   for (const auto& t : connection.tokens)
@@ -32,19 +34,26 @@ std::string build_request_head(const RequestHead& head, const RequestInfo& info,
   out.append(fwd.target);
   out.append(" HTTP/1.1\r\n");
   append_field(out, "Host", fwd.host);
+  // Each intermediary that forwards an OPTIONS or TRACE request counts
+  // Max-Forwards down (RFC 9110 §7.6.2); other methods may leave it alone.
+  const bool count_down = info.max_forwards && *info.max_forwards > 0 && (fwd.method == "OPTIONS" || fwd.method == "TRACE");
   for (const auto& f : head.fields) {
     if (iequals(f.name, "host")) continue;
-    if (fwd.upgrade && iequals(f.name, "upgrade")) {
-      append_field(out, f.name, f.value);
+    if (is_hop_by_hop(f.name, info.connection)) continue;
+    if (count_down && iequals(f.name, "max-forwards")) {
+      append_field(out, f.name, std::to_string(*info.max_forwards - 1));
       continue;
     }
-    if (is_hop_by_hop(f.name, info.connection)) continue;
     append_field(out, f.name, f.value);
   }
   append_field(out, "Via", fwd.via);
   if (info.body == BodyKind::chunked) append_field(out, "Transfer-Encoding", "chunked");
-  else if (info.body == BodyKind::content_length) append_field(out, "Content-Length", std::to_string(info.content_length));
-  if (fwd.upgrade) append_field(out, "Connection", "upgrade");
+  else if (info.body == BodyKind::content_length || info.zero_length)
+    append_field(out, "Content-Length", std::to_string(info.content_length));
+  if (fwd.upgrade) {
+    append_field(out, "Upgrade", info.upgrade_protocol);  // the client's list without h2c
+    append_field(out, "Connection", "upgrade");
+  }
   out.append("\r\n");
   return out;
 }

@@ -20,7 +20,7 @@ struct ForwardRequest {
   std::string_view target;       // origin-form (or absolute-form for an upstream proxy)
   std::string_view host;         // Host value
   std::string_view via;          // our Via element, e.g. "1.1 ferry-abc"
-  bool upgrade = false;          // keep Upgrade and send Connection: upgrade
+  bool upgrade = false;          // restate Upgrade (RequestInfo::upgrade_protocol), Connection: upgrade
 };
 std::string build_request_head(const RequestHead& head, const RequestInfo& info, const ForwardRequest& fwd);
 

@@ -48,6 +48,7 @@ Expected<RequestInfo> analyze_request(const RequestHead& head) {
   int cl_count = 0, te_count = 0, host_count = 0;
   std::string_view cl_value, te_value;
   ConnectionOptions proxy_connection;
+  int max_forwards_count = 0;
   for (const auto& f : head.fields) {
     if (iequals(f.name, "content-length")) {
       ++cl_count;
@@ -57,6 +58,11 @@ Expected<RequestInfo> analyze_request(const RequestHead& head) {
       te_value = f.value;
     } else if (iequals(f.name, "host")) {
       ++host_count;
+    } else if (iequals(f.name, "max-forwards")) {
+      // Only one valid value is acted on; anything else passes unchanged.
+      uint64_t v = 0;
+      if (++max_forwards_count == 1 && parse_decimal(f.value, v)) info.max_forwards = v;
+      else info.max_forwards.reset();
     } else if (iequals(f.name, "connection")) {
       add_connection_tokens(f.value, info.connection);
     } else if (iequals(f.name, "proxy-connection")) {
@@ -64,20 +70,31 @@ Expected<RequestInfo> analyze_request(const RequestHead& head) {
     } else if (iequals(f.name, "expect")) {
       if (iequals(f.value, "100-continue")) info.expect_continue = true;
     } else if (iequals(f.name, "upgrade")) {
-      info.upgrade_protocol = f.value;
+      for (auto item : split_list(f.value)) {
+        if (iequals(item, "h2c")) continue;
+        if (!info.upgrade_protocol.empty()) info.upgrade_protocol += ", ";
+        info.upgrade_protocol += item;
+      }
     }
   }
+  info.has_host = host_count > 0;
   if (host_count > 1) return fail("more than one Host header");
   if (te_count && cl_count) return fail("both Transfer-Encoding and Content-Length");
   if (cl_count > 1) return fail("duplicate Content-Length");
   if (te_count > 1) return fail("duplicate Transfer-Encoding");
+  // A CONNECT has no content (RFC 9110 §9.3.6): bytes after its head belong
+  // to the tunnel, so a body length would make them mean two things.
+  // "Content-Length: 0" is unambiguous and tolerated (Envoy does the same).
+  if (head.method == "CONNECT" && te_count) return fail("Transfer-Encoding in a CONNECT request");
   if (te_count) {
     if (head.version_minor == 0) return fail("Transfer-Encoding in an HTTP/1.0 request");
     if (!iequals(te_value, "chunked")) return fail("unsupported Transfer-Encoding (only chunked is accepted)");
     info.body = BodyKind::chunked;
   } else if (cl_count) {
     if (!parse_decimal(cl_value, info.content_length)) return fail("malformed Content-Length");
+    if (head.method == "CONNECT" && info.content_length) return fail("Content-Length in a CONNECT request");
     info.body = info.content_length ? BodyKind::content_length : BodyKind::none;
+    info.zero_length = !info.content_length;
   }
   if (!info.expect_continue || info.body == BodyKind::none) info.expect_continue = false;
 
@@ -86,6 +103,11 @@ Expected<RequestInfo> analyze_request(const RequestHead& head) {
   info.keep_alive = head.version_minor >= 1 ? !close : (ka && !close);
   info.upgrade = info.connection.upgrade && !info.upgrade_protocol.empty();
   return info;
+}
+
+Expected<bool> check_request_rules(const RequestHead& head, const RequestInfo& info) {
+  if (head.version_minor >= 1 && !info.has_host) return fail("HTTP/1.1 request without Host");
+  return true;
 }
 
 Expected<ResponseInfo> analyze_response(const ResponseHead& head, std::string_view request_method) {
@@ -126,6 +148,10 @@ Expected<ResponseInfo> analyze_response(const ResponseHead& head, std::string_vi
   if (have_te && have_cl) return fail("both Transfer-Encoding and Content-Length in response");
   info.keep_alive = head.version_minor >= 1 ? !info.connection.close
                                             : (info.connection.keep_alive && !info.connection.close);
+  // Transfer-Encoding in an HTTP/1.0 message is faulty framing: the body is
+  // read as the message says, then the connection is closed, because the
+  // sender may have meant something else by the bytes (RFC 9112 §6.1).
+  if (have_te && head.version_minor == 0) info.keep_alive = false;
 
   const int s = head.status;
   if (request_method == "HEAD" || (s >= 100 && s < 200) || s == 204 || s == 304) {

@@ -27,16 +27,23 @@ struct ClientConnection {
   std::string peer;  // "127.0.0.1:54321"
   bool idle = false;  // waiting for a new request (may be closed on shutdown)
   unsigned requests = 0;
+  // ferry ends the session after answering while the client may still be
+  // sending (an unread body, pipelined requests): close with a linger.
+  bool linger = false;
 
-  // Writes a response ferry makes itself (Proxy-Status and all).
-  awaitable<void> send_error(const ProxyError& err, bool close);
+  // Writes a response ferry makes itself (Proxy-Status and all); `method` is
+  // the request's ("" when there was none), so a HEAD gets no body.
+  awaitable<void> send_error(const ProxyError& err, bool close, std::string_view method);
+  // Writes bytes ferry composed itself, under the header timeout.
+  awaitable<void> send_own(const std::string& response);
 };
 
 // What a handler reports for the request log.
 struct RequestOutcome;
 // Answers with ferry's own error response and returns the matching outcome.
 // `err` is taken by value: the coroutine may outlive the caller's copy.
-awaitable<RequestOutcome> answer_error(ClientConnection& conn, ProxyError err, bool keep_alive);
+awaitable<RequestOutcome> answer_error(ClientConnection& conn, ProxyError err, bool keep_alive,
+                                       std::string_view method);
 
 struct RequestOutcome {
   int status = 0;

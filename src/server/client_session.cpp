@@ -10,26 +10,32 @@
 #include "server/connect_handler.h"
 #include "server/head_reader.h"
 #include "server/http_forwarder.h"
+#include "server/lingering_close.h"
 
 namespace ferry {
 
 using namespace asio::experimental::awaitable_operators;
 
-awaitable<void> ClientConnection::send_error(const ProxyError& err, bool close) {
-  auto response = http::make_error_response(err, ctx.via_1_1, close);
+awaitable<void> ClientConnection::send_own(const std::string& response) {
   deadline.arm(ctx.config.header_timeout, [this] { client.cancel(); });
   error_code ec;
   co_await client.write(asio::buffer(response), ec);
   deadline.disarm();
 }
 
-awaitable<RequestOutcome> answer_error(ClientConnection& conn, ProxyError err, bool keep_alive) {
+awaitable<void> ClientConnection::send_error(const ProxyError& err, bool close, std::string_view method) {
+  const std::string response = http::make_error_response(err, ctx.via_1_1, close, method);
+  co_await send_own(response);
+}
+
+awaitable<RequestOutcome> answer_error(ClientConnection& conn, ProxyError err, bool keep_alive,
+                                       std::string_view method) {
   RequestOutcome out;
   out.status = err.http_status();
   out.error = std::string(proxy_errc_name(err.type));
   out.detail = err.details;
   out.keep_alive = keep_alive;
-  co_await conn.send_error(err, !keep_alive);
+  co_await conn.send_error(err, !keep_alive, method);
   co_return out;
 }
 
@@ -72,9 +78,37 @@ void log_request(ClientConnection& conn, const LoggedRequest& req, const Request
 // Answers a request ferry refuses before dispatch; the connection closes.
 // The error is moved into a named local first: GCC 12 can destroy
 // temporaries inside a co_await expression twice.
-awaitable<RequestOutcome> refuse(ClientConnection& conn, ProxyError err) {
+awaitable<RequestOutcome> refuse(ClientConnection& conn, ProxyError err, std::string_view method) {
   ProxyError local = std::move(err);
-  RequestOutcome out = co_await answer_error(conn, std::move(local), false);
+  RequestOutcome out = co_await answer_error(conn, std::move(local), false, method);
+  co_return out;
+}
+
+// Whether the connection can carry another request after ferry answered this
+// one itself: only if its framing is known and it has no body to skip.
+bool usable_after_own_answer(const ClientConnection& conn, const http::RequestInfo& info) {
+  return info.keep_alive && info.body == http::BodyKind::none && !conn.ctx.draining.load(std::memory_order_relaxed);
+}
+
+// Answers a well-framed request that ferry refuses itself (no byte goes on).
+awaitable<RequestOutcome> decline(ClientConnection& conn, const http::RequestHead& head, const http::RequestInfo& info,
+                                  ProxyError err, std::string_view method) {
+  ProxyError local = std::move(err);
+  const bool keep_alive = usable_after_own_answer(conn, info);
+  conn.buf.consume(head.size);
+  RequestOutcome out = co_await answer_error(conn, std::move(local), keep_alive, method);
+  co_return out;
+}
+
+// "OPTIONS ... Max-Forwards: 0" is addressed to ferry itself (RFC 9110 §7.6.2).
+awaitable<RequestOutcome> answer_options(ClientConnection& conn, const http::RequestHead& head,
+                                         const http::RequestInfo& info) {
+  RequestOutcome out;
+  out.status = 200;
+  out.keep_alive = usable_after_own_answer(conn, info);
+  conn.buf.consume(head.size);
+  const std::string response = http::make_options_response(conn.ctx.via_1_1, !out.keep_alive);
+  co_await conn.send_own(response);
   co_return out;
 }
 
@@ -97,7 +131,7 @@ awaitable<void> serve(ClientConnection& conn) {
         req.method = "-";
         req.target = "-";
         ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + std::string(hr.error)};
-        auto out = co_await refuse(conn, std::move(refusal));
+        auto out = co_await refuse(conn, std::move(refusal), {});
         log_request(conn, req, out);
       } else if (conn.deadline.expired() && !conn.buf.empty()) {
         req.method = "-";
@@ -105,14 +139,16 @@ awaitable<void> serve(ClientConnection& conn) {
         ProxyError refusal{ProxyErrc::http_request_error,
                                           "no complete request header within " + format_duration(ctx.config.header_timeout),
                                           408};
-        auto out = co_await refuse(conn, std::move(refusal));
+        auto out = co_await refuse(conn, std::move(refusal), {});
         log_request(conn, req, out);
       } else if (conn.deadline.expired() && conn.requests == 0) {
         // Connected but never sent anything: answer 408 like Squid does.
         auto err = ProxyError{ProxyErrc::http_request_error,
                               "no request within " + format_duration(ctx.config.header_timeout), 408};
-        co_await conn.send_error(err, true);
+        co_await conn.send_error(err, true, {});
       }
+      // Unless the client ended it (EOF, reset), input may be on its way.
+      conn.linger = hr.status == HeadRead::Status::bad_head || conn.deadline.expired();
       co_return;  // clean close between requests, a reset, or shutdown
     }
 
@@ -122,36 +158,46 @@ awaitable<void> serve(ClientConnection& conn) {
     req.target = head.target.empty() ? "-" : http::loggable_target(head.target);
     if (parsed.state != http::ParseState::complete) {
       ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + std::string(parsed.error)};
-      auto out = co_await refuse(conn, std::move(refusal));
+      auto out = co_await refuse(conn, std::move(refusal), req.method);
       log_request(conn, req, out);
+      conn.linger = true;
       co_return;
     }
     ++conn.requests;
 
     RequestOutcome out;
-    if (ctx.via.seen_in(head.fields)) {
-      {
-        ProxyError refusal{ProxyErrc::proxy_loop_detected,
-                                   "request already passed through this ferry (" + ctx.via.received_by() + ")"};
-        out = co_await refuse(conn, std::move(refusal));
-      }
-    } else if (auto info = http::analyze_request(head); !info) {
-      {
-        ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + info.error()};
-        out = co_await refuse(conn, std::move(refusal));
-      }
+    auto info = http::analyze_request(head);
+    auto rules = info ? http::check_request_rules(head, *info) : Expected<bool>(true);
+    if (!info || !rules) {
+      // Framing unknown (or a request too broken to trust): answer and close.
+      ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + (info ? rules.error() : info.error())};
+      out = co_await refuse(conn, std::move(refusal), req.method);
+    } else if (ctx.via.seen_in(head.fields)) {
+      ProxyError refusal{ProxyErrc::proxy_loop_detected,
+                         "request already passed through this ferry (" + ctx.via.received_by() + ")"};
+      out = co_await decline(conn, head, *info, std::move(refusal), req.method);
+    } else if (head.method == "TRACE") {
+      // ferry never forwards TRACE (403, as a policy refusal: 405 would claim
+      // to know what the target resource allows). A TRACE that an upstream
+      // proxy answers itself would echo the Proxy-Authorization ferry adds
+      // (a Basic password, a Negotiate token) back to the client.
+      ProxyError refusal{ProxyErrc::http_request_denied, "ferry does not forward TRACE requests"};
+      out = co_await decline(conn, head, *info, std::move(refusal), req.method);
+    } else if (head.method == "OPTIONS" && info->max_forwards == 0u) {
+      out = co_await answer_options(conn, head, *info);
     } else if (head.method == "CONNECT") {
       out = co_await handle_connect(conn, head);
     } else if (auto target = http::parse_absolute_target(head.target); !target) {
-      {
-        ProxyError refusal{ProxyErrc::http_request_error, target.error()};
-        out = co_await refuse(conn, std::move(refusal));
-      }
+      ProxyError refusal{ProxyErrc::http_request_error, target.error()};
+      out = co_await decline(conn, head, *info, std::move(refusal), req.method);
     } else {
       out = co_await forward_http(conn, head, *info, *target);
     }
     log_request(conn, req, out);
-    if (!out.keep_alive) co_return;
+    if (!out.keep_alive) {
+      conn.linger = true;
+      co_return;
+    }
   }
 }
 
@@ -179,6 +225,7 @@ awaitable<void> run_client_session(Worker& worker, tcp::socket socket) {
     auto tracked = worker.track(&conn);
     co_await (serve_guarded(conn) || conn.deadline.watch());
     worker.untrack(tracked);
+    if (conn.linger) co_await lingering_close(conn.tcp.socket(), kClientLinger);
     conn.tcp.close();
   }
   ctx.connections.fetch_sub(1, std::memory_order_relaxed);

@@ -30,7 +30,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   auto target = check_target(ctx, head);
   if (!target) {
     ProxyError err = target.error();
-    out = co_await answer_error(conn, std::move(err), false);
+    out = co_await answer_error(conn, std::move(err), false, "CONNECT");
     co_return out;
   }
   conn.buf.consume(head.size);
@@ -44,7 +44,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   auto resolved = co_await ctx.resolver->resolve(query);
   if (!resolved) {
     ProxyError err = resolved.error();
-    out = co_await answer_error(conn, std::move(err), false);
+    out = co_await answer_error(conn, std::move(err), false, "CONNECT");
     co_return out;
   }
   const ProxyListPtr proxies = resolved->proxies;
@@ -55,7 +55,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   auto tunnel = co_await open_tunnel(ctx.upstream, *proxies, *target, client_speaks_first);
   if (!tunnel) {
     ProxyError err = tunnel.error();
-    out = co_await answer_error(conn, std::move(err), false);
+    out = co_await answer_error(conn, std::move(err), false, "CONNECT");
     out.route = route_summary(*proxies);
     co_return out;
   }

@@ -231,7 +231,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     req.method = kind == TryKind::ntlm_probe ? std::string_view("HEAD") : std::string_view(f.method);
     req.body = (kind == TryKind::full && !body_sent) ? client_body_spec : BodySpec{};
     req.wait_for_verdict = kind == TryKind::full && (info.expect_continue || ferry_expect);
-    req.client_expects_continue = info.expect_continue;
+    req.ferry_added_expect = ferry_expect;
     req.client_minor = f.client_minor;
     req.relay_interim = kind == TryKind::full;
     ExchangeIo io{conn.client, conn.buf, *hop.stream, f.origin_buf, conn.deadline, ctx.config.idle_timeout};
@@ -399,7 +399,7 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
   co_await forward(f, head);
   if (!f.error) co_return f.out;
   ProxyError err = std::move(*f.error);
-  RequestOutcome answered = co_await answer_error(conn, std::move(err), f.error_keep_alive);
+  RequestOutcome answered = co_await answer_error(conn, std::move(err), f.error_keep_alive, f.method);
   answered.route = f.out.route;
   co_return answered;
 }

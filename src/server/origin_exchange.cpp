@@ -133,9 +133,7 @@ struct Exchange {
       }
       io.origin_buf.consume(r.head_size);
       if (out.resp.status == 100) {
-        static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
-        // Only a client that asked for it gets the 100.
-        if (req.client_expects_continue && !co_await write_client(k100)) {
+        if (!req.ferry_added_expect && !co_await relay_interim(out.resp)) {
           client_failed({ProxyErrc::connection_terminated, "client went away before the request body"}, true);
           co_return false;
         }
@@ -215,10 +213,11 @@ struct Exchange {
         out.head_size = r.head_size;
         co_return;
       }
-      // A late 100 is not passed on (the client either got one or did not
-      // ask); other interim responses (103) go to HTTP/1.1 clients as they are.
+      // Interim responses go to HTTP/1.1 clients as they are, but for a 100
+      // that answers ferry's own Expect.
       io.origin_buf.consume(r.head_size);
-      if (out.resp.status != 100 && !co_await relay_interim(out.resp)) {
+      const bool ferrys_own = out.resp.status == 100 && req.ferry_added_expect;
+      if (!ferrys_own && !co_await relay_interim(out.resp)) {
         client_failed({ProxyErrc::connection_terminated, "client went away during an interim response"}, true);
         co_return;
       }

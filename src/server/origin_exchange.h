@@ -34,7 +34,10 @@ struct OutgoingRequest {
   // The head asks "Expect: 100-continue": wait briefly for the origin's
   // verdict before sending the body.
   bool wait_for_verdict = false;
-  bool client_expects_continue = false;  // a 100 from the origin goes to the client
+  // ferry put the Expect in the head itself: the origin's 100 answers
+  // ferry and is not passed on. Every other 1xx is (RFC 9110 §15.2: a
+  // proxy forwards 1xx responses unless it requested them).
+  bool ferry_added_expect = false;
   int client_minor = 1;                  // interim responses go to HTTP/1.1 clients only
   bool relay_interim = true;             // false for legs whose answers are ferry's own
 };

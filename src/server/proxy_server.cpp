@@ -10,22 +10,13 @@
 
 #include "http/error_response.h"
 #include "server/client_session.h"
+#include "server/lingering_close.h"
 #include "server/raw_tunnel_session.h"
 #include "server/worker.h"
 
 namespace ferry {
 
 using namespace asio::experimental::awaitable_operators;
-
-namespace {
-awaitable<void> drain_input(tcp::socket& socket) {
-  char sink[1024];
-  for (;;) {
-    auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), nothrow_awaitable);
-    if (ec) co_return;
-  }
-}
-}  // namespace
 
 uint64_t raise_fd_limit() {
   rlimit rl{};
@@ -87,12 +78,12 @@ Expected<bool> ProxyServer::bind_one(const HostPort& l, ListenerKind kind) {
 awaitable<void> ProxyServer::reject(tcp::socket socket, ProxyError err) {
   // Answer, stop sending, and drain what the client sent for a moment so the
   // close does not turn into a reset that destroys the answer in flight.
-  auto response = http::make_error_response(err, ctx_.via_1_1, true);
+  // (No request was read: the method is unknown, so the answer has a body.)
+  auto response = http::make_error_response(err, ctx_.via_1_1, true, {});
   auto [ec, n] = co_await asio::async_write(socket, asio::buffer(response), nothrow_awaitable);
   (void)n;
-  socket.shutdown(tcp::socket::shutdown_send, ec);
-  asio::steady_timer timer(socket.get_executor(), std::chrono::seconds(1));
-  co_await (drain_input(socket) || timer.async_wait(nothrow_awaitable));
+  constexpr LingerLimits kLinger{std::chrono::seconds(1), 1 << 20};
+  co_await lingering_close(socket, kLinger);
 }
 
 awaitable<void> ProxyServer::accept_loop(Worker& worker, tcp::acceptor& acceptor, ListenerKind kind) {

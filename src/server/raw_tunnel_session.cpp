@@ -3,6 +3,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 
+#include "server/lingering_close.h"
 #include "server/socks5_inbound_codec.h"
 #include "server/tunnel_relay.h"
 #include "upstream/upstream_dialer.h"
@@ -215,6 +216,10 @@ awaitable<void> run_raw(Worker& worker, tcp::socket socket, const HostPort* fixe
     };
     co_await (guarded() || s.deadline.watch());
     s.log();
+    // A refused SOCKS request or failed tunnel may find the client's first
+    // bytes already queued: without a linger they would turn the close (and
+    // the SOCKS reply before it) into a reset.
+    if (s.status != 200) co_await lingering_close(s.tcp.socket(), kClientLinger);
     s.tcp.close();
   }
   ctx.connections.fetch_sub(1, std::memory_order_relaxed);

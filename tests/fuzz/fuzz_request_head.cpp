@@ -27,7 +27,7 @@ using namespace ferry::http;
 namespace {
 
 void check_error_response(std::string_view details) {
-  auto resp = make_error_response({ProxyErrc::http_request_error, std::string(details)}, "1.1 ferry-fuzz", true);
+  auto resp = make_error_response({ProxyErrc::http_request_error, std::string(details)}, "1.1 ferry-fuzz", true, "GET");
   auto scan = scan_for_head_end(resp, 0);
   FUZZ_CHECK(scan.state == ParseState::complete);
   ResponseHead h;

@@ -1051,3 +1051,21 @@ def run_ferry_cli(args, timeout=20, env=None):
     """Runs the ferry binary to completion (for CLI tests)."""
     return subprocess.run([ferry_bin(), *args], capture_output=True, timeout=timeout, env=clean_env(env),
                           stdin=subprocess.DEVNULL)
+
+
+def pending_bytes(conn, wait=0.3):
+    """Bytes that arrive on a RawConn within `wait` seconds beyond what was read
+    (b"" when nothing more came, the peer closed, or it reset): for checking
+    that a response carried nothing extra."""
+    if conn.reader.buf:
+        out = bytes(conn.reader.buf)
+        conn.reader.buf.clear()
+        return out
+    old = conn.sock.gettimeout()
+    conn.sock.settimeout(wait)
+    try:
+        return conn.sock.recv(65536)
+    except (socket.timeout, ConnectionResetError):
+        return b""
+    finally:
+        conn.sock.settimeout(old)

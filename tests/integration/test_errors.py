@@ -1,11 +1,12 @@
 """Error contracts: status, Proxy-Status type and Via on every response ferry makes."""
 
-import socket
+import http.client
+import os
 import time
 import unittest
 
-from harness import (BlackholeListener, Ferry, Nginx, ProxyTestCase, RawConn, RecordingOrigin, ScriptedOrigin,
-                     TestCA, free_port, get, raw_request)
+from harness import (BlackholeListener, Ferry, Nginx, ProxyTestCase, RawConn, ScriptedOrigin, SockReader, TestCA,
+                     ThreadedServer, free_port, get, pending_bytes, raw_request, wait_until)
 
 MARKER = b"ORIGIN-RAW-MARKER"
 
@@ -182,6 +183,50 @@ class ErrorContractTest(ProxyTestCase):
         self.assertNotIn(MARKER, data)
         self.assertFerryError(RawConnFromBytes(data), 502, "http_protocol_error")
 
+    # -- D3: ferry's own answers to HEAD ------------------------------------
+
+    def check_head_error_then_get(self, port, head_request, status, error):
+        """HEAD answered by ferry itself: a head only (Content-Length of what a
+        GET would get), the connection still usable: a GET on the same
+        connection gets its own, intact answer."""
+        with RawConn(port) as c:
+            c.send(head_request)
+            resp = c.read_response("HEAD")
+            self.assertFerryError(resp, status, error)
+            self.assertEqual(resp.body, b"")
+            self.assertGreater(int(resp.header("content-length", "0")), 0, resp.raw_head)
+            self.assertNotIn("close", (resp.header("connection") or "").lower(), resp.raw_head)
+            c.send(get(self.nginx.url("/"), close=False))
+            follow = c.read_response()
+            self.assertEqual(follow.status, 200, f"GET after HEAD error got: {follow.raw_head!r}")
+            self.assertEqual(follow.body, Nginx.HELLO)
+            self.assertEqual(pending_bytes(c), b"")
+
+    def test_head_errors_have_no_body(self):
+        me = self.ferry.via_pseudonym
+        bad_origin = self.start_server(ScriptedOrigin(self.BAD_RESPONSES["bad_status_line"], linger=0.2))
+        cases = {
+            "dns_error": (get("http://no-such-host.invalid/", method="HEAD", close=False), 502),
+            "connection_refused": (get(f"http://127.0.0.1:{free_port()}/", method="HEAD", close=False), 502),
+            "http_protocol_error": (get(f"http://127.0.0.1:{bad_origin.port}/", method="HEAD", close=False), 502),
+            "proxy_loop_detected": (get(self.nginx.url("/"), f"Via: 1.1 {me}\r\n", method="HEAD", close=False),
+                                    502),
+            "http_request_error": (b"HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
+        }
+        for error, (request, status) in cases.items():
+            with self.subTest(error=error):
+                self.check_head_error_then_get(self.ferry.port, request, status, error)
+
+    def test_head_response_timeout_has_no_body(self):
+        from harness import SlowOrigin
+        slow = self.start_server(SlowOrigin(3))
+        f = Ferry(self.tmp, ["--idle-timeout", "1s"], name="ferry-head-timeout")
+        try:
+            self.check_head_error_then_get(f.port, get(f"http://127.0.0.1:{slow.port}/", method="HEAD", close=False),
+                                           504, "http_response_timeout")
+        finally:
+            self.assertCleanExit(f)
+
     def test_error_response_keeps_client_connection_usable(self):
         # After a 502 for a body-less request the client may go on (or be closed);
         # either way the next request on a new connection works.
@@ -205,36 +250,78 @@ class ClientMisbehaviourTest(ProxyTestCase):
     FRESH_FERRY_ARGS = []
 
     def test_client_aborts_while_waiting_for_origin(self):
+        # Sessions whose client went away release everything: ferry's open
+        # descriptors return to what it had before (the origin closes after
+        # each answer, so no pooled connection is counted).
+        slow = self.start_server(SlowClosingOrigin(1))
+        baseline = open_fds(self.ferry.pid)
         for _ in range(20):
             c = RawConn(self.ferry.port)
-            c.send(get(f"http://127.0.0.1:{self.slow.port}/", close=False))
+            c.send(get(f"http://127.0.0.1:{slow.port}/", close=False))
             c.close()
         for _ in range(10):
             c = RawConn(self.ferry.port)
             c.send(get(f"http://127.0.0.1:{self.digest.port}/", "Content-Length: 1000000\r\n", method="POST",
                        close=False) + b"x" * 1000)
             c.close()
-        time.sleep(1.5)
+        wait_until(lambda: slow.accepted >= 20, 5)
+        self.assertGreater(open_fds(self.ferry.pid), baseline, "the aborted sessions never reached ferry")
+        self.assertTrue(wait_until(lambda: open_fds(self.ferry.pid) <= baseline, 10),
+                        f"ferry holds {open_fds(self.ferry.pid)} descriptors, {baseline} before the aborted sessions")
         resp = raw_request(self.ferry.port, get(f"http://127.0.0.1:{self.slow.port}/"))
         self.assertEqual(resp.status, 200)
 
     def test_error_for_unread_request_body(self):
-        # 502 for a POST whose 1 MB body ferry never forwarded: the client must
-        # still be able to read the answer (no reset destroying it).
+        # D11: a client that sends its whole 8 MiB body before reading (as
+        # http.client does) must still read ferry's 502 for an unreachable
+        # origin. Without a lingering close ferry's close with unread input
+        # is a reset, and the client's send fails.
         port = free_port()
-        body = b"b" * (1 << 20)
-        with RawConn(self.ferry.port) as c:
-            c.send(get(f"http://127.0.0.1:{port}/", f"Content-Length: {len(body)}\r\n", method="POST",
-                       close=False))
-            try:
-                c.send(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            try:
-                resp = c.read_response()
-            except ConnectionResetError:
-                resp = None
-        self.assertFerryError(resp, 502, "connection_refused")
+        body = b"b" * (8 << 20)
+        conn = http.client.HTTPConnection("127.0.0.1", self.ferry.port, timeout=20)
+        try:
+            conn.request("POST", f"http://127.0.0.1:{port}/upload", body=body,
+                         headers={"Host": f"127.0.0.1:{port}"})
+            resp = conn.getresponse()
+            status, proxy_status = resp.status, resp.getheader("Proxy-Status") or ""
+            resp.read()
+        finally:
+            conn.close()
+        self.assertEqual(status, 502)
+        self.assertIn("error=connection_refused", proxy_status)
+
+    def test_socks_refusal_with_unread_data(self):
+        # D11 for SOCKS5: a client that sends data right after its CONNECT
+        # request (4 MiB, before reading) still reads ferry's refusal
+        # (port 80 is not in --connect-ports: "not allowed by ruleset").
+        socks_port = free_port()
+        f = Ferry(self.tmp, ["--socks-listen", f"127.0.0.1:{socks_port}"], name="ferry-socks-linger")
+        try:
+            with RawConn(socks_port) as c:
+                c.send(b"\x05\x01\x00" + b"\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x50" + b"x" * (4 << 20))
+                reply = c.recv_exact(12)
+            self.assertEqual(reply[:4], b"\x05\x00\x05\x02")
+        finally:
+            self.assertCleanExit(f)
+
+
+class SlowClosingOrigin(ThreadedServer):
+    """Reads one request head, waits `delay` seconds, answers 200 and closes."""
+
+    def __init__(self, delay):
+        self.delay = delay
+        super().__init__()
+
+    def handle(self, sock):
+        r = SockReader(sock)
+        if r.read_until(b"\r\n\r\n") is None:
+            return
+        time.sleep(self.delay)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nslow\n")
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def _add_malformed_cases():

@@ -15,6 +15,7 @@ namespace ferry::http {
 namespace {
 
 using testing::HasSubstr;
+using testing::Not;
 using testing::StartsWith;
 
 struct Split {
@@ -86,7 +87,7 @@ TEST(ProxyStatusValue, EscapedValueIsAValidSfString) {
 
 TEST(MakeErrorResponse, StatusLineHeadersAndBody) {
   ProxyError e{ProxyErrc::connection_refused, "connection refused by 192.0.2.1 port 80"};
-  auto resp = make_error_response(e, "1.1 ferry-abc", false);
+  auto resp = make_error_response(e, "1.1 ferry-abc", false, "GET");
   auto [head, body] = split(resp);
   EXPECT_THAT(head, StartsWith("HTTP/1.1 502 Bad Gateway\r\n"));
 
@@ -117,7 +118,7 @@ TEST(MakeErrorResponse, StatusLineHeadersAndBody) {
 }
 
 TEST(MakeErrorResponse, ConnectionCloseWhenAsked) {
-  auto resp = make_error_response({ProxyErrc::http_request_error, "bad chunk size"}, "1.1 ferry-abc", true);
+  auto resp = make_error_response({ProxyErrc::http_request_error, "bad chunk size"}, "1.1 ferry-abc", true, "GET");
   auto [head, body] = split(resp);
   EXPECT_THAT(head, StartsWith("HTTP/1.1 400 Bad Request\r\n"));
   EXPECT_THAT(head, HasSubstr("\r\nConnection: close\r\n"));
@@ -131,7 +132,7 @@ TEST(MakeErrorResponse, ConnectionCloseWhenAsked) {
 
 TEST(MakeErrorResponse, ExplicitStatusOverridesDefault) {
   ProxyError e{ProxyErrc::http_request_denied, "authentication failed", 407};
-  auto resp = make_error_response(e, "1.1 ferry-abc", false);
+  auto resp = make_error_response(e, "1.1 ferry-abc", false, "GET");
   EXPECT_THAT(resp, StartsWith("HTTP/1.1 407 Proxy Authentication Required\r\n"));
   EXPECT_THAT(resp, HasSubstr("Proxy-Status: ferry; error=http_request_denied; details=\"authentication failed\"\r\n"));
 }
@@ -153,21 +154,21 @@ TEST(MakeErrorResponse, StatusesForSpecErrors) {
       {ProxyErrc::proxy_configuration_error, "HTTP/1.1 500 "},
   };
   for (const auto& c : cases) {
-    auto resp = make_error_response({c.e, "x"}, "1.1 ferry-a", false);
+    auto resp = make_error_response({c.e, "x"}, "1.1 ferry-a", false, "GET");
     EXPECT_THAT(resp, StartsWith(c.start)) << proxy_errc_name(c.e);
     EXPECT_THAT(resp, HasSubstr("Proxy-Status: ferry; error=" + std::string(proxy_errc_name(c.e))));
   }
 }
 
 TEST(MakeErrorResponse, BodyWithoutDetailsNamesTheError) {
-  auto resp = make_error_response({ProxyErrc::proxy_loop_detected, ""}, "1.1 ferry-a", false);
+  auto resp = make_error_response({ProxyErrc::proxy_loop_detected, ""}, "1.1 ferry-a", false, "GET");
   auto [head, body] = split(resp);
   EXPECT_THAT(body, HasSubstr("proxy_loop_detected"));
   EXPECT_THAT(head, HasSubstr("Content-Length: " + std::to_string(body.size()) + "\r\n"));
 }
 
 TEST(MakeErrorResponse, HostileDetailsCannotInjectHeaders) {
-  auto resp = make_error_response({ProxyErrc::dns_error, "x\r\nSet-Cookie: a=b\r\n\r\n"}, "1.1 ferry-a", false);
+  auto resp = make_error_response({ProxyErrc::dns_error, "x\r\nSet-Cookie: a=b\r\n\r\n"}, "1.1 ferry-a", false, "GET");
   auto [head, body] = split(resp);
   auto scan = scan_for_head_end(resp, 0);
   ASSERT_EQ(scan.state, ParseState::complete);
@@ -176,6 +177,36 @@ TEST(MakeErrorResponse, HostileDetailsCannotInjectHeaders) {
   ASSERT_EQ(parse_response_head(head, h).state, ParseState::complete);
   for (const auto& f : h.fields) EXPECT_NE(f.name, "Set-Cookie");
   EXPECT_THAT(head, HasSubstr("Content-Length: " + std::to_string(body.size()) + "\r\n"));
+}
+
+// RFC 9110 §9.3.2: the answer to a HEAD has the head a GET would get and no
+// body; a body would be read as the next response (D3).
+TEST(MakeErrorResponse, HeadGetsNoBody) {
+  ProxyError e{ProxyErrc::dns_error, "cannot resolve x.invalid"};
+  const auto get = make_error_response(e, "1.1 ferry-a", false, "GET");
+  const auto head = make_error_response(e, "1.1 ferry-a", false, "HEAD");
+  EXPECT_EQ(head, split(get).head);
+  EXPECT_THAT(head, HasSubstr("Content-Length: " + std::to_string(split(get).body.size()) + "\r\n"));
+  auto scan = scan_for_head_end(head, 0);
+  ASSERT_EQ(scan.state, ParseState::complete);
+  EXPECT_EQ(scan.head_size, head.size());
+}
+
+TEST(MakeOptionsResponse, AllowWithoutTraceAndEmptyBody) {
+  const auto resp = make_options_response("1.1 ferry-a", false);
+  ResponseHead h;
+  ASSERT_EQ(parse_response_head(resp, h).state, ParseState::complete);
+  EXPECT_EQ(h.size, resp.size());
+  EXPECT_EQ(h.status, 200);
+  std::multimap<std::string, std::string> fields;
+  for (const auto& f : h.fields) fields.emplace(std::string(f.name), std::string(f.value));
+  ASSERT_EQ(fields.count("Allow"), 1u);
+  EXPECT_THAT(fields.find("Allow")->second, HasSubstr("OPTIONS"));
+  EXPECT_THAT(fields.find("Allow")->second, Not(HasSubstr("TRACE")));
+  EXPECT_EQ(fields.find("Content-Length")->second, "0");
+  EXPECT_EQ(fields.find("Via")->second, "1.1 ferry-a");
+  EXPECT_EQ(fields.count("Connection"), 0u);
+  EXPECT_THAT(make_options_response("1.1 ferry-a", true), HasSubstr("\r\nConnection: close\r\n"));
 }
 
 }  // namespace

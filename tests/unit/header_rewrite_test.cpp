@@ -77,7 +77,8 @@ ForwardRequest fwd_for(const Req& r, std::string_view host = "example.com") {
 TEST(IsHopByHop, FixedListAndConnectionTokens) {
   ConnectionOptions none;
   for (const char* n : {"Connection", "keep-alive", "PROXY-CONNECTION", "TE", "Trailer", "Upgrade",
-                        "Transfer-Encoding", "Content-Length", "Proxy-Authorization", "Proxy-Authenticate"})
+                        "Transfer-Encoding", "Content-Length", "Proxy-Authorization", "Proxy-Authenticate",
+                        "HTTP2-Settings"})
     EXPECT_TRUE(is_hop_by_hop(n, none)) << n;
   for (const char* n : {"Host", "Accept", "Authorization", "Via", "Cookie", "Trailers", "Tee", "X-Connection"})
     EXPECT_FALSE(is_hop_by_hop(n, none)) << n;
@@ -168,13 +169,52 @@ TEST(BuildRequestHead, RestatesChunked) {
                                              "Transfer-Encoding: chunked"}));
 }
 
-TEST(BuildRequestHead, NoFramingForZeroLength) {
+// RFC 9110 §8.6: "Content-Length: 0" on a POST is kept (servers answer 411
+// without it); a request that had no Content-Length gets none (D2).
+TEST(BuildRequestHead, RestatesZeroContentLength) {
   auto r = parse_req("POST http://a/ HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
   auto out = build_request_head(r.head, r.info, fwd_for(r));
-  EXPECT_THAT(out, Not(HasSubstr("Transfer-Encoding")));
-  // Content-Length: 0 or nothing are both fine for a request; what matters is no body is implied.
+  EXPECT_EQ(lines_of(out), (std::vector<std::string>{"Host: example.com", "Via: 1.1 ferry-test", "Content-Length: 0"}));
   auto reparsed = parse_req(out);
   EXPECT_EQ(reparsed.info.body, BodyKind::none);
+  EXPECT_TRUE(reparsed.info.zero_length);
+
+  auto none = parse_req("POST http://a/ HTTP/1.1\r\nX: y\r\n\r\n");
+  EXPECT_THAT(build_request_head(none.head, none.info, fwd_for(none)), Not(HasSubstr("Content-Length")));
+}
+
+// h2c upgrades are never forwarded (h2c smuggling), nor their settings.
+TEST(BuildRequestHead, DropsH2cUpgrade) {
+  auto r = parse_req(
+      "GET http://a/ HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+      "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nX: y\r\n\r\n");
+  ASSERT_FALSE(r.info.upgrade);
+  ForwardRequest fwd{r.head.method, "/", "a", kVia, r.info.upgrade};
+  EXPECT_EQ(lines_of(build_request_head(r.head, r.info, fwd)),
+            (std::vector<std::string>{"Host: a", "X: y", "Via: 1.1 ferry-test"}));
+
+  // HTTP2-Settings goes even when the client did not name it in Connection.
+  auto unnamed = parse_req("GET http://a/ HTTP/1.1\r\nHTTP2-Settings: AAMA\r\n\r\n");
+  EXPECT_THAT(build_request_head(unnamed.head, unnamed.info, fwd_for(unnamed)), Not(HasSubstr("HTTP2-Settings")));
+
+  auto mixed = parse_req("GET http://a/ HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: h2c, websocket\r\n\r\n");
+  ASSERT_TRUE(mixed.info.upgrade);
+  ForwardRequest fwd_ws{mixed.head.method, "/", "a", kVia, true};
+  EXPECT_EQ(lines_of(build_request_head(mixed.head, mixed.info, fwd_ws)),
+            (std::vector<std::string>{"Host: a", "Via: 1.1 ferry-test", "Upgrade: websocket", "Connection: upgrade"}));
+}
+
+// RFC 9110 §7.6.2: OPTIONS and TRACE count Max-Forwards down; others keep it.
+TEST(BuildRequestHead, MaxForwardsCountedDownForOptions) {
+  auto options = parse_req("OPTIONS http://a/ HTTP/1.1\r\nMax-Forwards: 5\r\n\r\n");
+  EXPECT_THAT(lines_of(build_request_head(options.head, options.info, fwd_for(options))),
+              testing::Contains("Max-Forwards: 4"));
+  auto get = parse_req("GET http://a/ HTTP/1.1\r\nMax-Forwards: 5\r\n\r\n");
+  EXPECT_THAT(lines_of(build_request_head(get.head, get.info, fwd_for(get))), testing::Contains("Max-Forwards: 5"));
+  auto named = parse_req("OPTIONS http://a/ HTTP/1.1\r\nConnection: Max-Forwards\r\nMax-Forwards: 5\r\n\r\n");
+  EXPECT_THAT(build_request_head(named.head, named.info, fwd_for(named)), Not(HasSubstr("Max-Forwards")));
+  auto bad = parse_req("OPTIONS http://a/ HTTP/1.1\r\nMax-Forwards: x\r\n\r\n");
+  EXPECT_THAT(lines_of(build_request_head(bad.head, bad.info, fwd_for(bad))), testing::Contains("Max-Forwards: x"));
 }
 
 TEST(BuildRequestHead, OutputReparses) {

@@ -79,10 +79,64 @@ TEST(AnalyzeRequest, ContentLength) {
   EXPECT_EQ(r->content_length, 42u);
 }
 
-TEST(AnalyzeRequest, ContentLengthZeroIsNoBody) {
+TEST(AnalyzeRequest, ContentLengthZeroIsNoBodyButRemembered) {
   auto r = analyze_request(make_request({{"content-length", "0"}}));
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->body, BodyKind::none);
+  EXPECT_TRUE(r->zero_length);  // restated when forwarded (D2)
+
+  auto absent = analyze_request(make_request({}));
+  ASSERT_TRUE(absent);
+  EXPECT_FALSE(absent->zero_length);
+  auto positive = analyze_request(make_request({{"Content-Length", "3"}}));
+  ASSERT_TRUE(positive);
+  EXPECT_FALSE(positive->zero_length);
+}
+
+// RFC 9110 §9.3.6: a CONNECT has no content; a body length would make the
+// bytes after the head both tunnel data and body.
+TEST(AnalyzeRequest, ConnectWithBodyFramingRejected) {
+  for (const Fields& fields : {Fields{{"Content-Length", "5"}}, Fields{{"Transfer-Encoding", "chunked"}}}) {
+    auto r = analyze_request(make_request(fields, 1, "CONNECT", "a:443"));
+    EXPECT_FALSE(r) << fields[0].first;
+  }
+  auto zero = analyze_request(make_request({{"Host", "a:443"}, {"Content-Length", "0"}}, 1, "CONNECT", "a:443"));
+  EXPECT_TRUE(zero);  // no ambiguity
+  auto plain = analyze_request(make_request({{"Host", "a:443"}}, 1, "CONNECT", "a:443"));
+  EXPECT_TRUE(plain);
+}
+
+TEST(AnalyzeRequest, MaxForwards) {
+  auto zero = analyze_request(make_request({{"Max-Forwards", "0"}}, 1, "OPTIONS"));
+  ASSERT_TRUE(zero);
+  EXPECT_EQ(zero->max_forwards, 0u);
+  auto five = analyze_request(make_request({{"max-forwards", "5"}}, 1, "OPTIONS"));
+  ASSERT_TRUE(five);
+  EXPECT_EQ(five->max_forwards, 5u);
+  for (const Fields& fields : {Fields{}, Fields{{"Max-Forwards", "x"}}, Fields{{"Max-Forwards", "-1"}},
+                               Fields{{"Max-Forwards", "1"}, {"Max-Forwards", "2"}}}) {
+    auto r = analyze_request(make_request(fields, 1, "OPTIONS"));
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->max_forwards) << (fields.empty() ? "none" : fields[0].second);
+  }
+}
+
+// RFC 9112 §3.2: an HTTP/1.1 request without Host is answered with 400.
+TEST(CheckRequestRules, Http11NeedsHost) {
+  auto without = make_request({});
+  auto info = analyze_request(without);
+  ASSERT_TRUE(info);
+  EXPECT_FALSE(check_request_rules(without, *info));
+
+  auto with = make_request({{"Host", "a"}});
+  info = analyze_request(with);
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(check_request_rules(with, *info));
+
+  auto http10 = make_request({}, 0);
+  info = analyze_request(http10);
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(check_request_rules(http10, *info));
 }
 
 TEST(AnalyzeRequest, ContentLengthLargestAccepted) {
@@ -238,14 +292,35 @@ TEST(AnalyzeRequest, UpgradeDetection) {
   ASSERT_TRUE(no_field);
   EXPECT_FALSE(no_field->upgrade);
 
-  auto in_list = analyze_request(make_request({{"Connection", "keep-alive, Upgrade"}, {"Upgrade", "h2c"}}));
+  auto in_list = analyze_request(make_request({{"Connection", "keep-alive, Upgrade"}, {"Upgrade", "websocket"}}));
   ASSERT_TRUE(in_list);
   EXPECT_TRUE(in_list->upgrade);
-  EXPECT_EQ(in_list->upgrade_protocol, "h2c");
+  EXPECT_EQ(in_list->upgrade_protocol, "websocket");
 
   auto empty = analyze_request(make_request({{"Connection", "upgrade"}, {"Upgrade", ""}}));
   ASSERT_TRUE(empty);
   EXPECT_FALSE(empty->upgrade);
+}
+
+// h2c through a proxy is the h2c-smuggling class: never offered upstream.
+TEST(AnalyzeRequest, H2cUpgradeDropped) {
+  auto h2c = analyze_request(make_request({{"Connection", "Upgrade, HTTP2-Settings"}, {"Upgrade", "h2c"}}));
+  ASSERT_TRUE(h2c);
+  EXPECT_FALSE(h2c->upgrade);
+  EXPECT_EQ(h2c->upgrade_protocol, "");
+
+  auto upper = analyze_request(make_request({{"Connection", "upgrade"}, {"Upgrade", "H2C"}}));
+  ASSERT_TRUE(upper);
+  EXPECT_FALSE(upper->upgrade);
+
+  auto mixed = analyze_request(make_request({{"Connection", "upgrade"}, {"Upgrade", "h2c, websocket"}}));
+  ASSERT_TRUE(mixed);
+  EXPECT_TRUE(mixed->upgrade);
+  EXPECT_EQ(mixed->upgrade_protocol, "websocket");
+
+  auto split = analyze_request(make_request({{"Connection", "upgrade"}, {"Upgrade", "foo/2"}, {"Upgrade", "h2c"}}));
+  ASSERT_TRUE(split);
+  EXPECT_EQ(split->upgrade_protocol, "foo/2");
 }
 
 // ---------------------------------------------------------------- responses
@@ -307,6 +382,12 @@ INSTANTIATE_TEST_SUITE_P(
         ResponseCase{"Http10Default", 200, {{"Content-Length", "1"}}, "GET", BodyKind::content_length, 1, false, 0},
         ResponseCase{"Http10KeepAlive", 200, {{"Connection", "Keep-Alive"}, {"Content-Length", "1"}}, "GET",
                      BodyKind::content_length, 1, true, 0},
+        // RFC 9112 §6.1: TE in HTTP/1.0 is faulty framing: decoded, then closed (D22).
+        ResponseCase{"Http10ChunkedNotReusable", 200, {{"Connection", "keep-alive"}, {"Transfer-Encoding", "chunked"}},
+                     "GET", BodyKind::chunked, 0, false, 0},
+        ResponseCase{"Http10ChunkedHeadNotReusable", 200,
+                     {{"Connection", "keep-alive"}, {"Transfer-Encoding", "chunked"}}, "HEAD", BodyKind::none, 0,
+                     false, 0},
         ResponseCase{"Http10KeepAliveAndClose", 200, {{"Connection", "keep-alive, close"}, {"Content-Length", "1"}},
                      "GET", BodyKind::content_length, 1, false, 0},
         ResponseCase{"ErrorStatusWithBody", 404, {{"Content-Length", "3"}}, "GET", BodyKind::content_length, 3,

@@ -105,7 +105,7 @@ OutgoingRequest post_request(bool client_expects) {
   r.method = "POST";
   r.body = BodySpec{http::BodyKind::content_length, 5, false};
   r.wait_for_verdict = true;
-  r.client_expects_continue = client_expects;
+  r.ferry_added_expect = !client_expects;
   return r;
 }
 
