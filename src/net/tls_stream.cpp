@@ -12,10 +12,11 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-// The BIO pair's buffers. Input must hold the largest TLS record
-// (2^14 + 2048 + 5 bytes, TLS 1.2) or a handshake could stall; output holds
-// one full record, so a write goes out in record-sized pieces.
-constexpr size_t kInputBuffer = 20 * 1024;
+// The BIO pair's buffers (Asio's sizes: one full record; Asio keeps two
+// more of them to copy through). OpenSSL asks for input only once it has
+// drained this buffer into its own record buffer, so a read never finds it
+// full; output goes out in pieces of this size.
+constexpr size_t kInputBuffer = 17 * 1024;
 constexpr size_t kOutputBuffer = 17 * 1024;
 
 // An OpenSSL failure as an error code (the ssl category carries OpenSSL's
@@ -125,7 +126,7 @@ awaitable<size_t> TlsStream::read_some(asio::mutable_buffer buf, error_code& ec)
 awaitable<void> TlsStream::fill(error_code& ec) {
   char* space = nullptr;
   const int room = BIO_nwrite0(net_, &space);
-  if (room <= 0) {  // OpenSSL wants a record bigger than the buffer
+  if (room <= 0) {  // cannot happen (see kInputBuffer); no busy loop if it does
     ec = asio::ssl::error::unexpected_result;
     co_return;
   }
