@@ -163,7 +163,7 @@ TEST_F(TlsStreamTest, HalfCloseEachWaySendsCloseNotifyThenLowerHalfClose) {
   MemoryStream& server_lower = *b;
   bool connected = false;
   error_code server_saw, client_saw, answer_ec;
-  bool lower_closed_after_client_close = false;
+  bool lower_closed_after_client_close = false, lower_closed_after_server_close = false;
   std::string answer;
   run(io_, [&]() -> awaitable<void> {
     auto [c, s] = co_await handshake(std::move(a), std::move(b));
@@ -178,6 +178,7 @@ TEST_F(TlsStreamTest, HalfCloseEachWaySendsCloseNotifyThenLowerHalfClose) {
     co_await (*s)->write(asio::buffer("answer", 6), ec);
     answer = co_await read_n(**c, 6, answer_ec);
     co_await (*s)->shutdown_send();
+    lower_closed_after_server_close = server_lower.out().closed;
     client_saw = co_await read_end(**c);
   });
   ASSERT_TRUE(connected);
@@ -186,7 +187,7 @@ TEST_F(TlsStreamTest, HalfCloseEachWaySendsCloseNotifyThenLowerHalfClose) {
   EXPECT_FALSE(answer_ec) << answer_ec.message();
   EXPECT_EQ(answer, "answer");
   EXPECT_EQ(client_saw, asio::error::eof) << client_saw.message();
-  EXPECT_TRUE(server_lower.out().closed);
+  EXPECT_TRUE(lower_closed_after_server_close);
 }
 
 TEST_F(TlsStreamTest, CloseWithoutCloseNotifyIsTruncation) {
