@@ -301,9 +301,10 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_accept(ByteStreamPtr lower, T
   auto tls = std::make_unique<TlsStream>(std::move(lower), ctx.native(), TlsStream::Role::server);
   error_code ec;
   const bool in_time = co_await timed_handshake(*tls, timeout, ec);
-  if (!in_time) co_return Unexpected{ProxyError{ProxyErrc::tls_protocol_error, "TLS handshake with the client timed out"}};
+  if (!in_time) co_return Unexpected{ProxyError{ProxyErrc::tls_protocol_error, "TLS handshake with a client timed out"}};
   if (ec)
-    co_return Unexpected{ProxyError{ProxyErrc::tls_protocol_error, "TLS handshake with the client failed: " + ec.message()}};
+    co_return Unexpected{
+        ProxyError{ProxyErrc::tls_protocol_error, "TLS handshake with a client failed: " + ec.message()}};
   co_return ByteStreamPtr(std::move(tls));
 }
 
