@@ -1,19 +1,31 @@
 #pragma once
-// One hop's byte stream (plain TCP or TLS over TCP), so the HTTP code above it
-// does not care which. Modelled on curl's connection filters: later layers
-// (TLS to a proxy, CONNECT through a proxy) wrap the one below.
+// One hop's byte stream (plain TCP, or TLS over any byte stream), so the HTTP
+// code above it does not care which. Modelled on curl's connection filters:
+// later layers (TLS to a proxy, CONNECT through it, TLS to the origin inside
+// that tunnel) wrap the one below.
 #include <array>
 #include <memory>
+
+#include <boost/asio/ssl/error.hpp>
 
 #include "net/asio.h"
 
 namespace ferry {
 
+// The peer ended the stream: a clean EOF, or a TLS peer that closed its
+// connection without close_notify (asio::ssl::error::stream_truncated).
+// Byte tunnels treat both alike; a body delimited by the close must not
+// (the end of a truncated one is unauthenticated: an attacker's FIN).
+inline bool is_end_of_stream(const error_code& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+}
+
 class ByteStream {
  public:
   virtual ~ByteStream() = default;
 
-  // Reads at least one byte; 0 with ec == eof at end of stream.
+  // Reads at least one byte; 0 with ec == eof at end of stream (or
+  // stream_truncated, see is_end_of_stream).
   virtual awaitable<size_t> read_some(asio::mutable_buffer buf, error_code& ec) = 0;
   // Writes all of the buffers (empty ones are skipped).
   virtual awaitable<void> write(std::array<asio::const_buffer, 3> bufs, error_code& ec) = 0;

@@ -36,11 +36,13 @@ struct Relay {
     co_return std::nullopt;
   }
 
-  // Reads more from the source; eof is reported through `eof`.
-  awaitable<std::optional<BodyRelayError>> fill(bool& eof) {
+  // Reads more from the source; its end is reported through `eof`, and
+  // through `truncated` too when TLS did not vouch for it (no close_notify).
+  awaitable<std::optional<BodyRelayError>> fill(bool& eof, bool& truncated) {
     error_code ec;
     co_await buf.read_from(src, ec, buf.capacity());
-    eof = ec == asio::error::eof;
+    eof = is_end_of_stream(ec);
+    truncated = ec == asio::ssl::error::stream_truncated;
     if (ec && !eof) co_return BodyRelayError{BodyRelayError::Side::source, "read failed: " + ec.message(), deadline.expired()};
     deadline.extend();
     co_return std::nullopt;
@@ -60,7 +62,7 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
     ~DisarmOnExit() { d.disarm(); }
   } disarm_on_exit{deadline};
   Relay r{src, src_buf, dst, spec.chunk_output, deadline};
-  bool eof = false;
+  bool eof = false, truncated = false;
   switch (spec.kind) {
     case BodyKind::none:
       break;
@@ -68,7 +70,7 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
       uint64_t remaining = spec.length;
       while (remaining) {
         if (src_buf.empty()) {
-          if (auto e = co_await r.fill(eof)) co_return e;
+          if (auto e = co_await r.fill(eof, truncated)) co_return e;
           if (eof) co_return BodyRelayError{BodyRelayError::Side::source, "connection closed before the end of the body"};
           continue;
         }
@@ -84,7 +86,7 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
       http::ChunkedDecoder decoder;
       while (!decoder.done()) {
         if (src_buf.empty()) {
-          if (auto e = co_await r.fill(eof)) co_return e;
+          if (auto e = co_await r.fill(eof, truncated)) co_return e;
           if (eof) co_return BodyRelayError{BodyRelayError::Side::source, "connection closed inside a chunked body"};
           continue;
         }
@@ -105,7 +107,12 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
           if (auto e = co_await r.write(src_buf.data())) co_return e;
           src_buf.consume(src_buf.size());
         }
-        if (auto e = co_await r.fill(eof)) co_return e;
+        if (auto e = co_await r.fill(eof, truncated)) co_return e;
+        // Only a close the peer's TLS signed ends this body: an injected
+        // FIN must not become the last-chunk of a "complete" message.
+        if (truncated)
+          co_return BodyRelayError{BodyRelayError::Side::source,
+                                   "TLS connection closed without close_notify: the body may be truncated"};
         if (eof) break;
       }
       break;

@@ -15,7 +15,7 @@ awaitable<HeadRead> read_head(ByteStream& stream, ReadBuffer& buf) {
     scan = s.next_scan;
     error_code ec;
     co_await buf.read_from(stream, ec, http::kMaxHeadSize + 1);
-    if (ec == asio::error::eof)
+    if (is_end_of_stream(ec))
       co_return HeadRead{buf.empty() ? HeadRead::Status::closed_clean : HeadRead::Status::closed_partial, 0, {}, ec};
     if (ec) co_return HeadRead{HeadRead::Status::io_error, 0, {}, ec};
   }

@@ -43,7 +43,9 @@ awaitable<void> copy_pump(ByteStream& from, ByteStream& to, uint64_t& counter, D
     }
     if (!buf) buf.reset(new char[kCopyBuffer]);
     size_t n = co_await from.read_some(asio::buffer(buf.get(), kCopyBuffer), ec);
-    if (ec == asio::error::eof) {
+    // A TLS peer that closes without close_notify ends the tunnel the same
+    // way: what it carries has its own framing.
+    if (is_end_of_stream(ec)) {
       co_await to.shutdown_send();
       co_return;
     }

@@ -190,13 +190,6 @@ awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ct
 
     // An https:// origin (or a SOCKS5 upstream): a tunnel to the origin,
     // then TLS to the origin inside it, verified like a direct connection.
-    if (origin_tls && proxy.scheme == ProxyScheme::https) {
-      co_return Unexpected{ProxyError{ProxyErrc::proxy_configuration_error,
-                                      "https:// requests in absolute form through the https:// upstream " +
-                                          proxy.to_redacted_string() +
-                                          " are not supported yet (TLS inside TLS); use CONNECT (curl does by default)",
-                                      502}};
-    }
     auto t = co_await tunnel_via(ctx, proxy, origin, true);
     if (!t) {
       if (!t.error().fail_over) co_return Unexpected{t.error().error};
@@ -213,9 +206,9 @@ awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ct
       hop.stream = std::move(t->stream);
       co_return std::move(hop);
     }
-    // The tunnel is plain TCP to the proxy (http:// or SOCKS5), so TLS to
-    // the origin runs directly on its socket.
-    auto secured = co_await tls_connect(std::move(t->stream->socket()), ctx.origin_tls, origin.host, ctx.connect_timeout);
+    // TLS to the origin over the tunnel, whatever carries it: TCP to an
+    // http:// or SOCKS5 proxy, or TLS to an https:// one (TLS inside TLS).
+    auto secured = co_await tls_connect(std::move(t->stream), ctx.origin_tls, origin.host, ctx.connect_timeout);
     if (!secured) co_return Unexpected{secured.error()};
     hop.stream = std::move(*secured);
     co_return std::move(hop);
