@@ -8,7 +8,7 @@
 #include "http/message_framing.h"
 #include "http/request_target.h"
 #include "server/connect_handler.h"
-#include "server/head_reader.h"
+#include "http/head_reader.h"
 #include "server/http_forwarder.h"
 #include "server/lingering_close.h"
 

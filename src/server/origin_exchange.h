@@ -13,7 +13,7 @@
 #include "net/read_buffer.h"
 #include "server/body_relay.h"
 #include "server/deadline.h"
-#include "server/head_reader.h"
+#include "http/head_reader.h"
 
 namespace ferry {
 

@@ -6,7 +6,7 @@
 
 #include "http/head_parser.h"
 #include "http/message_framing.h"
-#include "server/head_reader.h"
+#include "http/head_reader.h"
 #include "upstream/proxy_auth_exchange.h"
 #include "upstream/socks5_codec.h"
 

@@ -1,4 +1,4 @@
-#include "server/head_reader.h"
+#include "http/head_reader.h"
 
 namespace ferry {
 
