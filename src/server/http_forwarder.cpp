@@ -198,7 +198,7 @@ awaitable<void> forward(Forwarding& f) {
       }
       if (!f.origin) {
         const auto remaining = std::span<const HopCandidate>(candidates).subspan(next_candidate);
-        auto opened = co_await open_request_hop(ctx.upstream, remaining, target.authority, target.tls);
+        auto opened = co_await open_request_hop(ctx.upstream_for(conn.tcp.socket()), remaining, target.authority, target.tls);
         if (!opened) {
           f.out.route = remaining.front().route;
           f.fail(opened.error(), client_body_unread);

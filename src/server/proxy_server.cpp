@@ -40,6 +40,8 @@ uint64_t raise_fd_limit() {
 
 ProxyServer::ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams)
     : config_(config), log_(log), ctx_(config, log, http::Via::random(), upstreams) {
+  // Read once at start: an address gained later (DHCP) is not recognised.
+  ctx_.filter.set_host_addresses(host_interface_addresses());
   unsigned n = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(ctx_));
 }
@@ -80,7 +82,7 @@ Expected<bool> ProxyServer::bind_one(const HostPort& l, ListenerKind kind) {
     if (!reuseport) break;  // no SO_REUSEPORT: one acceptor serves
   }
   bound_.push_back(ep);
-  ctx_.destinations.prohibit(ep);
+  ctx_.filter.prohibit(ep);
   return true;
 }
 

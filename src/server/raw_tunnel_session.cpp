@@ -68,7 +68,7 @@ template <class OnOpened>
 awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened before_relay) {
   ServerContext& ctx = s.ctx;
   const RouteDecision decision = ctx.routes.route(TrafficKind::tunnel, target.host, target.port);
-  auto tunnel = co_await open_tunnel(ctx.upstream, decision, target, false);
+  auto tunnel = co_await open_tunnel(ctx.upstream_for(s.tcp.socket()), decision, target, false);
   if (!tunnel) {
     s.record(tunnel.error());
     if (!decision.direct) s.route = decision.proxies.front().to_redacted_string();

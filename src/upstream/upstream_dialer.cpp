@@ -7,9 +7,9 @@ namespace {
 bool is_http_proxy(const ProxyUrl& p) { return p.scheme == ProxyScheme::http || p.scheme == ProxyScheme::https; }
 
 awaitable<Expected<Tunnel, HopFailure>> tunnel_via(UpstreamContext& ctx, const ProxyUrl& proxy, const HostPort& target,
-                                                   bool client_speaks_first) {
+                                                   bool client_speaks_first, std::string_view forwarded_via = {}) {
   if (is_http_proxy(proxy)) {
-    auto t = co_await http_connect_tunnel(ctx, proxy, target, client_speaks_first);
+    auto t = co_await http_connect_tunnel(ctx, proxy, target, client_speaks_first, forwarded_via);
     co_return t;
   }
   auto t = co_await socks5_tunnel(ctx, proxy, target);
@@ -56,7 +56,8 @@ void mark_ok(UpstreamHealth& health, const ProxyUrl& proxy) {
 }  // namespace
 
 awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, const RouteDecision& decision,
-                                                          const HostPort& target, bool client_speaks_first) {
+                                                          const HostPort& target, bool client_speaks_first,
+                                                          std::string_view forwarded_via) {
   RoutedTunnel out;
   if (decision.direct) {
     auto sock = co_await connect_tcp(target, ctx.connect_timeout, ctx.destinations);
@@ -69,7 +70,7 @@ awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, 
   ProxyError last{ProxyErrc::proxy_configuration_error, "no upstream proxy configured"};
   for (size_t n = 0; n < order.size(); ++n) {
     const ProxyUrl& proxy = decision.proxies[order[n]];
-    auto t = co_await tunnel_via(ctx, proxy, target, client_speaks_first);
+    auto t = co_await tunnel_via(ctx, proxy, target, client_speaks_first, forwarded_via);
     if (t) {
       mark_ok(ctx.health, proxy);
       out.stream = std::move(t->stream);
