@@ -37,6 +37,8 @@ ClientScope scope_of_client(const asio::ip::address& client) {
   return unmapped(client).is_loopback() ? ClientScope::local : ClientScope::remote;
 }
 
+bool plain_http_port_allowed(uint16_t port) { return port == 80 || port == 443 || port > 1024; }
+
 void DestinationFilter::set_host_addresses(std::vector<asio::ip::address> addresses) {
   host_addresses_.clear();
   for (const auto& a : addresses) host_addresses_.push_back(without_scope(unmapped(a)));

@@ -19,6 +19,11 @@ namespace ferry {
 enum class ClientScope { local, remote };
 ClientScope scope_of_client(const asio::ip::address& client);
 
+// Ports a remote client may name in a plain HTTP request (Squid's
+// Safe_ports in short: 80, 443, 1025-65535): no POST to a mail or other
+// line-protocol server from across the network. CONNECT has --connect-ports.
+bool plain_http_port_allowed(uint16_t port);
+
 // Addresses ferry will never connect to (unspecified, multicast, broadcast)
 // plus any the caller adds (ferry's own listeners, to break self-loops),
 // and, for remote clients, the ferry host itself.

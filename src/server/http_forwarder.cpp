@@ -145,6 +145,12 @@ awaitable<void> forward(Forwarding& f) {
   std::string proxy_request_head;  // absolute_head plus this try's Proxy-Authorization
   // From here on `head` views may dangle: the body relay reuses the buffer.
   conn.buf.consume(head.size);
+  if (!plain_http_port_allowed(target.authority.port) && ctx.scope_of(conn.tcp.socket()) == ClientScope::remote) {
+    f.fail({ProxyErrc::http_request_denied, "port " + std::to_string(target.authority.port) +
+                                                " is not allowed for clients on other hosts (80, 443, 1025-65535)"},
+           client_body);
+    co_return;
+  }
   std::string key;
   const ProxyUrl* forward_proxy = nullptr;
   auth::ProxyAuthenticator* authr = nullptr;

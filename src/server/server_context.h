@@ -41,9 +41,12 @@ struct ServerContext {
   // The upstream context for a client's requests: clients on other hosts
   // may not reach into this host (SPEC §3.3 loopback rule is for the local user).
   UpstreamContext& upstream_for(const tcp::socket& client) {
+    return scope_of(client) == ClientScope::local ? upstream : remote_upstream;
+  }
+  static ClientScope scope_of(const tcp::socket& client) {
     error_code ec;
     auto ep = client.remote_endpoint(ec);
-    return !ec && scope_of_client(ep.address()) == ClientScope::local ? upstream : remote_upstream;
+    return ec ? ClientScope::remote : scope_of_client(ep.address());
   }
 
   std::atomic<size_t> connections{0};
