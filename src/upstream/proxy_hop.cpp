@@ -93,7 +93,10 @@ awaitable<bool> skip_small_body(ByteStream& s, ReadBuffer& buf, const http::Resp
 }
 
 awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(UpstreamContext& ctx, const ProxyUrl& proxy) {
-  auto sock = co_await connect_tcp(proxy.address, ctx.connect_timeout, ctx.destinations);
+  // A configured upstream is the operator's choice: the remote-client
+  // destination policy is for targets, not for it (a local cntlm stays usable).
+  const Destinations to_proxy{ctx.destinations.resolver, ctx.destinations.filter};
+  auto sock = co_await connect_tcp(proxy.address, ctx.connect_timeout, to_proxy);
   if (!sock) {
     ProxyError e = sock.error();
     e.details = "upstream proxy " + proxy.to_redacted_string() + ": " + e.details;
