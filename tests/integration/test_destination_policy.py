@@ -174,7 +174,7 @@ class DestinationPolicyTest(ProxyTestCase):
             self.assertIn("error=destination_ip_prohibited", ps)
             self.assertIn("own listener", ps)
             time.sleep(0.3)
-            self.assertEqual(len(f.events("request")), 1, f.events("request"))
+            self.assertEqual(len(f.events("tunnel")), 1, f.events("tunnel"))
         finally:
             self.assertCleanExit(f)
 
