@@ -112,7 +112,7 @@ awaitable<void> forward(Forwarding& f) {
   // through a tunnel), absolute-form for a forward proxy (RFC 9112 §3.2.2).
   const RouteDecision decision = ctx.routes.route(target.tls ? TrafficKind::https_url : TrafficKind::plain_http,
                                                   target.authority.host, target.authority.port);
-  const auto candidates = plan_request_hops(ctx.upstream, decision, target.authority, target.tls);
+  const auto candidates = plan_request_hops(ctx.upstream_for(conn.tcp.socket()), decision, target.authority, target.tls);
   const bool any_forward_proxy =
       std::any_of(candidates.begin(), candidates.end(), [](const HopCandidate& c) { return c.absolute_form; });
   const bool any_origin_form =

@@ -90,7 +90,10 @@ std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const Ro
   const std::string origin_key = std::string(origin_tls ? "https://" : "http://") + origin.to_string();
   std::vector<HopCandidate> plan;
   if (decision.direct) {
-    plan.push_back({nullptr, false, origin_key, "direct"});
+    // A direct connection opened for the local user may reach where remote
+    // clients may not (loopback): the two never share pooled connections.
+    const bool remote = ctx.destinations.scope == ClientScope::remote;
+    plan.push_back({nullptr, false, remote ? origin_key + " remote" : origin_key, "direct"});
     return plan;
   }
   for (size_t i : attempt_order(ctx.health, decision.proxies)) {

@@ -114,6 +114,13 @@ class DestinationPolicyTest(ProxyTestCase):
         self.assertRefused(raw, "destination_ip_prohibited", "GET to loopback")
         self.assertNotIn(b"/secret", self.origin.all_bytes(), "the request reached the loopback service")
 
+    def test_remote_client_cannot_reuse_a_local_clients_pooled_connection(self):
+        url = f"http://127.0.0.1:{self.origin.port}/pooled"
+        resp = raw_request(self.ferry.port, get(url))  # the loopback listener: a local client
+        self.assertEqual(resp.status, 200)
+        raw = self.from_namespace(get(url))
+        self.assertRefused(raw, "destination_ip_prohibited", "GET riding a pooled loopback connection")
+
     def test_remote_name_resolving_to_loopback_refused(self):
         # origin.test is 127.0.0.1 in ferry's hosts file: judged after resolution.
         raw = self.from_namespace(get(f"http://origin.test:{self.origin.port}/"))
