@@ -1,8 +1,5 @@
 #include "net/tcp_connector.h"
 
-#include <ifaddrs.h>
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -70,26 +67,6 @@ std::string DestinationFilter::check(const tcp::endpoint& ep, ClientScope scope)
     if (own) return "the proxy host's own address " + addr.to_string() + " (only for local clients)";
   }
   return {};
-}
-
-std::vector<asio::ip::address> host_interface_addresses() {
-  std::vector<asio::ip::address> out;
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return out;
-  for (const ifaddrs* i = list; i; i = i->ifa_next) {
-    if (!i->ifa_addr) continue;
-    if (i->ifa_addr->sa_family == AF_INET) {
-      const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
-      out.push_back(asio::ip::address_v4(ntohl(sin->sin_addr.s_addr)));
-    } else if (i->ifa_addr->sa_family == AF_INET6) {
-      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
-      asio::ip::address_v6::bytes_type bytes;
-      std::copy_n(sin6->sin6_addr.s6_addr, bytes.size(), bytes.begin());
-      out.push_back(asio::ip::address_v6(bytes));
-    }
-  }
-  ::freeifaddrs(list);
-  return out;
 }
 
 std::vector<tcp::endpoint> interleave_families(const std::vector<tcp::endpoint>& endpoints) {

@@ -10,6 +10,7 @@
 #include "base/proxy_error.h"
 #include "net/asio.h"
 #include "net/dns_resolver.h"
+#include "net/host_addresses.h"
 
 namespace ferry {
 
@@ -41,10 +42,6 @@ class DestinationFilter {
   std::vector<tcp::endpoint> prohibited_;
   std::vector<asio::ip::address> host_addresses_;
 };
-
-// The addresses of this host's interfaces (getifaddrs), loopback included;
-// empty if they cannot be read.
-std::vector<asio::ip::address> host_interface_addresses();
 
 // How connections reach their destinations: names through the shared
 // resolver, addresses through the filter's rules for this kind of client.

@@ -1,0 +1,14 @@
+#pragma once
+// This host's own addresses, for recognising ferry itself behind a wildcard
+// listener (0.0.0.0 / ::) and for keeping remote clients out of the host.
+#include <boost/asio/ip/address.hpp>
+#include <vector>
+
+namespace ferry {
+
+// The addresses of this host's interfaces (getifaddrs), loopback included,
+// without IPv6 scope ids; empty if they cannot be read. Read when called: an
+// address gained later (DHCP) needs a new call.
+std::vector<boost::asio::ip::address> host_interface_addresses();
+
+}  // namespace ferry
