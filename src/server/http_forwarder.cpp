@@ -112,7 +112,8 @@ awaitable<void> forward(Forwarding& f) {
   // through a tunnel), absolute-form for a forward proxy (RFC 9112 §3.2.2).
   const RouteDecision decision = ctx.routes.route(target.tls ? TrafficKind::https_url : TrafficKind::plain_http,
                                                   target.authority.host, target.authority.port);
-  const auto candidates = plan_request_hops(ctx.upstream_for(conn.tcp.socket()), decision, target.authority, target.tls);
+  const ClientScope scope = ctx.scope_of(conn.tcp.socket());  // remote clients: destination policy (D8)
+  const auto candidates = plan_request_hops(ctx.upstream_for(scope), decision, target.authority, target.tls);
   const bool any_forward_proxy =
       std::any_of(candidates.begin(), candidates.end(), [](const HopCandidate& c) { return c.absolute_form; });
   const bool any_origin_form =
@@ -145,7 +146,7 @@ awaitable<void> forward(Forwarding& f) {
   std::string proxy_request_head;  // absolute_head plus this try's Proxy-Authorization
   // From here on `head` views may dangle: the body relay reuses the buffer.
   conn.buf.consume(head.size);
-  if (!plain_http_port_allowed(target.authority.port) && ctx.scope_of(conn.tcp.socket()) == ClientScope::remote) {
+  if (scope == ClientScope::remote && !plain_http_port_allowed(target.authority.port)) {
     f.fail({ProxyErrc::http_request_denied, "port " + std::to_string(target.authority.port) +
                                                 " is not allowed for clients on other hosts (80, 443, 1025-65535)"},
            client_body);
@@ -204,7 +205,7 @@ awaitable<void> forward(Forwarding& f) {
       }
       if (!f.origin) {
         const auto remaining = std::span<const HopCandidate>(candidates).subspan(next_candidate);
-        auto opened = co_await open_request_hop(ctx.upstream_for(conn.tcp.socket()), remaining, target.authority, target.tls);
+        auto opened = co_await open_request_hop(ctx.upstream_for(scope), remaining, target.authority, target.tls);
         if (!opened) {
           f.out.route = remaining.front().route;
           f.fail(opened.error(), client_body_unread);

@@ -40,9 +40,8 @@ struct ServerContext {
 
   // The upstream context for a client's requests: clients on other hosts
   // may not reach into this host (SPEC §3.3 loopback rule is for the local user).
-  UpstreamContext& upstream_for(const tcp::socket& client) {
-    return scope_of(client) == ClientScope::local ? upstream : remote_upstream;
-  }
+  UpstreamContext& upstream_for(ClientScope scope) { return scope == ClientScope::local ? upstream : remote_upstream; }
+  UpstreamContext& upstream_for(const tcp::socket& client) { return upstream_for(scope_of(client)); }
   static ClientScope scope_of(const tcp::socket& client) {
     error_code ec;
     auto ep = client.remote_endpoint(ec);
