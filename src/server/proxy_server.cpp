@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "http/error_response.h"
+#include "net/host_addresses.h"
 #include "server/client_session.h"
 #include "server/raw_tunnel_session.h"
 #include "server/worker.h"

@@ -1,5 +1,5 @@
-// Pure parts of the TCP connector: address-family interleaving and the
-// destination filter.
+// The TCP connector: address-family interleaving, the destination filter
+// (and its remote-client policy), and Happy Eyeballs on loopback addresses.
 #include "net/tcp_connector.h"
 
 #include <gtest/gtest.h>
