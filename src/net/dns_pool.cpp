@@ -9,6 +9,8 @@
 #include <optional>
 #include <unordered_map>
 
+#include "net/host_addresses.h"
+
 namespace ferry {
 
 namespace {
@@ -27,19 +29,8 @@ class GetaddrinfoBackend final : public DnsBackend {
       return Unexpected{ProxyError{ProxyErrc::dns_error, "cannot resolve host " + host + ": " + ::gai_strerror(rc)}};
     std::vector<asio::ip::address> out;
     for (const addrinfo* p = res; p; p = p->ai_next) {
-      asio::ip::address a;
-      if (p->ai_family == AF_INET) {
-        const auto* sin = reinterpret_cast<const sockaddr_in*>(p->ai_addr);
-        a = asio::ip::address_v4(ntohl(sin->sin_addr.s_addr));
-      } else if (p->ai_family == AF_INET6) {
-        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(p->ai_addr);
-        asio::ip::address_v6::bytes_type bytes;
-        std::copy_n(sin6->sin6_addr.s6_addr, bytes.size(), bytes.begin());
-        a = asio::ip::address_v6(bytes, sin6->sin6_scope_id);
-      } else {
-        continue;
-      }
-      if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+      auto a = address_of(p->ai_addr);
+      if (a && std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
     }
     ::freeaddrinfo(res);
     if (out.empty()) return Unexpected{ProxyError{ProxyErrc::dns_error, "cannot resolve host " + host + ": no address"}};
