@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "auth/negotiate/kdc_locator.h"
+#include "net/dns_pool.h"
 #include "upstream/proxy_hop.h"
 #include "upstream/upstream_runtime.h"
 
@@ -118,7 +119,9 @@ int run_check(const Config& config) {
   r.line(true, "config", "valid");
   for (const auto& w : (*rt)->warnings) r.info("env", w);
   EventLog log(config.log_format, LogLevel::off);
-  DestinationFilter destinations;
+  DnsPool dns;
+  DestinationFilter filter;
+  const Destinations destinations{dns, filter};
   TlsClientContext origin_tls;
   UpstreamContext ctx{config.connect_timeout, destinations, *(*rt)->proxy_tls, origin_tls, (*rt)->health, (*rt)->auth, log,
                       (*rt)->blocking};

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "app/serve_command.h"
+#include "net/dns_pool.h"
 #include "upstream/upstream_dialer.h"
 #include "upstream/upstream_runtime.h"
 
@@ -106,7 +107,9 @@ int run_connect(const Config& config, const std::string& target_text) {
   // stderr is the user's terminal under ssh: warnings and errors only.
   EventLog log(config.log_format, std::max(config.log_level, LogLevel::warn));
   for (const auto& w : (*rt)->warnings) log.log(LogLevel::warn, "env_proxy_ignored", {{"details", w}});
-  DestinationFilter destinations;
+  DnsPool dns;
+  DestinationFilter filter;
+  const Destinations destinations{dns, filter};
   TlsClientContext origin_tls;
   UpstreamContext up{config.connect_timeout, destinations, *(*rt)->proxy_tls, origin_tls, (*rt)->health, (*rt)->auth, log,
                      (*rt)->blocking};

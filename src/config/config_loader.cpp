@@ -320,17 +320,23 @@ Expected<Config> ConfigBuilder::finish() {
     c.allow.push_back(*IpPrefix::parse("127.0.0.0/8"));
     c.allow.push_back(*IpPrefix::parse("::1/128"));
   }
-  for (const auto& l : c.listen) {
-    bool loopback = l.host == "localhost";
-    boost::system::error_code ec;
-    auto addr = boost::asio::ip::make_address(l.host, ec);
-    if (ec && !loopback) return fail("--listen " + l.to_string() + ": must be an IP address or localhost");
-    if (!ec) loopback = addr.is_loopback();
-    if (!loopback && !c.allow_explicit)
-      return fail("refusing to listen on " + l.to_string() +
-                  " without --allow: a non-loopback listener would be an open proxy (name the client networks "
-                  "with --allow CIDR,...)");
-  }
+  // SOCKS listeners too: without --allow a remote one would reject every client.
+  auto check_listeners = [&](const std::vector<HostPort>& listeners, const std::string& flag) -> Expected<bool> {
+    for (const auto& l : listeners) {
+      bool loopback = l.host == "localhost";
+      boost::system::error_code ec;
+      auto addr = boost::asio::ip::make_address(l.host, ec);
+      if (ec && !loopback) return fail(flag + " " + l.to_string() + ": must be an IP address or localhost");
+      if (!ec) loopback = addr.is_loopback();
+      if (!loopback && !c.allow_explicit)
+        return fail("refusing to listen on " + l.to_string() + " (" + flag +
+                    ") without --allow: a non-loopback listener would be an open proxy (name the client networks "
+                    "with --allow CIDR,...)");
+    }
+    return true;
+  };
+  if (auto r = check_listeners(c.listen, "--listen"); !r) return fail(r.error());
+  if (auto r = check_listeners(c.socks_listen, "--socks-listen"); !r) return fail(r.error());
   return c;
 }
 

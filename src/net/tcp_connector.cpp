@@ -1,36 +1,12 @@
 #include "net/tcp_connector.h"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <algorithm>
+#include <memory>
+#include <optional>
 
 namespace ferry {
 
-using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-asio::ip::address unmapped(asio::ip::address a) {
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-  return a;
-}
-}  // namespace
-
-std::string DestinationFilter::check(const tcp::endpoint& ep) const {
-  // ::ffff:127.0.0.1 is 127.0.0.1: judge every address in its IPv4 form.
-  auto addr = unmapped(ep.address());
-  if (addr.is_unspecified()) return "unspecified address " + addr.to_string();
-  if (addr.is_multicast()) return "multicast address " + addr.to_string();
-  if (addr.is_v4() && addr.to_v4() == asio::ip::address_v4::broadcast()) return "broadcast address";
-  for (const auto& p : prohibited_) {
-    if (p.port() != ep.port()) continue;
-    auto listener = unmapped(p.address());
-    // A wildcard listener (0.0.0.0 / ::) is reachable through this host's
-    // loopback addresses; remote hosts on the same port are someone else.
-    bool via_wildcard = listener.is_unspecified() && addr.is_loopback() && listener.is_v4() == addr.is_v4();
-    if (via_wildcard || listener == addr)
-      return "ferry's own listener " + addr.to_string() + ":" + std::to_string(ep.port());
-  }
-  return {};
-}
 
 std::vector<tcp::endpoint> interleave_families(const std::vector<tcp::endpoint>& endpoints) {
   std::vector<tcp::endpoint> first, second, out;
@@ -44,50 +20,76 @@ std::vector<tcp::endpoint> interleave_families(const std::vector<tcp::endpoint>&
   return out;
 }
 
+awaitable<Expected<std::vector<tcp::endpoint>, ProxyError>> resolve_host(const HostPort& target, Millis timeout,
+                                                                        DnsResolver& resolver) {
+  error_code addr_ec;
+  auto literal = asio::ip::make_address(target.host, addr_ec);
+  if (!addr_ec) co_return std::vector<tcp::endpoint>{tcp::endpoint(literal, target.port)};
+  auto addresses = co_await resolver.resolve(target.host, timeout);
+  if (!addresses) co_return Unexpected{addresses.error()};
+  std::vector<tcp::endpoint> eps;
+  for (const auto& a : *addresses) eps.emplace_back(a, target.port);
+  co_return eps;
+}
+
 namespace {
 
-ProxyError connect_error(const error_code& ec, const tcp::endpoint& ep) {
-  std::string where = ep.address().to_string() + " port " + std::to_string(ep.port());
-  if (ec == asio::error::connection_refused) return {ProxyErrc::connection_refused, "connection refused by " + where};
-  if (ec == asio::error::timed_out) return {ProxyErrc::connection_timeout, "connection to " + where + " timed out"};
-  return {ProxyErrc::connection_refused, "cannot connect to " + where + ": " + ec.message()};
+// Errors ranked across attempts, h2o style: a refusal proves the address
+// answered, so it says more than a timeout, which says more than a local
+// failure (no route, network unreachable) that never reached the host.
+struct RankedError {
+  int rank = 0;
+  ProxyError error{ProxyErrc::connection_refused, "no address to connect to"};
+
+  void offer(const error_code& ec, const tcp::endpoint& ep) {
+    std::string where = ep.address().to_string() + " port " + std::to_string(ep.port());
+    int r = 1;
+    ProxyError e{ProxyErrc::connection_refused, "cannot connect to " + where + ": " + ec.message()};
+    if (ec == asio::error::connection_refused) {
+      r = 3;
+      e = {ProxyErrc::connection_refused, "connection refused by " + where};
+    } else if (ec == asio::error::timed_out) {
+      r = 2;
+      e = {ProxyErrc::connection_timeout, "connection to " + where + " timed out"};
+    }
+    if (r > rank) {
+      rank = r;
+      error = std::move(e);
+    }
+  }
+};
+
+// The attempts of one connect_tcp, shared with their coroutines (which may
+// finish after connect_tcp has returned: a loser's close completes later).
+struct Race {
+  explicit Race(const asio::any_io_executor& ex) : wake(ex) {}
+  asio::steady_timer wake;  // connect_tcp sleeps here; a finished attempt wakes it
+  std::vector<std::unique_ptr<tcp::socket>> sockets;
+  std::optional<tcp::socket> winner;
+  size_t pending = 0;
+  RankedError failure;
+};
+
+awaitable<void> attempt(std::shared_ptr<Race> race, size_t i, tcp::endpoint ep) {
+  auto [ec] = co_await race->sockets[i]->async_connect(ep, nothrow_awaitable);
+  --race->pending;
+  if (!ec && !race->winner) race->winner.emplace(std::move(*race->sockets[i]));
+  else if (ec && ec != asio::error::operation_aborted) race->failure.offer(ec, ep);
+  race->wake.cancel();
 }
 
 }  // namespace
 
-awaitable<Expected<std::vector<tcp::endpoint>, ProxyError>> resolve_host(const HostPort& target, Millis timeout) {
-  auto ex = co_await asio::this_coro::executor;
-  error_code addr_ec;
-  auto literal = asio::ip::make_address(target.host, addr_ec);
-  if (!addr_ec) co_return std::vector<tcp::endpoint>{tcp::endpoint(literal, target.port)};
-
-  tcp::resolver resolver(ex);
-  asio::steady_timer timer(ex, timeout);
-  error_code ec;
-  tcp::resolver::results_type results;
-  auto which = co_await (
-      resolver.async_resolve(target.host, std::to_string(target.port), tcp::resolver::numeric_service,
-                             asio::redirect_error(asio::use_awaitable, ec)) ||
-      timer.async_wait(nothrow_awaitable));
-  if (which.index() == 1) co_return Unexpected{ProxyError{ProxyErrc::dns_timeout, "DNS lookup of " + target.host + " timed out"}};
-  results = std::get<0>(which);
-  if (ec || results.empty())
-    co_return Unexpected{ProxyError{ProxyErrc::dns_error, "cannot resolve host " + target.host}};
-  std::vector<tcp::endpoint> eps;
-  for (const auto& r : results) eps.push_back(r.endpoint());
-  co_return eps;
-}
-
 awaitable<Expected<tcp::socket, ProxyError>> connect_tcp(const HostPort& target, Millis timeout,
-                                                         const DestinationFilter& filter) {
+                                                         const Destinations& to) {
   const auto deadline = Clock::now() + timeout;
-  auto resolved = co_await resolve_host(target, timeout);
+  auto resolved = co_await resolve_host(target, timeout, to.resolver);
   if (!resolved) co_return Unexpected{resolved.error()};
 
   std::vector<tcp::endpoint> candidates;
   std::string prohibited_why;
   for (const auto& ep : interleave_families(*resolved)) {
-    auto why = filter.check(ep);
+    auto why = to.filter.check(ep, to.scope);
     if (why.empty()) candidates.push_back(ep);
     else prohibited_why = why;
   }
@@ -95,34 +97,49 @@ awaitable<Expected<tcp::socket, ProxyError>> connect_tcp(const HostPort& target,
     co_return Unexpected{ProxyError{ProxyErrc::destination_ip_prohibited, target.host + " resolves to " + prohibited_why}};
 
   auto ex = co_await asio::this_coro::executor;
-  ProxyError last{ProxyErrc::connection_refused, "no address to connect to"};
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    auto now = Clock::now();
+  auto race = std::make_shared<Race>(ex);
+  size_t next = 0;
+  Clock::time_point last_start;
+  bool cancelled = false;
+  for (;;) {
+    if (race->winner) break;
+    const auto now = Clock::now();
     if (now >= deadline) break;
-    auto remaining = std::chrono::duration_cast<Millis>(deadline - now);
-    // Leave time for the other family when this attempt hangs.
-    auto budget = (i + 1 < candidates.size()) ? std::min<Millis>(remaining, std::max<Millis>(remaining / 2, Millis(2000)))
-                                              : remaining;
-    tcp::socket sock(ex);
-    asio::steady_timer timer(ex, budget);
-    error_code ec;
-    auto which = co_await (sock.async_connect(candidates[i], asio::redirect_error(asio::use_awaitable, ec)) ||
-                           timer.async_wait(nothrow_awaitable));
-    if (which.index() == 1) {
-      last = connect_error(asio::error::timed_out, candidates[i]);
+    const bool more = next < candidates.size();
+    if (more && (race->pending == 0 || now - last_start >= kConnectionAttemptDelay)) {
+      race->sockets.push_back(std::make_unique<tcp::socket>(ex));
+      ++race->pending;
+      asio::co_spawn(ex, attempt(race, next, candidates[next]), asio::detached);
+      ++next;
+      last_start = now;
       continue;
     }
-    if (ec) {
-      last = connect_error(ec, candidates[i]);
-      continue;
+    if (!more && race->pending == 0) break;
+    race->wake.expires_at(more ? std::min(deadline, last_start + kConnectionAttemptDelay) : deadline);
+    co_await race->wake.async_wait(nothrow_awaitable);
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) {
+      cancelled = true;
+      break;
     }
-    sock.set_option(tcp::no_delay(true), ec);
-    co_return std::move(sock);
   }
-  if (last.type == ProxyErrc::connection_timeout || Clock::now() >= deadline)
-    last = {ProxyErrc::connection_timeout,
-            "connection to " + target.to_string() + " timed out after " + format_duration(timeout)};
-  co_return Unexpected{last};
+  // The losers (the winner's socket was moved out).
+  for (auto& s : race->sockets) {
+    error_code ignored;
+    s->close(ignored);
+  }
+  if (race->winner && !cancelled) {
+    error_code ignored;
+    race->winner->set_option(tcp::no_delay(true), ignored);
+    co_return std::move(*race->winner);
+  }
+  // Out of time with attempts pending counts as a timeout; a refusal seen
+  // meanwhile still says more.
+  if (race->pending > 0 || cancelled) race->failure.offer(asio::error::timed_out, candidates.front());
+  ProxyError err = race->failure.error;
+  if (err.type == ProxyErrc::connection_timeout)
+    err.details = "connection to " + target.to_string() + " timed out after " + format_duration(timeout);
+  co_return Unexpected{std::move(err)};
 }
 
 }  // namespace ferry

@@ -1,9 +1,12 @@
 #include "routing/route_table.h"
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <cstdlib>
+#include <optional>
 
 #include "base/host_port.h"
+#include "net/host_addresses.h"
 
 namespace ferry {
 
@@ -26,8 +29,36 @@ bool is_loopback_target(std::string_view raw) {
   return addr.is_loopback();
 }
 
+namespace {
+
+// Whether `host` names this machine: a loopback name or address, or one of
+// its interface addresses (read once per call of read_env_proxies, lazily).
+class ThisHost {
+ public:
+  bool named_by(std::string_view host) {
+    if (is_loopback_target(host)) return true;
+    boost::system::error_code ec;
+    auto addr = boost::asio::ip::make_address(normalize_host(host), ec);
+    if (ec) return false;
+    if (!addresses_) addresses_ = host_interface_addresses();
+    return std::find(addresses_->begin(), addresses_->end(), addr) != addresses_->end();
+  }
+
+ private:
+  std::optional<std::vector<boost::asio::ip::address>> addresses_;
+};
+
+bool is_wildcard(std::string_view host) {
+  boost::system::error_code ec;
+  auto addr = boost::asio::ip::make_address(normalize_host(host), ec);
+  return !ec && addr.is_unspecified();
+}
+
+}  // namespace
+
 Expected<EnvProxies> read_env_proxies(const GetEnv& getenv, const std::vector<std::string>& own_listeners) {
   EnvProxies env;
+  ThisHost this_host;
   // Lowercase wins (curl; and http_proxy is the only safe form under CGI).
   auto lookup = [&](const std::string& lower, std::string& source) -> std::optional<std::string> {
     std::string upper = lower;
@@ -50,9 +81,11 @@ Expected<EnvProxies> read_env_proxies(const GetEnv& getenv, const std::vector<st
     if (!url) return fail(source + ": " + url.error());
     for (const auto& own : own_listeners) {
       auto own_hp = parse_host_port(own);
+      // A wildcard listener answers on every address of this host.
       bool same = own_hp && own_hp->port == url->address.port &&
                   (own_hp->host == url->address.host ||
-                   (is_loopback_target(own_hp->host) && is_loopback_target(url->address.host)));
+                   (is_loopback_target(own_hp->host) && is_loopback_target(url->address.host)) ||
+                   (is_wildcard(own_hp->host) && this_host.named_by(url->address.host)));
       if (same) {
         env.warnings.push_back(source + " points at ferry's own listener " + own + "; ignored");
         return true;

@@ -16,7 +16,7 @@ class Worker;
 struct ClientConnection {
   ClientConnection(Worker& w, ServerContext& c, tcp::socket s, std::string peer_text)
       : worker(w), ctx(c), tcp(std::move(s)), client(tcp), deadline(tcp.socket().get_executor()),
-        peer(std::move(peer_text)) {}
+        peer(std::move(peer_text)), scope(ServerContext::scope_of(tcp.socket())) {}
 
   Worker& worker;
   ServerContext& ctx;
@@ -25,6 +25,7 @@ struct ClientConnection {
   ReadBuffer buf;
   Deadline deadline;
   std::string peer;  // "127.0.0.1:54321"
+  const ClientScope scope;  // remote clients get the destination policy (found once, not per request)
   bool idle = false;  // waiting for a new request (may be closed on shutdown)
   unsigned requests = 0;
   // ferry ends the session after answering while the client may still be

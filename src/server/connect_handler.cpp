@@ -52,7 +52,9 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   // doing) holds for TLS, where the client speaks first; ssh and smtp
   // servers speak first, and their banner is passed on.
   const bool client_speaks_first = target->port == 443;
-  auto tunnel = co_await open_tunnel(ctx.upstream, *proxies, *target, client_speaks_first);
+  const std::string via_lines = forwarded_via_lines(head.fields);
+  auto tunnel =
+      co_await open_tunnel(ctx.upstream_for(conn.scope), *proxies, *target, client_speaks_first, via_lines);
   if (!tunnel) {
     ProxyError err = tunnel.error();
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");

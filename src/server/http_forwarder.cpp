@@ -137,9 +137,18 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     co_return;
   }
   const ProxyListPtr proxies = resolved->proxies;  // the candidates point into it
-  HopAcquirer hops(ctx.upstream, conn.worker.pool(),
-                   plan_request_hops(ctx.upstream, *proxies, target.authority, target.tls), target.authority,
-                   target.tls);
+  // Clients on other hosts get the destination policy (review D8).
+  UpstreamContext& upstream = ctx.upstream_for(conn.scope);
+  if (conn.scope == ClientScope::remote && !plain_http_port_allowed(target.authority.port)) {
+    AcquiredHop none;
+    f.fail(none,
+           {ProxyErrc::http_request_denied, "port " + std::to_string(target.authority.port) +
+                                                " is not allowed for clients on other hosts (80, 443, 1025-65535)"},
+           client_body);
+    co_return;
+  }
+  HopAcquirer hops(upstream, conn.worker.pool(), plan_request_hops(upstream, *proxies, target.authority, target.tls),
+                   target.authority, target.tls);
   const Renderings heads = render(ctx, head, info, target, hops);
   // From here on `head` views may dangle: the body relay reuses the buffer.
   conn.buf.consume(head.size);

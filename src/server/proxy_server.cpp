@@ -1,6 +1,9 @@
 #include "server/proxy_server.h"
 
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -9,6 +12,7 @@
 #include <thread>
 
 #include "http/error_response.h"
+#include "net/host_addresses.h"
 #include "server/client_session.h"
 #include "server/lingering_close.h"
 #include "server/raw_tunnel_session.h"
@@ -17,6 +21,40 @@
 namespace ferry {
 
 using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+// At most this many refused clients are being answered at once; beyond
+// that a refused socket is closed unanswered, so a flood of denied clients
+// cannot take the process to its descriptor limit.
+constexpr size_t kMaxRejecting = 64;
+// An accept error (EMFILE and friends) is logged at most this often per listener.
+constexpr auto kAcceptErrorLogInterval = std::chrono::seconds(5);
+
+// Whether something already accepts connections at `ep` (for a wildcard
+// address: on this host's loopback). SO_REUSEPORT would let ferry bind
+// beside it and silently split the traffic between the two.
+bool already_served(tcp::endpoint ep) {
+  if (ep.port() == 0) return false;
+  if (ep.address().is_unspecified())
+    ep.address(ep.address().is_v4() ? asio::ip::address(asio::ip::address_v4::loopback())
+                                    : asio::ip::address(asio::ip::address_v6::loopback()));
+  const int fd = ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool served = ::connect(fd, ep.data(), ep.size()) == 0;
+  if (!served && errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    const int ready = ::poll(&p, 1, 500);
+    int err = 0;
+    socklen_t len = sizeof err;
+    // No answer within the wait: a listener whose backlog is full.
+    served = ready == 0 || (ready == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0);
+  }
+  ::close(fd);
+  return served;
+}
+
+}  // namespace
 
 uint64_t raise_fd_limit() {
   rlimit rl{};
@@ -31,6 +69,8 @@ uint64_t raise_fd_limit() {
 
 ProxyServer::ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams)
     : config_(config), log_(log), ctx_(config, log, http::Via::random(), upstreams) {
+  // Read once at start: an address gained later (DHCP) is not recognised.
+  ctx_.filter.set_host_addresses(host_interface_addresses());
   unsigned n = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(ctx_));
 }
@@ -52,6 +92,8 @@ Expected<bool> ProxyServer::bind_one(const HostPort& l, ListenerKind kind) {
   auto addr = asio::ip::make_address(l.host == "localhost" ? "127.0.0.1" : l.host, ec);
   if (ec) return fail("cannot listen on " + flag + l.to_string() + ": not an IP address");
   tcp::endpoint ep(addr, l.port);
+  if (already_served(ep))
+    return fail("cannot listen on " + flag + l.to_string() + ": another process already serves this address");
   // One acceptor per worker on the same port (SO_REUSEPORT): the kernel
   // spreads connections over the workers with no hand-off between threads.
   for (auto& w : workers_) {
@@ -71,11 +113,26 @@ Expected<bool> ProxyServer::bind_one(const HostPort& l, ListenerKind kind) {
     if (!reuseport) break;  // no SO_REUSEPORT: one acceptor serves
   }
   bound_.push_back(ep);
-  ctx_.destinations.prohibit(ep);
+  ctx_.filter.prohibit(ep);
   return true;
 }
 
+void ProxyServer::start_reject(Worker& worker, tcp::socket socket, ProxyError err) {
+  if (rejecting_.fetch_add(1, std::memory_order_relaxed) >= kMaxRejecting) {
+    rejecting_.fetch_sub(1, std::memory_order_relaxed);
+    rejects_dropped_.fetch_add(1, std::memory_order_relaxed);
+    error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  asio::co_spawn(worker.io(), reject(std::move(socket), std::move(err)), asio::detached);
+}
+
 awaitable<void> ProxyServer::reject(tcp::socket socket, ProxyError err) {
+  struct Done {
+    std::atomic<size_t>& n;
+    ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } done{rejecting_};
   // Answer, stop sending, and drain what the client sent for a moment so the
   // close does not turn into a reset that destroys the answer in flight.
   // (No request was read: the method is unknown, so the answer has a body.)
@@ -87,12 +144,22 @@ awaitable<void> ProxyServer::reject(tcp::socket socket, ProxyError err) {
 }
 
 awaitable<void> ProxyServer::accept_loop(Worker& worker, tcp::acceptor& acceptor, ListenerKind kind) {
+  std::chrono::steady_clock::time_point last_error_log{};
+  uint64_t unlogged_errors = 0;
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(nothrow_awaitable);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      // EMFILE and friends: back off briefly instead of spinning.
-      log_.log(LogLevel::error, "accept_failed", {{"error", ec.message()}});
+      // EMFILE and friends: back off briefly instead of spinning, and say
+      // so now and then rather than 20 times a second.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_error_log >= kAcceptErrorLogInterval) {
+        log_.log(LogLevel::error, "accept_failed", {{"error", ec.message()}, {"repeats_not_logged", unlogged_errors}});
+        last_error_log = now;
+        unlogged_errors = 0;
+      } else {
+        ++unlogged_errors;
+      }
       asio::steady_timer t(worker.io(), std::chrono::milliseconds(50));
       co_await t.async_wait(nothrow_awaitable);
       continue;
@@ -104,20 +171,16 @@ awaitable<void> ProxyServer::accept_loop(Worker& worker, tcp::acceptor& acceptor
     for (const auto& p : config_.allow) allowed |= p.contains(peer.address());
     if (!allowed) {
       log_.log(LogLevel::warn, "client_denied", {{"client", peer.address().to_string()}});
-      asio::co_spawn(worker.io(), reject(std::move(socket), {ProxyErrc::http_request_denied,
-                                                             "client address " + peer.address().to_string() +
-                                                                 " is not in --allow"}),
-                     asio::detached);
+      start_reject(worker, std::move(socket),
+                   {ProxyErrc::http_request_denied, "client address " + peer.address().to_string() + " is not in --allow"});
       continue;
     }
     if (ctx_.connections.load(std::memory_order_relaxed) >= config_.max_connections) {
       log_.log(LogLevel::warn, "connection_limit", {{"client", peer.address().to_string()},
                                                     {"max_connections", uint64_t(config_.max_connections)}});
-      asio::co_spawn(worker.io(), reject(std::move(socket), {ProxyErrc::connection_limit_reached,
-                                                             "ferry is serving its maximum of " +
-                                                                 std::to_string(config_.max_connections) +
-                                                                 " connections"}),
-                     asio::detached);
+      start_reject(worker, std::move(socket),
+                   {ProxyErrc::connection_limit_reached,
+                    "ferry is serving its maximum of " + std::to_string(config_.max_connections) + " connections"});
       continue;
     }
     ctx_.connections.fetch_add(1, std::memory_order_relaxed);
@@ -182,11 +245,19 @@ int ProxyServer::run() {
 
   // The control loop: signals, then the drain.
   asio::io_context control;
-  asio::signal_set signals(control, SIGINT, SIGTERM);
+  // SIGHUP is caught so that a closed terminal or an operator expecting a
+  // reload does not kill ferry without a drain.
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   int signal_count = 0;
   bool done = false;
   std::function<void(error_code, int)> on_signal = [&](error_code ec, int sig) {
     if (ec) return;
+    if (sig == SIGHUP) {
+      log_.log(LogLevel::warn, "reload_not_implemented",
+               {{"signal", sig}, {"details", "SIGHUP received; configuration reload is not implemented yet, ferry goes on serving"}});
+      signals.async_wait(on_signal);
+      return;
+    }
     if (++signal_count > 1) {
       done = true;  // a second signal: stop now
       return;
@@ -211,7 +282,8 @@ int ProxyServer::run() {
   for (auto& w : workers_) w->io().stop();
   for (auto& t : threads) t.join();
   // Until the admin endpoint lands, the failover counter is reported here.
-  log_.log(LogLevel::info, "stopped", {{"upstream_failovers", ctx_.upstream.health.failovers()}});
+  log_.log(LogLevel::info, "stopped", {{"upstream_failovers", ctx_.upstream.health.failovers()},
+                                       {"rejected_unanswered", rejects_dropped_.load()}});
   log_.flush();
   return 0;
 }

@@ -26,6 +26,9 @@ class ProxyServer {
   enum class ListenerKind { http, socks, fixed_tunnel };
   Expected<bool> bind_one(const HostPort& address, ListenerKind kind);
   awaitable<void> accept_loop(Worker& worker, tcp::acceptor& acceptor, ListenerKind kind);
+  // Answers a refused client, or closes it unanswered when kMaxRejecting
+  // answers are already under way.
+  void start_reject(Worker& worker, tcp::socket socket, ProxyError err);
   awaitable<void> reject(tcp::socket socket, ProxyError err);
   void begin_drain();
 
@@ -37,6 +40,8 @@ class ProxyServer {
   std::vector<Worker*> acceptor_worker_;
   std::vector<ListenerKind> acceptor_kind_;
   std::vector<tcp::endpoint> bound_;
+  std::atomic<size_t> rejecting_{0};        // reject() coroutines alive
+  std::atomic<uint64_t> rejects_dropped_{0};  // refused sockets closed unanswered (over the cap)
 };
 
 // Raises RLIMIT_NOFILE to the hard limit; returns the new soft limit.

@@ -81,7 +81,7 @@ awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened 
     co_return;
   }
   const ProxyListPtr proxies = resolved->proxies;
-  auto tunnel = co_await open_tunnel(ctx.upstream, *proxies, target, false);
+  auto tunnel = co_await open_tunnel(ctx.upstream_for(s.tcp.socket()), *proxies, target, false);
   if (!tunnel) {
     s.record(tunnel.error());
     if (!proxies->direct_only()) s.route = route_summary(*proxies);

@@ -59,11 +59,22 @@ ProxyError connect_refusal(const ProxyUrl& proxy, const HostPort& target, const 
   std::string what = "upstream proxy " + proxy.to_redacted_string() + " refused CONNECT to " + target.to_string() +
                      ": " + std::to_string(resp.status);
   if (!resp.reason.empty()) what += " " + std::string(resp.reason.substr(0, 80));
-  const ProxyErrc type = (resp.status == 403) ? ProxyErrc::http_request_denied : ProxyErrc::destination_unavailable;
+  ProxyErrc type = (resp.status == 403) ? ProxyErrc::http_request_denied : ProxyErrc::destination_unavailable;
+  // A loop found further along is still a loop: say so to the client.
+  for (const auto& f : resp.fields)
+    if (iequals(f.name, "Proxy-Status") && f.value.find("error=proxy_loop_detected") != std::string_view::npos)
+      type = ProxyErrc::proxy_loop_detected;
   return ProxyError{type, std::move(what), 502};
 }
 
 }  // namespace
+
+std::string forwarded_via_lines(const std::vector<http::HeaderField>& fields) {
+  std::string lines;
+  for (const auto& f : fields)
+    if (iequals(f.name, "Via")) lines += "Via: " + std::string(f.value) + "\r\n";
+  return lines;
+}
 
 std::vector<std::string> proxy_authenticate_values(const http::ResponseHead& resp) {
   std::vector<std::string> values;
@@ -83,7 +94,10 @@ awaitable<bool> skip_small_body(ByteStream& s, ReadBuffer& buf, const http::Resp
 }
 
 awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(UpstreamContext& ctx, const ProxyUrl& proxy) {
-  auto sock = co_await connect_tcp(proxy.address, ctx.connect_timeout, ctx.destinations);
+  // A configured upstream is the operator's choice: the remote-client
+  // destination policy is for targets, not for it (a local cntlm stays usable).
+  const Destinations to_proxy{ctx.destinations.resolver, ctx.destinations.filter};
+  auto sock = co_await connect_tcp(proxy.address, ctx.connect_timeout, to_proxy);
   if (!sock) {
     ProxyError e = sock.error();
     e.details = "upstream proxy " + proxy.to_redacted_string() + ": " + e.details;
@@ -100,7 +114,8 @@ awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(UpstreamContext&
 }
 
 awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx, const ProxyUrl& proxy,
-                                                            const HostPort& target, bool client_speaks_first) {
+                                                            const HostPort& target, bool client_speaks_first,
+                                                            std::string_view forwarded_via) {
   const std::string authority = target.to_string();
   const std::string name = proxy.to_redacted_string();
   ProxyAuthExchange auth(ctx.blocking, ctx.auth.find(proxy), auth::DigestRequest{"CONNECT", authority}, name);
@@ -115,7 +130,10 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
       buf.consume(buf.size());
     }
     co_await auth.begin_try(*conn);
-    std::string request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n";
+    std::string request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
+    request += forwarded_via;  // with ours below, a CONNECT loop comes back recognisable (SPEC §4)
+    if (!ctx.via.empty()) request += "Via: " + ctx.via + "\r\n";
+    request += "\r\n";
     auth.add_credentials(request);
     error_code ec;
     const bool in_time = co_await timed_write(*conn, request, ctx.connect_timeout, ec);
@@ -181,7 +199,8 @@ awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(UpstreamContext& ctx, co
   auto opened = co_await connect_to_proxy(ctx, proxy);
   if (!opened) co_return Unexpected{opened.error()};
   ByteStreamPtr conn = std::move(*opened);
-  const std::string request = "CONNECT " + target.to_string() + " HTTP/1.1\r\nHost: " + target.to_string() + "\r\n\r\n";
+  const std::string request = "CONNECT " + target.to_string() + " HTTP/1.1\r\nHost: " + target.to_string() + "\r\n" +
+                              (ctx.via.empty() ? "" : "Via: " + ctx.via + "\r\n") + "\r\n";
   error_code ec;
   const bool in_time = co_await timed_write(*conn, request, ctx.connect_timeout, ec);
   if (!in_time || ec)
@@ -209,7 +228,7 @@ awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, cons
   // socks5:// resolves here (the proxy gets an address); socks5h:// lets the proxy resolve.
   std::string host = target.host;
   if (proxy.scheme == ProxyScheme::socks5) {
-    auto addrs = co_await resolve_host(target, ctx.connect_timeout);
+    auto addrs = co_await resolve_host(target, ctx.connect_timeout, ctx.destinations.resolver);
     if (!addrs) co_return Unexpected{refused(addrs.error())};
     host = addrs->front().address().to_string();
   }

@@ -44,8 +44,14 @@ awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(UpstreamContext&
 // With `client_speaks_first`, target bytes arriving before the client has
 // sent anything are a protocol error (Chromium's rule); raw TCP tunnels
 // (ssh, smtp) pass them on as early_bytes instead.
+// `forwarded_via` holds the client's Via field lines ("Via: …\r\n" each),
+// sent before ferry's own (ctx.via).
 awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx, const ProxyUrl& proxy,
-                                                            const HostPort& target, bool client_speaks_first);
+                                                            const HostPort& target, bool client_speaks_first,
+                                                            std::string_view forwarded_via = {});
+
+// The Via field lines of a client's request, rendered for forwarded_via.
+std::string forwarded_via_lines(const std::vector<http::HeaderField>& fields);
 
 // One unauthenticated CONNECT to `target`, to learn what the proxy asks
 // for (`ferry check`): its status and Proxy-Authenticate values.

@@ -62,13 +62,14 @@ class AuthRegistry {
 
 struct UpstreamContext {
   Millis connect_timeout;
-  const DestinationFilter& destinations;
+  const Destinations& destinations;
   TlsClientContext& proxy_tls;  // trust for https:// upstreams (--upstream-ca or system)
   TlsClientContext& origin_tls;
   UpstreamHealth& health;
   const AuthRegistry& auth;  // find() may create: internally locked
   EventLog& log;
   asio::thread_pool& blocking;  // GSSAPI calls (they may wait for the KDC)
+  std::string via = {};         // "1.1 ferry-xxxx" for the CONNECTs ferry sends (loop detection); empty: none
 };
 
 // Runs `f()` on the blocking pool and resumes on the caller's executor, so

@@ -7,9 +7,9 @@ namespace {
 bool is_http_proxy(const ProxyUrl& p) { return p.scheme == ProxyScheme::http || p.scheme == ProxyScheme::https; }
 
 awaitable<Expected<Tunnel, HopFailure>> tunnel_via(UpstreamContext& ctx, const ProxyUrl& proxy, const HostPort& target,
-                                                   bool client_speaks_first) {
+                                                   bool client_speaks_first, std::string_view forwarded_via = {}) {
   if (is_http_proxy(proxy)) {
-    auto t = co_await http_connect_tunnel(ctx, proxy, target, client_speaks_first);
+    auto t = co_await http_connect_tunnel(ctx, proxy, target, client_speaks_first, forwarded_via);
     co_return t;
   }
   auto t = co_await socks5_tunnel(ctx, proxy, target);
@@ -66,7 +66,8 @@ void mark_ok(UpstreamHealth& health, const ProxyUrl& proxy) {
 }  // namespace
 
 awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, const ProxyList& proxies,
-                                                          const HostPort& target, bool client_speaks_first) {
+                                                          const HostPort& target, bool client_speaks_first,
+                                                          std::string_view forwarded_via) {
   RoutedTunnel out;
   const auto order = attempt_order(ctx.health, proxies);
   ProxyError last{ProxyErrc::proxy_configuration_error, "no route"};
@@ -89,7 +90,7 @@ awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, 
     if (auto e = unsupported(chain)) co_return Unexpected{*e};
     const ProxyUrl& proxy = chain.first();
     ++proxies_tried;
-    auto t = co_await tunnel_via(ctx, proxy, target, client_speaks_first);
+    auto t = co_await tunnel_via(ctx, proxy, target, client_speaks_first, forwarded_via);
     if (t) {
       mark_ok(ctx.health, proxy);
       out.stream = std::move(t->stream);
@@ -114,7 +115,10 @@ std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const Pr
     if (chain.direct() || chain.hops.size() > 1) {
       if (origin_key.empty()) origin_key = std::string(origin_tls ? "https://" : "http://") + origin.to_string();
       c.chain = &chain;
-      c.pool_key = chain.direct() ? origin_key : chain.to_string() + " " + origin_key;
+      // A direct connection opened for the local user may reach where remote
+      // clients may not (loopback): the two never share pooled connections.
+      const bool remote = ctx.destinations.scope == ClientScope::remote;
+      c.pool_key = chain.direct() ? (remote ? origin_key + " remote" : origin_key) : chain.to_string() + " " + origin_key;
       c.route = chain.direct() ? "direct" : chain.to_string();
       plan.push_back(std::move(c));
       continue;

@@ -17,9 +17,11 @@ struct RoutedTunnel {
   std::string route;  // "direct" or the upstream's redacted URL, for logs
 };
 
-// A byte tunnel to `target` (CONNECT, SOCKS5 inbound, `ferry connect`).
+// A byte tunnel to `target` (CONNECT, SOCKS5 inbound, `ferry connect`);
+// `forwarded_via`: the client's Via lines, for a CONNECT sent upstream.
 awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, const ProxyList& proxies,
-                                                          const HostPort& target, bool client_speaks_first);
+                                                          const HostPort& target, bool client_speaks_first,
+                                                          std::string_view forwarded_via = {});
 
 // How a plain HTTP request reaches its origin: either a connection to an
 // http(s) upstream that takes absolute-form requests, or a byte stream to

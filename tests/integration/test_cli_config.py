@@ -1,12 +1,14 @@
 """Command line and TOML configuration of `ferry serve`."""
 
 import os
+import signal
 import socket
+import subprocess
 import time
 import unittest
 
 from harness import (EchoServer, Ferry, ProxyTestCase, RawConn, RecordingOrigin, free_port, get,
-                     ipv6_loopback_available, port_open, raw_request, run_ferry_cli)
+                     ipv6_loopback_available, port_open, raw_request, run_ferry_cli, wait_until)
 
 
 class CliTest(ProxyTestCase):
@@ -241,6 +243,98 @@ connect_ports = [{self.echo.port}]
 
     def test_missing_config_file(self):
         self.assertUsageError(["--config", os.path.join(self.tmp, "does-not-exist.toml")], "does-not-exist.toml")
+
+
+class ListenerSafetyTest(ProxyTestCase):
+    """Start-up and listener hardening (review D18, D19, D20, D23)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.origin = cls.start_server(RecordingOrigin())
+
+    def test_non_loopback_socks_listen_needs_allow(self):
+        port = free_port("0.0.0.0")
+        r = run_ferry_cli(["serve", "--listen", f"127.0.0.1:{free_port()}", "--socks-listen", f"0.0.0.0:{port}"])
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 2, err)
+        self.assertIn("--socks-listen", err)
+        self.assertIn("--allow", err)
+        self.assertFalse(port_open(port))
+
+    def test_second_ferry_on_a_served_port_exits(self):
+        first = Ferry(self.tmp, [], name="ferry-first")
+        try:
+            r = run_ferry_cli(["serve", "--listen", f"127.0.0.1:{first.port}"], timeout=10)
+            err = r.stderr.decode(errors="replace")
+            self.assertNotEqual(r.returncode, 0, err)
+            self.assertIn(f"127.0.0.1:{first.port}", err)
+            self.assertIn("already serves", err)
+            for _ in range(5):
+                resp = raw_request(first.port, get(f"http://127.0.0.1:{self.origin.port}/"))
+                self.assertEqual(resp.status, 200)
+        finally:
+            self.assertCleanExit(first)
+
+    def test_sighup_does_not_stop_ferry(self):
+        f = Ferry(self.tmp, [], name="ferry-hup")
+        try:
+            f.signal(signal.SIGHUP)
+            self.assertTrue(f.wait_for_event(lambda e: e.get("event") == "reload_not_implemented"), f.stderr_text())
+            time.sleep(0.2)
+            self.assertIsNone(f.proc.poll(), "ferry exited on SIGHUP")
+            resp = raw_request(f.port, get(f"http://127.0.0.1:{self.origin.port}/after-hup"))
+            self.assertEqual(resp.status, 200)
+        finally:
+            self.assertCleanExit(f)
+
+    def fd_count(self, pid):
+        return len(os.listdir(f"/proc/{pid}/fd"))
+
+    def test_refused_clients_are_capped(self):
+        # Loopback is not in --allow: every connection is refused. A flood
+        # of them costs ferry at most 64 answers in flight, not one
+        # descriptor each for a second.
+        f = Ferry(self.tmp, ["--allow", "10.0.0.0/8", "--workers", "1"], name="ferry-reject-cap", wait=False)
+        try:
+            self.assertTrue(wait_until(lambda: f.listening_event() is not None, 20), f.stderr_text())
+            baseline = self.fd_count(f.pid)
+            clients = []
+            for _ in range(200):
+                c = socket.create_connection(("127.0.0.1", f.port), timeout=5)
+                clients.append(c)
+            time.sleep(0.3)
+            held = self.fd_count(f.pid) - baseline
+            self.assertLessEqual(held, 64 + 8, f"ferry holds {held} descriptors for refused clients")
+            answered = 0
+            for c in clients:
+                c.settimeout(3)
+                try:
+                    data = c.recv(100)
+                except OSError:
+                    data = b""
+                answered += data.startswith(b"HTTP/1.1 403")
+                c.close()
+            self.assertGreater(answered, 0)
+            self.assertLessEqual(answered, 128, "refused clients beyond the cap are closed unanswered")
+        finally:
+            self.assertCleanExit(f)
+
+    def test_accept_errors_are_not_logged_every_50ms(self):
+        f = Ferry(self.tmp, ["--workers", "1"], name="ferry-emfile")
+        clients = []
+        try:
+            subprocess.run(["prlimit", "--pid", str(f.pid), "--nofile=40:40"], check=True)
+            for _ in range(60):
+                clients.append(socket.create_connection(("127.0.0.1", f.port), timeout=5))
+            self.assertTrue(f.wait_for_event(lambda e: e.get("event") == "accept_failed"), f.stderr_text())
+            time.sleep(2)
+            errors = f.events("accept_failed")
+            self.assertLessEqual(len(errors), 2, f"{len(errors)} accept_failed lines in 2 s")
+        finally:
+            for c in clients:
+                c.close()
+            self.assertCleanExit(f)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "net/dns_pool.h"
 #include "upstream/upstream_dialer.h"
 
 namespace ferry {
@@ -77,7 +78,9 @@ TEST(RouteQuery, UrlAsPacSeesIt) {
 }
 
 struct DialerBed {
-  DestinationFilter destinations;
+  DnsPool dns;
+  DestinationFilter filter;
+  Destinations destinations{dns, filter};
   TlsClientContext tls;
   UpstreamHealth health;
   AuthRegistry auth;

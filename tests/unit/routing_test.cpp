@@ -4,6 +4,7 @@
 #include <map>
 
 #include "config/proxy_url.h"
+#include "net/host_addresses.h"
 #include "routing/bypass_rules.h"
 #include "routing/route_table.h"
 
@@ -190,6 +191,25 @@ TEST(EnvProxies, SelfLoopIgnoredWithWarning) {
   EXPECT_FALSE(env->http_proxy);
   ASSERT_EQ(env->warnings.size(), 1u);
   EXPECT_NE(env->warnings[0].find("own listener"), std::string::npos);
+}
+
+TEST(EnvProxies, SelfLoopThroughWildcardListener) {
+  // 0.0.0.0:3128 answers on loopback and on every address of this host
+  // (HTTPS_PROXY=http://<LAN address>:3128 copied from a profile).
+  for (const auto& a : host_interface_addresses()) {
+    if (!a.is_v4()) continue;
+    auto env = read_env_proxies(fake_env({{"https_proxy", "http://" + a.to_string() + ":3128"}}), {"0.0.0.0:3128"});
+    ASSERT_TRUE(env);
+    EXPECT_FALSE(env->https_proxy) << a.to_string();
+    ASSERT_EQ(env->warnings.size(), 1u) << a.to_string();
+  }
+  // Someone else on the same port, or this host on another port, is no loop.
+  auto env = read_env_proxies(fake_env({{"https_proxy", "http://203.0.113.9:3128"}}), {"0.0.0.0:3128"});
+  ASSERT_TRUE(env);
+  EXPECT_TRUE(env->https_proxy);
+  env = read_env_proxies(fake_env({{"https_proxy", "http://127.0.0.1:3129"}}), {"0.0.0.0:3128"});
+  ASSERT_TRUE(env);
+  EXPECT_TRUE(env->https_proxy);
 }
 
 TEST(EnvProxies, BadValueNamesVariableNotPassword) {
