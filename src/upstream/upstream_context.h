@@ -27,8 +27,12 @@ std::string proxy_key(const ProxyUrl& p);
 // route table can name; read-only afterwards, so lookups need no lock.
 class AuthRegistry {
  public:
+  // `policy`: the flags; cleartext and the shared back-off are filled in
+  // here. `kerberos_password_user`: the --user whose password Negotiate
+  // uses for ferry's own ticket (empty: a keytab or the user's ccache).
   void add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback,
-           std::shared_ptr<auth::GssMechanism> negotiate, const std::string& spn_override);
+           std::shared_ptr<auth::GssMechanism> negotiate, const std::string& spn_override, auth::AuthPolicy policy = {},
+           const std::string& kerberos_password_user = {});
   auth::ProxyAuthenticator* find(const ProxyUrl& proxy) const;
   // Lets find() recognise this ProxyUrl object (one of the route table's)
   // by its address, without building its key on every request.
@@ -37,6 +41,9 @@ class AuthRegistry {
  private:
   std::map<std::string, std::unique_ptr<auth::ProxyAuthenticator>> by_key_;
   std::unordered_map<const ProxyUrl*, auth::ProxyAuthenticator*> by_address_;
+  // One back-off per identity (user name): the domain's bad-password
+  // counter does not care which proxy the password was refused by.
+  std::map<std::string, std::shared_ptr<auth::AuthBackoff>> backoffs_;
 };
 
 struct UpstreamContext {

@@ -102,7 +102,14 @@ Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& 
     if (!identity) return fail(identity.error());
     rt->negotiate = auth::make_mit_negotiate(std::move(*identity));
   }
-  for (const auto& p : proxies) rt->auth.add(p, config.auth, creds, rt->negotiate, config.spn);
+  std::string kerberos_password_user;
+  if (rt->negotiate && config.keytab.empty() && !creds.password.empty() && config.user.find('\\') == std::string::npos)
+    kerberos_password_user = config.user;
+  auth::AuthPolicy policy;
+  policy.allow_basic_fallback = config.auth_allow_basic_fallback;
+  policy.require_mutual_auth = config.require_mutual_auth;
+  for (const auto& p : proxies)
+    rt->auth.add(p, config.auth, creds, rt->negotiate, config.spn, policy, kerberos_password_user);
   for (const ProxyUrl* p : rt->routes.all_proxies()) rt->auth.bind(*p);
 
   if (!config.upstream_ca.empty()) {

@@ -10,6 +10,7 @@
 
 #include "auth/basic_auth.h"
 #include "auth/proxy_authenticator.h"
+#include "fake_gss.h"
 
 namespace ferry::auth {
 namespace {
@@ -445,6 +446,106 @@ TEST(ProxyAuthenticator, DigestSessKeepsItsCnonceForTheNonce) {
     EXPECT_EQ(*c1 == *c2, sess) << *c1 << " vs " << *c2;
     EXPECT_EQ(param(second, "nc"), std::optional<std::string>("00000002"));
   }
+}
+
+}  // namespace
+}  // namespace ferry::auth
+
+namespace ferry::auth {
+namespace {
+
+// ---- D12: no automatic downgrade to cleartext Basic ----
+
+struct FallbackRig {
+  std::shared_ptr<fake::FakeGssMechanism> gss = std::make_shared<fake::FakeGssMechanism>();
+  std::shared_ptr<ProxyAuthenticator::Clock::time_point> now =
+      std::make_shared<ProxyAuthenticator::Clock::time_point>(ProxyAuthenticator::Clock::time_point{} + std::chrono::hours(1));
+  AuthPolicy policy;  // default: an http:// proxy, no fallback to Basic
+  ProxyAuthenticator make() {
+    auto clock = now;
+    return ProxyAuthenticator(AuthMode::automatic, creds(), kProxy, NegotiateSetup{gss, "HTTP@proxy.example"},
+                              [clock] { return *clock; }, policy);
+  }
+};
+
+TEST(ProxyAuthenticator, AutoNeverFallsBackToBasicOverHttp) {
+  FallbackRig rig;
+  rig.gss->fail_with(GssCause::kdc_unreachable);
+  auto a = rig.make();
+  for (int i = 1; i <= 2; ++i) {
+    AuthAttempt at;
+    EXPECT_EQ(a.first_try(kReq, at), "") << "nothing learnt: no pre-emptive Basic";
+    auto d = expect_denied(a.answer({"Negotiate", kBasic}, kReq, at));
+    EXPECT_TRUE(contains(d, "cannot reach the Kerberos KDC")) << d;
+    EXPECT_TRUE(contains(d, "does not fall back to Basic over http://")) << d;
+    EXPECT_TRUE(contains(d, "--auth-allow-basic-fallback")) << d;
+    EXPECT_EQ(at.sent, Scheme::none);
+    // No rest either: the next request asks the KDC again (it may be back).
+    EXPECT_EQ(rig.gss->log->starts, i);
+  }
+  // Once Kerberos works again, Negotiate is used.
+  rig.gss->succeed();
+  AuthAttempt ok;
+  auto r = a.answer({"Negotiate", kBasic}, kReq, ok);
+  ASSERT_TRUE(r.has_value()) << r.error().details;
+  EXPECT_TRUE(r->starts_with("Negotiate ")) << *r;
+}
+
+TEST(ProxyAuthenticator, BasicIsStillUsedWhenItIsNotAFallback) {
+  // A proxy offering Basic only, and an https:// proxy (TLS hides the
+  // password): Basic is fine; Digest and NTLM never carry the password.
+  struct Case {
+    const char* name;
+    bool cleartext;
+    std::vector<std::string> offered;
+    const char* starts;
+  };
+  const Case cases[] = {
+      {"Basic only, http://", true, {kBasic}, "Basic "},
+      {"Negotiate and Basic, https://", false, {"Negotiate", kBasic}, "Basic "},
+      {"Negotiate and Digest, http://", true, {"Negotiate", kDigestMd5}, "Digest "},
+      {"Negotiate and NTLM, http://", true, {"Negotiate", "NTLM"}, "NTLM "},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    FallbackRig rig;
+    rig.policy.cleartext = c.cleartext;
+    rig.gss->fail_with(GssCause::no_credentials);
+    auto a = rig.make();
+    AuthAttempt at;
+    auto r = a.answer(c.offered, kReq, at);
+    ASSERT_TRUE(r.has_value()) << r.error().details;
+    EXPECT_TRUE(r->starts_with(c.starts)) << *r;
+  }
+}
+
+// With --auth-allow-basic-fallback Basic answers while Negotiate rests,
+// and only then: the learnt scheme does not become Basic for good.
+TEST(ProxyAuthenticator, AllowedBasicFallbackIsNotSticky) {
+  FallbackRig rig;
+  rig.policy.allow_basic_fallback = true;
+  rig.gss->fail_with(GssCause::kdc_unreachable);
+  auto a = rig.make();
+  AuthAttempt at;
+  auto r = a.answer({"Negotiate", kBasic}, kReq, at);
+  ASSERT_TRUE(r.has_value()) << r.error().details;
+  EXPECT_EQ(*r, basic_credentials("bob", "pw"));
+  ASSERT_TRUE(a.accepted({}, at).has_value());
+  EXPECT_EQ(rig.gss->log->starts, 1);
+
+  // While Negotiate rests, new requests carry Basic at once.
+  AuthAttempt during;
+  EXPECT_EQ(a.first_try(kReq, during), basic_credentials("bob", "pw"));
+  EXPECT_EQ(rig.gss->log->starts, 1);
+
+  // After the rest Negotiate is tried first again, and used when it works.
+  *rig.now += ProxyAuthenticator::kNegotiateRest + std::chrono::seconds(1);
+  rig.gss->succeed();
+  AuthAttempt after;
+  auto v = a.first_try(kReq, after);
+  EXPECT_TRUE(v.starts_with("Negotiate ")) << v;
+  EXPECT_EQ(after.sent, Scheme::negotiate);
+  EXPECT_EQ(rig.gss->log->starts, 2);
 }
 
 }  // namespace
