@@ -222,8 +222,13 @@ awaitable<void> forward(Forwarding& f) {
         auth_attempt = auth::AuthAttempt{};
         const bool connection_authenticated = f.origin->proxy_authenticated;
         auto first = [&] { return authr->first_try(digest_req, auth_attempt, connection_authenticated); };
-        proxy_credentials = co_await off_loop(ctx.upstream.blocking, first,
-                                              authr->negotiate_mechanism() && !connection_authenticated);
+        auto made = co_await off_loop(ctx.upstream.blocking, first,
+                                      authr->negotiate_mechanism() && !connection_authenticated);
+        if (!made) {
+          f.fail(made.error(), client_body_unread);
+          co_return;
+        }
+        proxy_credentials = std::move(*made);
       }
       have_credentials_for_retry = false;
       withhold_body = client_body && auth::ProxyAuthenticator::body_withheld(auth_attempt);

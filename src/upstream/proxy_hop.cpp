@@ -114,7 +114,9 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
   } wipe_credentials{credentials};
   if (authr) {
     auto first = [&] { return authr->first_try(digest_req, attempt, false); };
-    credentials = co_await off_loop(ctx.blocking, first, may_block);
+    auto made = co_await off_loop(ctx.blocking, first, may_block);
+    if (!made) co_return Unexpected{refused(made.error())};
+    credentials = std::move(*made);
   }
 
   ByteStreamPtr conn;

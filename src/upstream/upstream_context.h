@@ -2,7 +2,6 @@
 // What the upstream connectors need from the process, in one place, so the
 // proxy server and the one-shot commands (`ferry connect`, `tunnel`, `check`)
 // dial upstreams the same way. Everything here outlives every connection.
-#include <boost/asio/thread_pool.hpp>
 #include <map>
 #include <unordered_map>
 #include <optional>
@@ -15,6 +14,7 @@
 #include "log/event_log.h"
 #include "net/tcp_connector.h"
 #include "net/tls_stream.h"
+#include "upstream/blocking_pool.h"
 #include "upstream/upstream_health.h"
 
 namespace ferry {
@@ -54,20 +54,7 @@ struct UpstreamContext {
   UpstreamHealth& health;
   const AuthRegistry& auth;
   EventLog& log;
-  asio::thread_pool& blocking;  // GSSAPI calls (they may wait for the KDC)
+  BlockingPool& blocking;  // GSSAPI calls (they may wait for the KDC)
 };
-
-// Runs `f()` on the blocking pool and resumes on the caller's executor, so
-// a slow KDC never stalls an event loop; with `may_block` false (no GSSAPI
-// involved) it just calls `f` here. `f` is borrowed.
-template <class F>
-awaitable<std::invoke_result_t<F&>> off_loop(asio::thread_pool& pool, F& f, bool may_block = true) {
-  using R = std::invoke_result_t<F&>;
-  if (!may_block) co_return f();
-  // co_spawn needs a default-constructible result; Expected is not one.
-  auto run = [&f]() -> awaitable<std::optional<R>> { co_return std::optional<R>(f()); };
-  std::optional<R> result = co_await asio::co_spawn(pool, run, asio::use_awaitable);
-  co_return std::move(*result);
-}
 
 }  // namespace ferry

@@ -54,6 +54,7 @@ Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& 
   if (config.auth == AuthMode::ntlm && config.user.empty())
     return fail("--auth ntlm needs --user DOMAIN\\user (and --password-file)");
   auto rt = std::make_unique<UpstreamRuntime>();
+  rt->blocking.set_wait(config.connect_timeout);
   RouteTable::Inputs in;
   in.upstreams = config.upstreams;
   in.no_proxy = config.no_proxy;
@@ -100,7 +101,7 @@ Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& 
   if (config.auth == AuthMode::automatic || config.auth == AuthMode::negotiate) {
     auto identity = kerberos_identity(config, creds);
     if (!identity) return fail(identity.error());
-    rt->negotiate = auth::make_mit_negotiate(std::move(*identity));
+    rt->negotiate = auth::make_mit_negotiate(std::move(*identity), config.connect_timeout);
   }
   std::string kerberos_password_user;
   if (rt->negotiate && config.keytab.empty() && !creds.password.empty() && config.user.find('\\') == std::string::npos)
