@@ -4,6 +4,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include "auth/proxy_authorization.h"
 #include "http/head_parser.h"
 #include "http/message_framing.h"
 #include "server/head_reader.h"
@@ -129,8 +130,8 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
       buf.consume(buf.size());
     }
     std::string request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
-    if (!credentials.empty()) request += "Proxy-Authorization: " + credentials + "\r\n";
     request += "\r\n";
+    auth::append_proxy_authorization(request, credentials);  // no unwiped temporaries
     error_code ec;
     const bool in_time = co_await timed_write(*conn, request, ctx.connect_timeout, ec);
     // The request held the credentials: wipe it now (and `credentials` once done).
@@ -181,6 +182,7 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
     auto respond = [&] { return authr->answer(values, digest_req, attempt); };
     auto next = co_await off_loop(ctx.blocking, respond, may_block);
     if (!next) co_return Unexpected{refused(next.error())};
+    auth::cleanse_string(credentials);  // the move frees the old buffer as is
     credentials = std::move(*next);
     buf.consume(head->head_size);
     // (co_await kept out of && and ?: : GCC 12 miscompiles it there.)
@@ -261,7 +263,8 @@ awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, cons
   if (ver != socks5::kVersion) co_return Unexpected{bad("not a SOCKS5 server")};
   if (method == socks5::kMethodUserPass && userpass) {
     std::string msg;
-    if (!socks5::userpass_request(proxy.user, proxy.password, msg))
+    msg.reserve(3 + 2 * 255);  // no reallocation: the one buffer is wiped below
+    if (!socks5::userpass_request(proxy.user, proxy.password.view(), msg))
       co_return Unexpected{refused({ProxyErrc::proxy_configuration_error,
                                     "SOCKS5 proxy " + name + ": user name and password must be 1-255 bytes each", 502})};
     const bool sent = co_await timed_write(*conn, msg, left(), ec);

@@ -16,7 +16,7 @@ void AuthRegistry::add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials f
   auto key = proxy_key(proxy);
   if (by_key_.count(key)) return;
   // Userinfo in the URL wins over --user for that upstream (curl does the same).
-  auth::Credentials creds = proxy.has_credentials() ? auth::Credentials{proxy.user, auth::Secret(proxy.password)}
+  auth::Credentials creds = proxy.has_credentials() ? auth::Credentials{proxy.user, proxy.password}
                                                     : std::move(fallback);
   // The SPN comes from the proxy name as configured, never from DNS (a
   // CNAME would name another service), like curl and Chromium.
