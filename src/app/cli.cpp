@@ -72,7 +72,7 @@ void add_setting_flags(CLI::App& cmd, CommandOptions& opts) {
     auto it = flag_help().find(key.toml_key);
     std::string help = it != flag_help().end() ? std::string(it->second) : "(not supported by this version yet)";
     if (is_switch_key(key.toml_key)) {
-      opts.settings.emplace_back(&key, cmd.add_flag(std::string(key.flag), help));
+      opts.settings.emplace_back(&key, cmd.add_flag(std::string(key.flag))->description(help));
       continue;
     }
     opts.storage.push_back(std::make_unique<std::vector<std::string>>());
