@@ -291,11 +291,15 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
       return Unexpected{denied("offers " + offered + ", not the --auth " + std::string(auth_mode_name(mode_)) +
                                " that is configured")};
     if (attempt.sent != Scheme::none) {
-      // Our credentials were refused. Only a stale Digest nonce is worth one
-      // more try (RFC 7616 §3.3: same credentials, new nonce); a fresh nonce
-      // without stale=true means the password is wrong.
-      const bool stale = attempt.sent == Scheme::digest && digest && digest->stale && !attempt.stale_retry_used;
-      if (!stale) {
+      // Our credentials were refused. Only a stale Digest nonce is worth
+      // another try (RFC 7616 §3.3: same credentials, new nonce); a fresh
+      // nonce without stale=true means the password is wrong.
+      const bool stale_said = attempt.sent == Scheme::digest && digest && digest->stale;
+      if (stale_said && attempt.stale_retries >= kMaxStaleRetries)
+        // stale=true says the password matched: no rejection to count.
+        return Unexpected{denied("called ferry's Digest nonce stale " + std::to_string(attempt.stale_retries + 1) +
+                                 " times for one request")};
+      if (!stale_said) {
         if (attempt.sent == Scheme::digest && learnt_ == Scheme::digest) learnt_ = Scheme::none;
         if (attempt.sent == Scheme::basic && mode_ != AuthMode::basic && learnt_ == Scheme::basic) learnt_ = Scheme::none;
         if (attempt.sent == fallback_) fallback_ = Scheme::none;
@@ -305,6 +309,7 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
                                  " credentials (wrong user name or password?)")};
       }
       attempt.stale_retry_used = true;
+      ++attempt.stale_retries;
     } else if (attempt.answers > 0) {
       return Unexpected{denied("asked for authentication again")};
     }

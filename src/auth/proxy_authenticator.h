@@ -39,6 +39,7 @@ struct AuthAttempt {
   Scheme sent = Scheme::none;  // what the last try carried
   int answers = 0;             // 407s answered so far
   bool stale_retry_used = false;
+  int stale_retries = 0;  // Digest stale=true answers so far (S2: concurrency)
   bool fresh_context_used = false;
   bool rode_on_connection = false;  // sent nothing: the connection was authenticated
   // The next try must go on the same connection (a multi-leg handshake:
@@ -114,6 +115,11 @@ class ProxyAuthenticator {
   // How long auto mode leaves Negotiate aside after it could not make a
   // token while another offered scheme could answer.
   static constexpr std::chrono::seconds kNegotiateRest{60};
+  // Digest stale=true answers one request may get. More than one: with one
+  // nonce and count shared by all connections, concurrent requests reach
+  // the proxy with their nc out of order, and a strict proxy (Squid's
+  // nonce_strictness) calls the late ones stale, retries included.
+  static constexpr int kMaxStaleRetries = 3;
 
  private:
   ProxyError denied(std::string why) const;
