@@ -48,11 +48,14 @@ int run_serve(const Config& config) {
   for (const auto& w : (*upstreams)->warnings) log.log(LogLevel::warn, "env_proxy_ignored", {{"details", w}});
   ProxyServer server(config, log, **upstreams);
   // Locals die in reverse order: `upstreams`, declared first, outlives the
-  // server and its io_contexts. A GSSAPI call still queued in its pool at
-  // that point would be destroyed after them, releasing session state that
-  // belongs to the dead io_contexts. This guard, declared after the server,
-  // shuts the pool down first on every path: running calls finish, queued
-  // ones are dropped while the io_contexts still exist.
+  // server and its io_contexts, so its GSSAPI pool used to be joined after
+  // them. A call still running then ends by handing its result to the
+  // waiting session's io_context (a post to a destroyed io_context), and a
+  // queued one used to own the session's coroutine frame, destroyed with
+  // the pool after the io_contexts its sockets belong to. This guard,
+  // declared after the server, shuts the pool down first on every path:
+  // running calls finish and queued ones are dropped while the io_contexts
+  // still exist (they then destroy the handlers they were handed).
   struct PoolBeforeServer {
     BlockingPool& pool;
     ~PoolBeforeServer() { pool.shutdown(); }
