@@ -24,6 +24,7 @@ private hosts file maps it to 127.0.0.1.
 import concurrent.futures
 import os
 import re
+import socket
 import subprocess
 import time
 import unittest
@@ -435,6 +436,33 @@ class NegotiateTest(UpstreamTestCase):
         got = self.wait_squid(before, 3, squid=sq)
         self.assertEqual([(g["status"], g["user"]) for g in got if g["status"] == 200],
                          [(200, "alice"), (200, "alice")])
+
+
+    # -- a KDC that never answers: bounded waits (D10) -------------------------
+    def test_silent_kdc_is_reported_within_the_connect_timeout(self):
+        # A KDC address that accepts connections and never answers (a dead
+        # KDC's port, held by a listener that does nothing).
+        dead = Kdc(self.tmp, proxy_host=PROXY_HOST)
+        self.addCleanup(dead.stop)
+        dead.add_user("alice", ALICE_PW)
+        dead.stop()
+        silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        silent.bind(("127.0.0.1", dead.port))
+        silent.listen(64)
+        self.addCleanup(silent.close)
+        quiet_udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        quiet_udp.bind(("127.0.0.1", dead.port))
+        self.addCleanup(quiet_udp.close)
+        f = self.serve("--upstream", f"http://{PROXY_HOST}:{self.squid.port}", "--user", "alice",
+                       "--password-file", self.password_file(ALICE_PW), "--connect-timeout", "2s",
+                       env=self.no_ccache_env(dead))
+        for i in range(2):
+            t0 = time.monotonic()
+            details = self.get_407(f, self.plain + f"?{i}")
+            waited = time.monotonic() - t0
+            self.assertLess(waited, 6, f"request {i} waited {waited:.1f}s for a silent KDC")
+            self.assertIn("did not answer within 2s", details)
 
 
 if __name__ == "__main__":

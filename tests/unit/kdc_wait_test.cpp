@@ -110,13 +110,15 @@ struct Kdc {
     while (gates.size() <= i) gates.push_back(std::make_shared<StallGate>());
     return gates[i];
   }
-  auto acquire_fn() {
-    return [this]() -> Expected<auth::RenewingCredential<Cred>::Fresh, auth::GssFailure> {
-      const int n = calls++;
-      gate(size_t(n))->enter();
-      if (fail) return Unexpected{auth::GssFailure{auth::GssCause::kdc_unreachable, "kdc down", "debug"}};
-      return auth::RenewingCredential<Cred>::Fresh{std::make_shared<Cred>(Cred{n + 1}), *now + std::chrono::minutes(10),
-                                                   *now + std::chrono::minutes(20)};
+  // Owns the Kdc: acquisitions run on detached threads.
+  static auto acquire_fn(const std::shared_ptr<Kdc>& kdc) {
+    return [kdc]() -> Expected<auth::RenewingCredential<Cred>::Fresh, auth::GssFailure> {
+      const int n = kdc->calls++;
+      kdc->gate(size_t(n))->enter();
+      if (kdc->fail) return Unexpected{auth::GssFailure{auth::GssCause::kdc_unreachable, "kdc down", "debug"}};
+      return auth::RenewingCredential<Cred>::Fresh{std::make_shared<Cred>(Cred{n + 1}),
+                                                   *kdc->now + std::chrono::minutes(10),
+                                                   *kdc->now + std::chrono::minutes(20)};
     };
   }
   auto clock() {
@@ -126,8 +128,9 @@ struct Kdc {
 };
 
 TEST(RenewingCredential, ConcurrentFirstUseMakesOneAcquisitionAndWaitsAtMostTheLimit) {
-  Kdc kdc;
-  auth::RenewingCredential<Cred> rc(kdc.acquire_fn(), Millis(80), kdc.clock());
+  auto kdc_ptr = std::make_shared<Kdc>();
+  Kdc& kdc = *kdc_ptr;
+  auth::RenewingCredential<Cred> rc(Kdc::acquire_fn(kdc_ptr), Millis(80), kdc.clock());
   std::vector<std::thread> threads;
   std::atomic<int> timed_out{0};
   const auto t0 = Clock::now();
@@ -150,9 +153,10 @@ TEST(RenewingCredential, ConcurrentFirstUseMakesOneAcquisitionAndWaitsAtMostTheL
 }
 
 TEST(RenewingCredential, RenewsAheadOfExpiryOutsideTheLockServingTheOldOne) {
-  Kdc kdc;
+  auto kdc_ptr = std::make_shared<Kdc>();
+  Kdc& kdc = *kdc_ptr;
   kdc.gate(0)->open();
-  auth::RenewingCredential<Cred> rc(kdc.acquire_fn(), Millis(5'000), kdc.clock());
+  auth::RenewingCredential<Cred> rc(Kdc::acquire_fn(kdc_ptr), Millis(5'000), kdc.clock());
   auto first = rc.get();
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ((*first)->n, 1);
@@ -174,9 +178,10 @@ TEST(RenewingCredential, RenewsAheadOfExpiryOutsideTheLockServingTheOldOne) {
 }
 
 TEST(RenewingCredential, FailedRenewalKeepsTheOldOneAndRetriesAfterAGap) {
-  Kdc kdc;
+  auto kdc_ptr = std::make_shared<Kdc>();
+  Kdc& kdc = *kdc_ptr;
   for (size_t i = 0; i < 3; ++i) kdc.gate(i)->open();
-  auth::RenewingCredential<Cred> rc(kdc.acquire_fn(), Millis(5'000), kdc.clock());
+  auth::RenewingCredential<Cred> rc(Kdc::acquire_fn(kdc_ptr), Millis(5'000), kdc.clock());
   ASSERT_TRUE(rc.get().has_value());
   kdc.fail = true;
   *kdc.now += std::chrono::minutes(11);

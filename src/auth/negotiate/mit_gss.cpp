@@ -191,11 +191,8 @@ class MitContext final : public SecurityContext {
 class MitNegotiate final : public GssMechanism {
  public:
   MitNegotiate(KerberosIdentity id, Millis kdc_wait)
-      : id_(std::move(id)), renewing_([this] { return acquire(); }, kdc_wait) {
-    static std::atomic<unsigned> counter{0};
-    // Each ferry identity gets its own in-memory ccache: never the user's.
-    memory_ccache_ = "MEMORY:ferry-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  }
+      : in_(make_inputs(std::move(id))), id_(in_->id),
+        renewing_([in = in_] { return acquire(*in); }, kdc_wait) {}
 
   std::unique_ptr<SecurityContext> start(const std::string& spn) override {
     if (id_.source == KerberosIdentity::Source::default_ccache)
@@ -252,9 +249,22 @@ class MitNegotiate final : public GssMechanism {
   }
 
  private:
-  std::string principal() const {
-    if (id_.user.empty() || id_.user.find('@') != std::string::npos || id_.realm.empty()) return id_.user;
-    return id_.user + "@" + id_.realm;
+  // What an acquisition needs, owned by its thread too: it may outlive
+  // ferry's shutdown when the KDC never answers.
+  struct Inputs {
+    KerberosIdentity id;
+    std::string memory_ccache;
+  };
+  static std::shared_ptr<const Inputs> make_inputs(KerberosIdentity id) {
+    static std::atomic<unsigned> counter{0};
+    // Each ferry identity gets its own in-memory ccache: never the user's.
+    return std::make_shared<const Inputs>(
+        Inputs{std::move(id), "MEMORY:ferry-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)});
+  }
+
+  static std::string principal(const KerberosIdentity& id) {
+    if (id.user.empty() || id.user.find('@') != std::string::npos || id.realm.empty()) return id.user;
+    return id.user + "@" + id.realm;
   }
 
   // The current credentials: RenewingCredential acquires them on first
@@ -271,11 +281,12 @@ class MitNegotiate final : public GssMechanism {
   }
 
   // One acquisition from the KDC (runs on RenewingCredential's thread).
-  Expected<RenewingCredential<Cred>::Fresh, GssFailure> acquire() {
+  static Expected<RenewingCredential<Cred>::Fresh, GssFailure> acquire(const Inputs& in) {
+    const KerberosIdentity& id = in.id;
     auto fresh = std::make_shared<Cred>();
     OM_uint32 major = 0, minor = 0, lifetime = 0;
     Name name;
-    const std::string who = principal();
+    const std::string who = principal(id);
     if (!who.empty() && !import_name(who, GSS_C_NT_USER_NAME, name, major, minor))
       return Unexpected{failure(major, minor, "", "gss_import_name")};
     // Kerberos first, for the krb5 mechanism alone: a password gets the TGT
@@ -285,11 +296,11 @@ class MitNegotiate final : public GssMechanism {
     // to SPNEGO), negotiating Kerberos only.
     gss_OID_set_desc krb5_set{1, &kKrb5Oid};
     gss_OID_set_desc spnego_set{1, &kSpnegoOid};
-    gss_key_value_element_desc elements[] = {{"ccache", memory_ccache_.c_str()},
-                                             {"client_keytab", id_.keytab.c_str()}};
-    gss_key_value_set_desc store{id_.source == KerberosIdentity::Source::keytab ? 2u : 1u, elements};
-    if (id_.source == KerberosIdentity::Source::password) {
-      gss_buffer_desc pw{id_.password.view().size(), const_cast<char*>(id_.password.view().data())};
+    gss_key_value_element_desc elements[] = {{"ccache", in.memory_ccache.c_str()},
+                                             {"client_keytab", id.keytab.c_str()}};
+    gss_key_value_set_desc store{id.source == KerberosIdentity::Source::keytab ? 2u : 1u, elements};
+    if (id.source == KerberosIdentity::Source::password) {
+      gss_buffer_desc pw{id.password.view().size(), const_cast<char*>(id.password.view().data())};
       major = gss_acquire_cred_with_password(&minor, name.name, &pw, GSS_C_INDEFINITE, &krb5_set, GSS_C_INITIATE,
                                              &fresh->krb5, nullptr, &lifetime);
       if (!GSS_ERROR(major))
@@ -324,9 +335,9 @@ class MitNegotiate final : public GssMechanism {
     return out;
   }
 
-  KerberosIdentity id_;
-  std::string memory_ccache_;
-  RenewingCredential<Cred> renewing_;  // last: its thread uses the members above
+  std::shared_ptr<const Inputs> in_;
+  const KerberosIdentity& id_;  // in_->id
+  RenewingCredential<Cred> renewing_;
 };
 
 }  // namespace

@@ -35,78 +35,82 @@ class RenewingCredential {
     Clock::time_point refresh_at;  // renew from here on
     Clock::time_point expires_at;  // unusable from here on
   };
+  // Runs on a detached thread that may outlive this object (a KDC that
+  // never answers must not hold up ferry's exit): it must own, not borrow,
+  // everything it uses.
   using Acquire = std::function<Expected<Fresh, GssFailure>()>;
 
   RenewingCredential(Acquire acquire, Millis wait, std::function<Clock::time_point()> now = Clock::now)
-      : acquire_(std::move(acquire)), wait_(wait), now_(std::move(now)) {}
-  ~RenewingCredential() {
-    // An acquisition may still be inside krb5: it uses the owner's state.
-    if (worker_.joinable()) worker_.join();
-  }
+      : s_(std::make_shared<State>(std::move(acquire), wait, std::move(now))) {}
   RenewingCredential(const RenewingCredential&) = delete;
   RenewingCredential& operator=(const RenewingCredential&) = delete;
 
   Expected<std::shared_ptr<C>, GssFailure> get() {
-    std::unique_lock lock(mu_);
-    const auto now = now_();
-    if (current_ && now < refresh_at_) return current_;
-    const bool usable = current_ && now < expires_at_;
-    if (!in_flight_ && (!usable || now >= retry_at_)) start_locked();
-    if (usable) return current_;  // renewal (if any) in the background
-    const uint64_t seen = generation_;
-    if (!done_.wait_for(lock, wait_, [&] { return generation_ != seen; })) {
+    State& s = *s_;
+    std::unique_lock lock(s.mu);
+    const auto now = s.now();
+    if (s.current && now < s.refresh_at) return s.current;
+    const bool usable = s.current && now < s.expires_at;
+    if (!s.in_flight && (!usable || now >= s.retry_at)) start_locked();
+    if (usable) return s.current;  // renewal (if any) in the background
+    const uint64_t seen = s.generation;
+    if (!s.done.wait_for(lock, s.wait, [&] { return s.generation != seen; })) {
       GssFailure f;
       f.cause = GssCause::kdc_unreachable;
-      f.words = "the Kerberos KDC did not answer within " + format_duration(wait_) +
+      f.words = "the Kerberos KDC did not answer within " + format_duration(s.wait) +
                 " (ferry keeps trying in the background; check the KDC and the network)";
-      f.debug = "credential acquisition still running after " + format_duration(wait_);
+      f.debug = "credential acquisition still running after " + format_duration(s.wait);
       return Unexpected{std::move(f)};
     }
-    if (current_ && now_() < expires_at_) return current_;
-    return Unexpected{last_failure_.value_or(GssFailure{})};
+    if (s.current && s.now() < s.expires_at) return s.current;
+    return Unexpected{s.last_failure.value_or(GssFailure{})};
   }
 
   // For tests and diagnosis: acquisitions started so far.
   int acquisitions() const {
-    std::lock_guard lock(mu_);
-    return acquisitions_;
+    std::lock_guard lock(s_->mu);
+    return s_->acquisitions;
   }
 
  private:
+  struct State {
+    State(Acquire a, Millis w, std::function<Clock::time_point()> n)
+        : acquire(std::move(a)), wait(w), now(std::move(n)) {}
+    const Acquire acquire;
+    const Millis wait;
+    const std::function<Clock::time_point()> now;
+    std::mutex mu;
+    std::condition_variable done;
+    bool in_flight = false;
+    uint64_t generation = 0;  // acquisitions finished
+    int acquisitions = 0;
+    std::shared_ptr<C> current;
+    Clock::time_point refresh_at{}, expires_at{}, retry_at{};
+    std::optional<GssFailure> last_failure;
+  };
+
   void start_locked() {
-    if (worker_.joinable()) worker_.join();  // finished: in_flight_ is false
-    in_flight_ = true;
-    ++acquisitions_;
-    worker_ = std::thread([this] {
-      auto fresh = acquire_();  // the KDC wait, outside the lock
-      std::lock_guard lock(mu_);
+    s_->in_flight = true;
+    ++s_->acquisitions;
+    std::thread([s = s_] {
+      auto fresh = s->acquire();  // the KDC wait, outside the lock
+      std::lock_guard lock(s->mu);
       if (fresh) {
-        current_ = std::move(fresh->cred);
-        refresh_at_ = fresh->refresh_at;
-        expires_at_ = fresh->expires_at;
-        last_failure_.reset();
+        s->current = std::move(fresh->cred);
+        s->refresh_at = fresh->refresh_at;
+        s->expires_at = fresh->expires_at;
+        s->last_failure.reset();
       } else {
-        last_failure_ = fresh.error();
-        retry_at_ = now_() + kRetryGap;
+        s->last_failure = fresh.error();
+        s->retry_at = s->now() + kRetryGap;
       }
-      in_flight_ = false;
-      ++generation_;
-      done_.notify_all();
-    });
+      s->in_flight = false;
+      ++s->generation;
+      s->done.notify_all();
+    }).detach();
   }
 
-  const Acquire acquire_;
-  const Millis wait_;
-  const std::function<Clock::time_point()> now_;
-  mutable std::mutex mu_;
-  std::condition_variable done_;
-  std::thread worker_;
-  bool in_flight_ = false;
-  uint64_t generation_ = 0;  // acquisitions finished
-  int acquisitions_ = 0;
-  std::shared_ptr<C> current_;
-  Clock::time_point refresh_at_{}, expires_at_{}, retry_at_{};
-  std::optional<GssFailure> last_failure_;
+  std::shared_ptr<State> s_;
 };
 
 }  // namespace ferry::auth
