@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  auto mech = ferry::auth::make_mit_negotiate(ferry::auth::KerberosIdentity{});
+  auto mech = ferry::auth::make_mit_negotiate(ferry::auth::KerberosIdentity{}, ferry::Millis(10000));
 
   size_t token_bytes = 0;
   auto one = [&]() -> bool {

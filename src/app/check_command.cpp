@@ -83,7 +83,12 @@ awaitable<void> check_upstream(UpstreamContext& ctx, const ProxyUrl& proxy, Repo
 awaitable<void> run_checks(UpstreamContext& ctx, UpstreamRuntime& rt, const Config& config, Report& r) {
   if (rt.negotiate) {
     auto run_status = [&] { return rt.negotiate->status(); };
-    auto st = co_await off_loop(ctx.blocking, run_status);
+    auto status = co_await off_loop(ctx.blocking, run_status);
+    if (!status) {
+      r.line(false, "kerberos", status.error().details);
+      co_return;
+    }
+    const auth::CredentialStatus& st = *status;
     // Kerberos is asked for explicitly: --auth negotiate, or ferry's own
     // identity (--keytab, or a Kerberos --user with a password file).
     const bool explicit_kerberos = config.auth == AuthMode::negotiate || !config.keytab.empty() ||

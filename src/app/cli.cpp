@@ -47,6 +47,9 @@ const std::map<std::string_view, std::string_view>& flag_help() {
       {"upstream.keytab", "client keytab: ferry gets and renews its own Kerberos tickets"},
       {"upstream.user", "user name for upstream proxy authentication"},
       {"upstream.password_file", "file holding the upstream password (mode 600); prompted on a terminal otherwise"},
+      {"upstream.auth_allow_basic_fallback",
+       "let auto answer with Basic (the password in cleartext) over an http:// upstream when Negotiate fails"},
+      {"upstream.require_mutual_auth", "refuse a Negotiate success without the proxy's mutual-auth token"},
       {"upstream.ca", "CA bundle (PEM) to verify https:// upstream proxies (default: system trust)"},
       {"routing.no_proxy", "bypass list with curl NO_PROXY semantics (suffix, *, IP, CIDR, :port)"},
       {"routing.no_proxy_exact", "bypass list matched exactly (host or host:port), checked first"},
@@ -66,9 +69,13 @@ void add_setting_flags(CLI::App& cmd, CommandOptions& opts) {
   cmd.add_flag("--debug", opts.debug, "same as --log-level debug");
   for (const auto& key : known_keys()) {
     if (key.flag.empty()) continue;
-    opts.storage.push_back(std::make_unique<std::vector<std::string>>());
     auto it = flag_help().find(key.toml_key);
     std::string help = it != flag_help().end() ? std::string(it->second) : "(not supported by this version yet)";
+    if (is_switch_key(key.toml_key)) {
+      opts.settings.emplace_back(&key, cmd.add_flag(std::string(key.flag))->description(help));
+      continue;
+    }
+    opts.storage.push_back(std::make_unique<std::vector<std::string>>());
     auto* opt = cmd.add_option(std::string(key.flag), *opts.storage.back(), help)
                     ->expected(1)
                     ->allow_extra_args(false)
@@ -87,7 +94,7 @@ Expected<Config> build_config(CommandOptions& opts) {
   }
   for (auto& [key, opt] : opts.settings) {
     if (opt->count() == 0) continue;
-    auto values = opt->as<std::vector<std::string>>();
+    auto values = is_switch_key(key->toml_key) ? std::vector<std::string>{"true"} : opt->as<std::vector<std::string>>();
     auto r = builder.set(key->toml_key, SettingValue{values, std::string(key->flag)});
     if (!r) return fail(r.error());
   }

@@ -1,5 +1,8 @@
 #include "app/serve_command.h"
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <iostream>
 
@@ -16,9 +19,25 @@ std::vector<std::string> listener_names(const Config& config) {
   return own;
 }
 
+namespace {
+
+// ferry holds the upstream password (and Kerberos keys, Negotiate tokens)
+// in memory for its whole life; SPEC §5 keeps secrets out of core dumps.
+// Not dumpable: no core file on a crash (and no ptrace/gcore or
+// /proc/PID/mem by other processes of the same user); RLIMIT_CORE 0 as well,
+// for a core pattern that pipes to a handler. Done before the password is read.
+void disable_core_dumps() {
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  struct rlimit none {0, 0};
+  ::setrlimit(RLIMIT_CORE, &none);
+}
+
+}  // namespace
+
 int run_serve(const Config& config) {
   // A client that disappears mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  disable_core_dumps();
   auto upstreams = build_upstream_runtime(config, process_env(), listener_names(config));
   if (!upstreams) {
     std::cerr << "ferry: " << upstreams.error() << "\n";
@@ -28,6 +47,19 @@ int run_serve(const Config& config) {
   EventLog log(config.log_format, config.log_level);
   for (const auto& w : (*upstreams)->warnings) log.log(LogLevel::warn, "env_proxy_ignored", {{"details", w}});
   ProxyServer server(config, log, **upstreams);
+  // Locals die in reverse order: `upstreams`, declared first, outlives the
+  // server and its io_contexts, so its GSSAPI pool used to be joined after
+  // them. A call still running then ends by handing its result to the
+  // waiting session's io_context (a post to a destroyed io_context), and a
+  // queued one used to own the session's coroutine frame, destroyed with
+  // the pool after the io_contexts its sockets belong to. This guard,
+  // declared after the server, shuts the pool down first on every path:
+  // running calls finish and queued ones are dropped while the io_contexts
+  // still exist (they then destroy the handlers they were handed).
+  struct PoolBeforeServer {
+    BlockingPool& pool;
+    ~PoolBeforeServer() { pool.shutdown(); }
+  } pool_before_server{(*upstreams)->blocking};
   auto bound = server.bind();
   if (!bound) {
     log.log(LogLevel::error, "startup_failed", {{"error", bound.error()}});
@@ -37,12 +69,7 @@ int run_serve(const Config& config) {
   }
   log.log(LogLevel::debug, "fd_limit", {{"nofile", fd_limit}});
   log.log(LogLevel::info, "routes", {{"rules", (*upstreams)->routes.to_string()}});
-  const int rc = server.run();
-  // GSSAPI jobs still running write into session frames the server owns:
-  // let them finish before it is destroyed.
-  (*upstreams)->blocking.stop();
-  (*upstreams)->blocking.join();
-  return rc;
+  return server.run();
 }
 
 }  // namespace ferry

@@ -1,34 +1,16 @@
 #pragma once
-// Upstream credentials and the secret bytes inside them. A Secret wipes its
-// bytes when destroyed or reassigned, so a password does not linger in freed
-// heap memory (and core dumps) longer than the process needs it.
+// Upstream credentials (the password held as a Secret) and where they come from.
 #include <string>
 #include <string_view>
 
 #include "base/expected.h"
+#include "base/secret.h"
 
 namespace ferry::auth {
 
-class Secret {
- public:
-  Secret() = default;
-  explicit Secret(std::string value);
-  Secret(const Secret& o) : value_(o.value_) {}
-  Secret& operator=(const Secret& o);
-  Secret(Secret&& o) noexcept;
-  Secret& operator=(Secret&& o) noexcept;
-  ~Secret() { wipe(); }
-
-  std::string_view view() const { return value_; }
-  bool empty() const { return value_.empty(); }
-  void wipe();
-
- private:
-  std::string value_;
-};
-
-// Overwrites all of a string's buffer, then empties it.
-void cleanse_string(std::string& s);
+// Secret and cleanse_string live in base/ (config holds secrets too).
+using ::ferry::cleanse_string;
+using ::ferry::Secret;
 
 struct Credentials {
   std::string user;

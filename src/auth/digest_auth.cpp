@@ -4,8 +4,10 @@
 #include <openssl/rand.h>
 
 #include <cstdio>
+#include <initializer_list>
 
 #include "base/host_port.h"
+#include "base/secret.h"
 
 namespace ferry::auth {
 
@@ -17,11 +19,32 @@ std::string hex_digest(const EVP_MD* md, std::string_view data) {
   EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
   static constexpr char hex[] = "0123456789abcdef";
   std::string s;
+  s.reserve(2 * len);  // HA1 is password-equivalent: no reallocated copy
   for (unsigned i = 0; i < len; ++i) {
     s.push_back(hex[out[i] >> 4]);
     s.push_back(hex[out[i] & 15]);
   }
+  OPENSSL_cleanse(out, sizeof out);
   return s;
+}
+
+// The parts in one buffer sized up front: no reallocation or operator+
+// temporary leaves a copy of a secret part behind. The caller wipes it.
+std::string joined(std::initializer_list<std::string_view> parts) {
+  size_t n = 0;
+  for (auto p : parts) n += p.size();
+  std::string s;
+  s.reserve(n);
+  for (auto p : parts) s.append(p);
+  return s;
+}
+
+// The hex digest of the joined parts; the joined input is wiped.
+std::string hex_digest_of(const EVP_MD* md, std::initializer_list<std::string_view> parts) {
+  std::string in = joined(parts);
+  std::string out = hex_digest(md, in);
+  cleanse_string(in);
+  return out;
 }
 
 const EVP_MD* digest_for(std::string_view algorithm, bool& sess) {
@@ -71,17 +94,20 @@ std::string digest_credentials(const DigestChallenge& ch, std::string_view user,
                                const DigestRequest& req, uint32_t nc, std::string_view cnonce) {
   bool sess = false;
   const EVP_MD* md = digest_for(ch.algorithm, sess);
-  std::string a1 = std::string(user) + ":" + ch.realm + ":" + std::string(password);
-  std::string ha1 = hex_digest(md, a1);
-  OPENSSL_cleanse(a1.data(), a1.size());
-  if (sess) ha1 = hex_digest(md, ha1 + ":" + ch.nonce + ":" + std::string(cnonce));
-  std::string ha2 = hex_digest(md, std::string(req.method) + ":" + std::string(req.uri));
+  // A1 holds the password and HA1 is as good as the password: both are
+  // built in single buffers and wiped (D14).
+  std::string ha1 = hex_digest_of(md, {user, ":", ch.realm, ":", password});
+  if (sess) {
+    std::string sess_ha1 = hex_digest_of(md, {ha1, ":", ch.nonce, ":", cnonce});
+    cleanse_string(ha1);
+    ha1 = std::move(sess_ha1);
+  }
+  std::string ha2 = hex_digest_of(md, {req.method, ":", req.uri});
   char ncbuf[9];
   std::snprintf(ncbuf, sizeof ncbuf, "%08x", nc);
-  std::string response =
-      ch.qop_auth ? hex_digest(md, ha1 + ":" + ch.nonce + ":" + ncbuf + ":" + std::string(cnonce) + ":auth:" + ha2)
-                  : hex_digest(md, ha1 + ":" + ch.nonce + ":" + ha2);
-  OPENSSL_cleanse(ha1.data(), ha1.size());
+  std::string response = ch.qop_auth ? hex_digest_of(md, {ha1, ":", ch.nonce, ":", ncbuf, ":", cnonce, ":auth:", ha2})
+                                     : hex_digest_of(md, {ha1, ":", ch.nonce, ":", ha2});
+  cleanse_string(ha1);
 
   std::string username = ch.userhash ? hex_digest(md, std::string(user) + ":" + ch.realm) : std::string(user);
   std::string v = "Digest username=" + quoted(username) + ", realm=" + quoted(ch.realm) + ", nonce=" + quoted(ch.nonce) +

@@ -21,10 +21,12 @@ std::string_view scheme_name(Scheme s) {
 }
 
 ProxyAuthenticator::ProxyAuthenticator(AuthMode mode, Credentials creds, std::string proxy_name,
-                                       NegotiateSetup negotiate, std::function<Clock::time_point()> now)
+                                       NegotiateSetup negotiate, std::function<Clock::time_point()> now,
+                                       AuthPolicy policy)
     : mode_(mode), creds_(std::move(creds)), proxy_name_(std::move(proxy_name)), negotiate_(std::move(negotiate)),
       basic_value_(creds_.present() ? basic_credentials(creds_.user, creds_.password.view()) : std::string()),
-      now_(std::move(now)) {
+      now_(std::move(now)), policy_(std::move(policy)) {
+  if (!policy_.backoff) policy_.backoff = std::make_shared<AuthBackoff>(now_);
   // An explicit --auth basic or negotiate sends credentials from the first
   // request (like curl --proxy-basic / --proxy-negotiate): no 407 round trip.
   if (mode_ == AuthMode::basic && creds_.present()) learnt_ = Scheme::basic;
@@ -100,31 +102,56 @@ Expected<std::string, GssFailure> ProxyAuthenticator::fresh_negotiate(AuthAttemp
   return "Negotiate " + base64_encode(*token);
 }
 
-void ProxyAuthenticator::note_rejection() {
-  if (++rejections_ >= kMaxRejections) {
-    backoff_until_ = now_() + kBackoff;
-    rejections_ = 0;
+Expected<std::string, GssFailure> ProxyAuthenticator::counted_negotiate(AuthAttempt& attempt) {
+  // The wave is taken before the KDC is asked: requests that ask together
+  // are one wave (see AuthBackoff).
+  const uint64_t wave = policy_.backoff->wave();
+  auto value = fresh_negotiate(attempt);
+  if (!value && value.error().cause == GssCause::bad_password) {
+    AuthAttempt counted;
+    counted.wave = wave;
+    note_rejection(counted);
   }
+  return value;
+}
+
+void ProxyAuthenticator::note_rejection(const AuthAttempt& attempt) { policy_.backoff->rejected(attempt.wave); }
+
+bool ProxyAuthenticator::uses_password(Scheme s) const {
+  switch (s) {
+    case Scheme::basic:
+    case Scheme::digest:
+    case Scheme::ntlm: return true;
+    case Scheme::negotiate: return policy_.kerberos_password;
+    case Scheme::none: break;
+  }
+  return false;
 }
 
 std::optional<ProxyError> ProxyAuthenticator::backing_off() const {
-  if (now_() >= backoff_until_) return std::nullopt;
-  return denied("rejected ferry's credentials " + std::to_string(kMaxRejections) +
-                " times in a row, so ferry stopped sending them for " + std::to_string(kBackoff.count()) +
-                " minutes (each failed try can count towards an account lockout); fix the credentials and restart "
-                "ferry");
+  auto left = policy_.backoff->paused();
+  if (!left) return std::nullopt;
+  return denied("needs authentication, but ferry's password was refused " + std::to_string(kMaxRejections) +
+                " times in a row, so ferry stopped sending it for " +
+                std::to_string(policy_.backoff->pause_length().count()) +
+                " s (each failed try can count towards an account lockout); it tries again by itself in " +
+                std::to_string(left->count()) + " s");
 }
 
 std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt& attempt, bool connection_authenticated) {
   Scheme scheme;
   {
     std::lock_guard lock(mu_);
-    if (backing_off()) {
+    scheme = learnt_;
+    // While Negotiate rests after failing, auto answers with the scheme it
+    // fell back to; once the rest is over Negotiate is tried again.
+    if (scheme == Scheme::negotiate && now_() < negotiate_rest_until_) scheme = fallback_;
+    if (uses_password(scheme) && backing_off()) {
       // Nothing new is sent; a connection that already authenticated stays so.
       attempt.rode_on_connection = connection_authenticated;
       return {};
     }
-    scheme = learnt_;
+    attempt.wave = policy_.backoff->wave();
     if (scheme != Scheme::negotiate && scheme != Scheme::ntlm) {
       attempt.sent = scheme;
       return make_value(scheme, req);
@@ -144,11 +171,7 @@ std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt&
     attempt.rode_on_connection = true;
     return {};
   }
-  {
-    std::lock_guard lock(mu_);
-    if (now_() < negotiate_rest_until_) return {};
-  }
-  auto value = fresh_negotiate(attempt);
+  auto value = counted_negotiate(attempt);
   if (!value) {
     attempt.token_failure = value.error();
     return {};
@@ -225,10 +248,10 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
     if (c.scheme == "ntlm") ntlm_token = c.token68;
   if (attempt.sent == Scheme::ntlm) {
     if (attempt.ntlm_leg == 1 && ntlm_token && !ntlm_token->empty()) return ntlm_type3(*ntlm_token, attempt);
-    std::lock_guard lock(mu_);
-    note_rejection();
+    // A type 1 carries no password: only a refused type 3 counts.
     if (attempt.ntlm_leg == 1)
       return Unexpected{denied("did not answer ferry's NTLM negotiation with a challenge")};
+    note_rejection(attempt);
     return Unexpected{denied("rejected ferry's NTLM credentials (wrong user name, domain or password?)")};
   }
 
@@ -250,84 +273,89 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
     if (!attempt.fresh_context_used && neg_token) {
       attempt.fresh_context_used = true;
       ++attempt.answers;
-      auto value = fresh_negotiate(attempt);
+      auto value = counted_negotiate(attempt);
       if (value) return std::move(*value);
       return Unexpected{denied("requires Negotiate, and " + value.error().words)};
     }
-    std::lock_guard lock(mu_);
-    note_rejection();
+    // Not counted towards the back-off: the proxy refusing a valid ticket
+    // (its helper restarting, a keytab rollover) never reaches the domain's
+    // bad-password counter, and a ticket needs no password to be re-sent.
     return Unexpected{denied(gss_cause_words(GssCause::rejected, negotiate_.spn))};
   }
 
   {
     std::lock_guard lock(mu_);
-    if (auto b = backing_off()) return Unexpected{*b};
     const bool sent_scheme_offered = (attempt.sent == Scheme::basic && basic_offered) ||
                                      (attempt.sent == Scheme::digest && digest.has_value());
     if (attempt.sent != Scheme::none && !sent_scheme_offered && mode_ != AuthMode::automatic)
       return Unexpected{denied("offers " + offered + ", not the --auth " + std::string(auth_mode_name(mode_)) +
                                " that is configured")};
     if (attempt.sent != Scheme::none) {
-      // Our credentials were refused. Only a stale Digest nonce is worth one
-      // more try (RFC 7616 §3.3: same credentials, new nonce); a fresh nonce
-      // without stale=true means the password is wrong.
-      const bool stale = attempt.sent == Scheme::digest && digest && digest->stale && !attempt.stale_retry_used;
-      if (!stale) {
+      // Our credentials were refused. Only a stale Digest nonce is worth
+      // another try (RFC 7616 §3.3: same credentials, new nonce); a fresh
+      // nonce without stale=true means the password is wrong.
+      const bool stale_said = attempt.sent == Scheme::digest && digest && digest->stale;
+      if (stale_said && attempt.stale_retries >= kMaxStaleRetries)
+        // stale=true says the password matched: no rejection to count.
+        return Unexpected{denied("called ferry's Digest nonce stale " + std::to_string(attempt.stale_retries + 1) +
+                                 " times for one request")};
+      if (!stale_said) {
         if (attempt.sent == Scheme::digest && learnt_ == Scheme::digest) learnt_ = Scheme::none;
-        if (attempt.sent == Scheme::basic && mode_ != AuthMode::basic) learnt_ = Scheme::none;
-        note_rejection();
+        if (attempt.sent == Scheme::basic && mode_ != AuthMode::basic && learnt_ == Scheme::basic) learnt_ = Scheme::none;
+        if (attempt.sent == fallback_) fallback_ = Scheme::none;
+        note_rejection(attempt);
         // The user name stays out of the message: userinfo is not for logs.
         return Unexpected{denied("rejected ferry's " + std::string(scheme_name(attempt.sent)) +
                                  " credentials (wrong user name or password?)")};
       }
       attempt.stale_retry_used = true;
+      ++attempt.stale_retries;
     } else if (attempt.answers > 0) {
       return Unexpected{denied("asked for authentication again")};
     }
   }
 
-  // Pick the strongest offered scheme ferry can answer: Negotiate > Digest > Basic.
+  // Pick the strongest offered scheme ferry can answer:
+  // Negotiate > NTLM > Digest > Basic.
   std::optional<GssFailure> negotiate_failure = attempt.token_failure;
   bool negotiate_resting = false;
   {
     std::lock_guard lock(mu_);
     negotiate_resting = now_() < negotiate_rest_until_;
   }
-  if (neg_token && negotiate_.mechanism && allowed(mode_, Scheme::negotiate) && !negotiate_resting) {
-    if (!negotiate_failure) {
-      auto value = fresh_negotiate(attempt);
-      if (value) {
-        std::lock_guard lock(mu_);
-        learnt_ = Scheme::negotiate;
-        ++attempt.answers;
-        attempt.sent = Scheme::negotiate;
-        // A 407 on a connection that had authenticated: this fresh context
-        // is its one retry (SPEC §5), not a first answer.
-        if (attempt.rode_on_connection) attempt.fresh_context_used = true;
-        return std::move(*value);
-      }
-      negotiate_failure = value.error();
+  const bool negotiate_offered = neg_token && negotiate_.mechanism && allowed(mode_, Scheme::negotiate);
+  if (negotiate_offered && !negotiate_resting && !negotiate_failure) {
+    if (auto b = backing_off(); b && policy_.kerberos_password) return Unexpected{*b};
+    auto value = counted_negotiate(attempt);
+    if (value) {
+      std::lock_guard lock(mu_);
+      learnt_ = Scheme::negotiate;
+      ++attempt.answers;
+      attempt.sent = Scheme::negotiate;
+      // A 407 on a connection that had authenticated: this fresh context
+      // is its one retry (SPEC §5), not a first answer.
+      if (attempt.rode_on_connection) attempt.fresh_context_used = true;
+      return std::move(*value);
     }
+    negotiate_failure = value.error();
   }
 
   std::lock_guard lock(mu_);
-  // In auto mode a Negotiate that cannot make a token (no ticket, KDC down)
-  // rests for a while when another scheme can answer: no failed Kerberos
-  // round trip on every request.
-  const bool other_scheme = creds_.present() && (ntlm_token || digest || basic_offered);
-  if (negotiate_failure && mode_ == AuthMode::automatic && other_scheme) {
-    negotiate_rest_until_ = now_() + kNegotiateRest;
-    if (learnt_ == Scheme::negotiate) learnt_ = Scheme::none;
-  }
   Scheme pick = Scheme::none;
   if (creds_.present()) {
-    if (ntlm_token && allowed(mode_, Scheme::ntlm)) {
-      learnt_ = Scheme::ntlm;
-      ++attempt.answers;
-      return ntlm_type1(attempt);
-    }
-    if (digest && allowed(mode_, Scheme::digest)) pick = Scheme::digest;
+    if (ntlm_token && allowed(mode_, Scheme::ntlm)) pick = Scheme::ntlm;
+    else if (digest && allowed(mode_, Scheme::digest)) pick = Scheme::digest;
     else if (basic_offered && allowed(mode_, Scheme::basic)) pick = Scheme::basic;
+  }
+  // Only auto allows both Negotiate and another scheme: this is a fallback.
+  const bool fallback = negotiate_offered && pick != Scheme::none;
+  if (fallback && pick == Scheme::basic && policy_.cleartext && !policy_.allow_basic_fallback) {
+    // Basic over http:// is the password in cleartext; with a Kerberos
+    // password identity it is the domain password. Not without being told.
+    const std::string why = negotiate_failure ? negotiate_failure->words : "Negotiate failed a moment ago";
+    return Unexpected{denied("requires Negotiate, and " + why +
+                             "; ferry does not fall back to Basic over http://, which would send the password in "
+                             "cleartext (--auth-allow-basic-fallback allows it)")};
   }
   if (pick == Scheme::none) {
     if (negotiate_failure && neg_token) return Unexpected{denied("requires Negotiate, and " + negotiate_failure->words)};
@@ -340,13 +368,26 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
     return Unexpected{denied("offers " + offered + ", not the --auth " + std::string(auth_mode_name(mode_)) +
                              " that is configured")};
   }
+  if (auto b = backing_off()) return Unexpected{*b};
+  if (fallback) {
+    // In auto mode a Negotiate that cannot make a token (no ticket, KDC
+    // down) rests for a while: no failed Kerberos round trip on every
+    // request. The other scheme answers only while it rests: learnt_ stays
+    // Negotiate, so the downgrade is never for good.
+    if (negotiate_failure) negotiate_rest_until_ = now_() + kNegotiateRest;
+    learnt_ = Scheme::negotiate;
+    fallback_ = pick;
+  } else {
+    learnt_ = pick;
+  }
+  ++attempt.answers;
+  attempt.wave = policy_.backoff->wave();
+  if (pick == Scheme::ntlm) return ntlm_type1(attempt);
   if (pick == Scheme::digest) {
     digest_ = digest;
     nonce_count_ = 0;
     session_cnonce_.clear();
   }
-  learnt_ = pick;
-  ++attempt.answers;
   attempt.sent = pick;
   return make_value(pick, req);
 }
@@ -361,9 +402,11 @@ Expected<bool, ProxyError> ProxyAuthenticator::accepted(const std::vector<std::s
                                                         AuthAttempt& attempt) {
   bool authenticated = attempt.rode_on_connection;
   if (attempt.sent == Scheme::negotiate && attempt.context) {
-    // A mutual-auth token (Apache sends one, Squid does not) must verify:
-    // otherwise something other than the proxy answered. Checked before the
-    // rejection count is reset: a failed check is no success.
+    // A mutual-auth token that comes (Apache sends one, Squid does not) must
+    // verify: a bad one means something other than the proxy answered. Its
+    // absence proves nothing (whoever answered can just leave it out), so
+    // the check is opportunistic unless --require-mutual-auth demands the
+    // token. Checked before the back-off is reset: a failed check is no success.
     std::vector<Challenge> challenges;
     for (const auto& v : proxy_authenticate_values) parse_challenges(v, challenges);
     auto token = negotiate_token(challenges);
@@ -375,13 +418,19 @@ Expected<bool, ProxyError> ProxyAuthenticator::accepted(const std::vector<std::s
       auto r = attempt.context->step(raw);
       if (!r) return Unexpected{ProxyError{ProxyErrc::http_protocol_error, why + ": " + r.error().words, 502}};
     }
+    if (policy_.require_mutual_auth && !attempt.context->established())
+      return Unexpected{ProxyError{ProxyErrc::http_protocol_error,
+                                   "upstream proxy " + proxy_name_ +
+                                       " accepted ferry's Negotiate token without proving its own identity (no "
+                                       "mutual-authentication token), and --require-mutual-auth is set",
+                                   502}};
     authenticated = true;
   } else if (attempt.sent == Scheme::ntlm && attempt.ntlm_leg == 3) {
     authenticated = true;
   }
+  if (uses_password(attempt.sent)) policy_.backoff->accepted();
   std::lock_guard lock(mu_);
-  if (attempt.sent != Scheme::none) rejections_ = 0;
-  else if (!attempt.rode_on_connection) let_through_without_auth_ = true;
+  if (attempt.sent == Scheme::none && !attempt.rode_on_connection) let_through_without_auth_ = true;
   return authenticated;
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/auth_backoff.h"
 #include "auth/challenge.h"
 #include "auth/credentials.h"
 #include "auth/digest_auth.h"
@@ -38,6 +39,7 @@ struct AuthAttempt {
   Scheme sent = Scheme::none;  // what the last try carried
   int answers = 0;             // 407s answered so far
   bool stale_retry_used = false;
+  int stale_retries = 0;  // Digest stale=true answers so far (S2: concurrency)
   bool fresh_context_used = false;
   bool rode_on_connection = false;  // sent nothing: the connection was authenticated
   // The next try must go on the same connection (a multi-leg handshake:
@@ -46,6 +48,7 @@ struct AuthAttempt {
   int ntlm_leg = 0;  // 1: type 1 sent, 3: type 3 sent
   std::unique_ptr<SecurityContext> context;  // Negotiate: this connection's context
   std::optional<GssFailure> token_failure;   // why no token could be made
+  uint64_t wave = 0;  // AuthBackoff::wave() when this try's password went out
 };
 
 struct NegotiateSetup {
@@ -53,11 +56,28 @@ struct NegotiateSetup {
   std::string spn;                          // "HTTP@proxy.corp"
 };
 
+// How far ferry trusts the path to the proxy and the proxy itself.
+struct AuthPolicy {
+  // The proxy is reached over http://: Basic would cross the network in
+  // cleartext, so `auto` does not fall back to it from a failed Negotiate
+  // unless `allow_basic_fallback` (--auth-allow-basic-fallback).
+  bool cleartext = true;
+  bool allow_basic_fallback = false;
+  // --require-mutual-auth: a Negotiate success must carry a mutual-auth
+  // token that verifies (Apache sends one, Squid never does).
+  bool require_mutual_auth = false;
+  // Negotiate gets ferry's own ticket from the password: a KDC refusing it
+  // counts towards the back-off, and the back-off stops Negotiate too.
+  bool kerberos_password = false;
+  // Shared by the upstreams using the same identity; null: one of its own.
+  std::shared_ptr<AuthBackoff> backoff;
+};
+
 class ProxyAuthenticator {
  public:
   using Clock = std::chrono::steady_clock;
   ProxyAuthenticator(AuthMode mode, Credentials creds, std::string proxy_name, NegotiateSetup negotiate = {},
-                     std::function<Clock::time_point()> now = Clock::now);
+                     std::function<Clock::time_point()> now = Clock::now, AuthPolicy policy = {});
 
   // The Proxy-Authorization value for a first try on a connection: set once
   // the proxy is known to want a scheme ferry can answer (or --auth basic /
@@ -89,13 +109,17 @@ class ProxyAuthenticator {
   // 407 anyway); the caller asks here whether this try is such a leg.
   static bool body_withheld(const AuthAttempt& a) { return a.sent == Scheme::ntlm && a.ntlm_leg == 1; }
 
-  // Consecutive rejections before ferry stops sending this identity (each
-  // failed try can count towards an Active Directory lockout), and for how long.
-  static constexpr int kMaxRejections = 3;
-  static constexpr std::chrono::minutes kBackoff{5};
+  // Consecutive rejections before ferry pauses this identity (each failed
+  // try can count towards an Active Directory lockout): see AuthBackoff.
+  static constexpr int kMaxRejections = AuthBackoff::kMaxFailures;
   // How long auto mode leaves Negotiate aside after it could not make a
   // token while another offered scheme could answer.
   static constexpr std::chrono::seconds kNegotiateRest{60};
+  // Digest stale=true answers one request may get. More than one: with one
+  // nonce and count shared by all connections, concurrent requests reach
+  // the proxy with their nc out of order, and a strict proxy (Squid's
+  // nonce_strictness) calls the late ones stale, retries included.
+  static constexpr int kMaxStaleRetries = 3;
 
  private:
   ProxyError denied(std::string why) const;
@@ -104,8 +128,13 @@ class ProxyAuthenticator {
   Expected<std::string, GssFailure> fresh_negotiate(AuthAttempt& attempt);
   std::string ntlm_type1(AuthAttempt& attempt) const;
   Expected<std::string, ProxyError> ntlm_type3(std::string_view server_token, AuthAttempt& attempt) const;
-  void note_rejection();  // mutex held
-  std::optional<ProxyError> backing_off() const;  // mutex held
+  // A password try of `attempt` was refused (by the proxy or the KDC).
+  void note_rejection(const AuthAttempt& attempt);
+  std::optional<ProxyError> backing_off() const;
+  // Whether sending `s` now would send the identity's password.
+  bool uses_password(Scheme s) const;
+  // A fresh Negotiate token; a KDC refusing the password counts.
+  Expected<std::string, GssFailure> counted_negotiate(AuthAttempt& attempt);
 
   const AuthMode mode_;
   const Credentials creds_;
@@ -113,6 +142,7 @@ class ProxyAuthenticator {
   const NegotiateSetup negotiate_;
   const Secret basic_value_;  // "Basic base64(user:password)", made once
   const std::function<Clock::time_point()> now_;
+  AuthPolicy policy_;  // read-only after construction
 
   std::mutex mu_;
   Scheme learnt_ = Scheme::none;
@@ -120,9 +150,10 @@ class ProxyAuthenticator {
   std::optional<DigestChallenge> digest_;
   uint32_t nonce_count_ = 0;
   std::string session_cnonce_;  // Digest -sess: the cnonce HA1 was made with
-  int rejections_ = 0;
   Clock::time_point negotiate_rest_until_{};
-  Clock::time_point backoff_until_{};
+  // What auto answers with while Negotiate rests (learnt_ stays Negotiate,
+  // so the downgrade ends with the rest).
+  Scheme fallback_ = Scheme::none;
 };
 
 }  // namespace ferry::auth

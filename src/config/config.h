@@ -51,6 +51,12 @@ struct Config {
   std::string spn;            // --spn: Negotiate service name (default HTTP@<upstream host>)
   std::string realm;          // --realm: appended to a bare --user for Kerberos
   std::string keytab;         // --keytab: client keytab for Negotiate
+  // --auth-allow-basic-fallback: auto may answer with Basic over http://
+  // when Negotiate cannot make a token (the password in cleartext).
+  bool auth_allow_basic_fallback = false;
+  // --require-mutual-auth: refuse a Negotiate success without a verified
+  // mutual-auth token from the proxy (Squid never sends one).
+  bool require_mutual_auth = false;
   std::string no_proxy;       // --no-proxy, raw list
   std::string no_proxy_exact; // --no-proxy-exact, raw list
   bool no_proxy_set = false, no_proxy_exact_set = false;

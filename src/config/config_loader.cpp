@@ -63,6 +63,8 @@ const std::vector<KnownKey>& known_keys() {
       {"upstream.password_file", "--password-file", true},
       {"upstream.keytab", "--keytab", true},
       {"upstream.ca", "--upstream-ca", true},
+      {"upstream.auth_allow_basic_fallback", "--auth-allow-basic-fallback", true},
+      {"upstream.require_mutual_auth", "--require-mutual-auth", true},
       {"routing.no_proxy", "--no-proxy", true},
       {"routing.no_proxy_exact", "--no-proxy-exact", true},
       {"routing.pac", "--pac", false},
@@ -71,6 +73,10 @@ const std::vector<KnownKey>& known_keys() {
       {"inject", "", false},
   };
   return keys;
+}
+
+bool is_switch_key(std::string_view toml_key) {
+  return toml_key == "upstream.auth_allow_basic_fallback" || toml_key == "upstream.require_mutual_auth";
 }
 
 namespace {
@@ -234,6 +240,12 @@ Expected<bool> ConfigBuilder::set(std::string_view key, const SettingValue& v) {
     *slot = *s;
     return true;
   }
+  if (is_switch_key(key)) {
+    auto s = single(v);
+    if (s != "true" && s != "false") return bad(v, "must be true or false");
+    (key == "upstream.require_mutual_auth" ? c.require_mutual_auth : c.auth_allow_basic_fallback) = *s == "true";
+    return true;
+  }
   if (key == "routing.no_proxy" || key == "routing.no_proxy_exact") {
     std::string list;
     for (const auto& item : flatten(v)) list += (list.empty() ? "" : ",") + item;
@@ -271,6 +283,7 @@ Expected<bool> ConfigBuilder::load_toml(const std::string& path) {
     auto scalar = [&](const toml::node& n) -> std::optional<std::string> {
       if (auto s = n.as_string()) return s->get();
       if (auto i = n.as_integer()) return std::to_string(i->get());
+      if (auto b = n.as_boolean()) return std::string(b->get() ? "true" : "false");
       return std::nullopt;
     };
     if (auto arr = node.as_array()) {

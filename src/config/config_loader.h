@@ -41,5 +41,8 @@ struct KnownKey {
   bool implemented;
 };
 const std::vector<KnownKey>& known_keys();
+// Keys that are on/off switches: the flag takes no value ("--flag" means
+// true); the TOML key takes a boolean.
+bool is_switch_key(std::string_view toml_key);
 
 }  // namespace ferry

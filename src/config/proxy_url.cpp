@@ -23,6 +23,7 @@ int hex_digit(char c) {
 
 bool percent_decode(std::string_view in, std::string& out) {
   out.clear();
+  out.reserve(in.size());  // one buffer: a password leaves no reallocated copy
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] != '%') {
       out.push_back(in[i]);
@@ -89,8 +90,12 @@ Expected<ProxyUrl> parse_proxy_url(std::string_view text) {
     auto userinfo = rest.substr(0, at);
     auto colon = userinfo.find(':');
     if (!percent_decode(userinfo.substr(0, colon), url.user)) return error("bad percent-encoding in the user name");
-    if (colon != std::string_view::npos && !percent_decode(userinfo.substr(colon + 1), url.password))
-      return error("bad percent-encoding in the password");
+    if (colon != std::string_view::npos) {
+      std::string password;
+      const bool decoded = percent_decode(userinfo.substr(colon + 1), password);
+      url.password = Secret(std::move(password));  // wipes `password`
+      if (!decoded) return error("bad percent-encoding in the password");
+    }
     if (url.user.empty()) return error("empty user name before '@'");
     rest.remove_prefix(at + 1);
   }

@@ -7,6 +7,7 @@
 
 #include "base/expected.h"
 #include "base/host_port.h"
+#include "base/secret.h"
 
 namespace ferry {
 
@@ -18,7 +19,7 @@ struct ProxyUrl {
   ProxyScheme scheme = ProxyScheme::http;
   HostPort address;
   std::string user;      // percent-decoded; empty = none
-  std::string password;  // percent-decoded; a secret: never printed
+  Secret password;       // percent-decoded; never printed, wiped when freed
 
   bool has_credentials() const { return !user.empty(); }
   // "scheme://host:port", userinfo removed.

@@ -207,7 +207,12 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     // The auth exchange's part of this try.
     TryKind kind = TryKind::full;
     if (auth) {
-      co_await auth->begin_try(*hop.stream);
+      std::optional<ProxyError> no_token = co_await auth->begin_try(*hop.stream);
+      if (no_token) {
+        ProxyError err = std::move(*no_token);
+        f.fail(hop, std::move(err), !body_sent);
+        co_return;
+      }
       // NTLM authenticates the connection, so its first leg is a request of
       // its own. Before any 407 the proxy has not said this destination
       // needs auth, and may let the leg through to the origin: a body

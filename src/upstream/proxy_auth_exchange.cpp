@@ -1,10 +1,11 @@
 #include "upstream/proxy_auth_exchange.h"
 
+#include "auth/proxy_authorization.h"
 #include "upstream/proxy_hop.h"
 
 namespace ferry {
 
-ProxyAuthExchange::ProxyAuthExchange(asio::thread_pool& blocking, auth::ProxyAuthenticator* authr,
+ProxyAuthExchange::ProxyAuthExchange(BlockingPool& blocking, auth::ProxyAuthenticator* authr,
                                      auth::DigestRequest req, std::string proxy_name)
     : blocking_(blocking), authr_(authr), req_(std::move(req)), proxy_name_(std::move(proxy_name)) {}
 
@@ -15,29 +16,28 @@ bool ProxyAuthExchange::may_block() const {
   return authr_ && authr_->negotiate_mechanism() != nullptr;
 }
 
-awaitable<void> ProxyAuthExchange::begin_try(const ByteStream& conn) {
+awaitable<std::optional<ProxyError>> ProxyAuthExchange::begin_try(const ByteStream& conn) {
   if (answer_pending_) {
     answer_pending_ = false;  // this try carries the answer
-    co_return;
+    co_return std::nullopt;
   }
   auth::cleanse_string(credentials_);
   credentials_.clear();
-  if (!authr_ || no_credentials_) co_return;
+  if (!authr_ || no_credentials_) co_return std::nullopt;
   attempt_ = auth::AuthAttempt{};
   const bool authenticated = conn.proxy_authenticated;
   auto first = [&] { return authr_->first_try(req_, attempt_, authenticated); };
-  credentials_ = co_await off_loop(blocking_, first, may_block() && !authenticated);
+  auto made = co_await off_loop(blocking_, first, may_block() && !authenticated);
+  if (!made) co_return made.error();
+  // The move frees nothing unwiped: credentials_ was wiped and emptied above.
+  credentials_ = std::move(*made);
+  co_return std::nullopt;
 }
 
 void ProxyAuthExchange::add_credentials(std::string& head) const {
-  if (credentials_.empty()) return;
-  static constexpr std::string_view kField = "Proxy-Authorization: ";
-  // Built in place, reserved first: no temporary copy of the credential.
-  head.reserve(head.size() + kField.size() + credentials_.size() + 2);
-  const size_t at = head.size() - 2;  // before the final CRLF
-  head.insert(at, "\r\n");
-  head.insert(at, credentials_);
-  head.insert(at, kField);
+  // No temporary copy of the credential, and the head's one reallocation
+  // happens before the value is written.
+  auth::append_proxy_authorization(head, credentials_);
 }
 
 bool ProxyAuthExchange::preemptive_ntlm_leg() const {

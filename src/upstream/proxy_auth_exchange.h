@@ -13,6 +13,7 @@
 #include "auth/proxy_authenticator.h"
 #include "http/message_head.h"
 #include "net/byte_stream.h"
+#include "upstream/blocking_pool.h"
 #include "upstream/upstream_context.h"
 
 namespace ferry {
@@ -21,7 +22,7 @@ class ProxyAuthExchange {
  public:
   // `authr` may be null: a proxy ferry has no authenticator for (a 407 from
   // it is then the client's answer).
-  ProxyAuthExchange(asio::thread_pool& blocking, auth::ProxyAuthenticator* authr, auth::DigestRequest req,
+  ProxyAuthExchange(BlockingPool& blocking, auth::ProxyAuthenticator* authr, auth::DigestRequest req,
                     std::string proxy_name);
   ~ProxyAuthExchange();
   ProxyAuthExchange(const ProxyAuthExchange&) = delete;
@@ -30,7 +31,8 @@ class ProxyAuthExchange {
   // Prepares a try on `conn`: the answer to the last 407 if one is pending,
   // else the authenticator's first try (none on a connection that already
   // authenticated with a connection-bound scheme).
-  awaitable<void> begin_try(const ByteStream& conn);
+  // The error: no try can be made (the GSSAPI pool is full or its wait ran out).
+  awaitable<std::optional<ProxyError>> begin_try(const ByteStream& conn);
   // The Proxy-Authorization value of this try (empty: none).
   const std::string& credentials() const { return credentials_; }
   // Adds this try's Proxy-Authorization field to a rendered head (before the
@@ -47,7 +49,8 @@ class ProxyAuthExchange {
   // Ferry could authenticate but has not learnt whether this proxy wants it.
   bool scheme_unknown() const;
 
-  // After a 407: the credentials of the next try, or the client's error.
+  // After a 407: prepares the next try's credentials, or returns the
+  // client's error (rejected, no scheme ferry can answer, retries used up).
   awaitable<std::optional<ProxyError>> on_challenge(const http::ResponseHead& resp);
   // The pending answer belongs to this connection's handshake (NTLM type 3,
   // a SPNEGO continuation): a new connection cannot carry it.
@@ -68,7 +71,7 @@ class ProxyAuthExchange {
  private:
   bool may_block() const;
 
-  asio::thread_pool& blocking_;
+  BlockingPool& blocking_;
   auth::ProxyAuthenticator* authr_;
   const auth::DigestRequest req_;
   const std::string proxy_name_;

@@ -4,6 +4,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include "auth/proxy_authorization.h"
 #include "http/head_parser.h"
 #include "http/message_framing.h"
 #include "http/head_reader.h"
@@ -129,7 +130,8 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
       conn = std::move(*opened);
       buf.consume(buf.size());
     }
-    co_await auth.begin_try(*conn);
+    std::optional<ProxyError> no_token = co_await auth.begin_try(*conn);
+    if (no_token) co_return Unexpected{refused(std::move(*no_token))};
     std::string request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
     request += forwarded_via;  // with ours below, a CONNECT loop comes back recognisable (SPEC §4)
     if (!ctx.via.empty()) request += "Via: " + ctx.via + "\r\n";
@@ -257,7 +259,8 @@ awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, cons
   if (ver != socks5::kVersion) co_return Unexpected{bad("not a SOCKS5 server")};
   if (method == socks5::kMethodUserPass && userpass) {
     std::string msg;
-    if (!socks5::userpass_request(proxy.user, proxy.password, msg))
+    msg.reserve(3 + 2 * 255);  // no reallocation: the one buffer is wiped below
+    if (!socks5::userpass_request(proxy.user, proxy.password.view(), msg))
       co_return Unexpected{refused({ProxyErrc::proxy_configuration_error,
                                     "SOCKS5 proxy " + name + ": user name and password must be 1-255 bytes each", 502})};
     const bool sent = co_await timed_write(*conn, msg, left(), ec);

@@ -10,25 +10,30 @@ std::string proxy_key(const ProxyUrl& p) {
   return k;
 }
 
-std::unique_ptr<auth::ProxyAuthenticator> AuthRegistry::make(const ProxyUrl& proxy, AuthMode mode,
-                                                             auth::Credentials fallback,
-                                                             std::shared_ptr<auth::GssMechanism> negotiate,
-                                                             const std::string& spn_override) {
+std::unique_ptr<auth::ProxyAuthenticator> AuthRegistry::make(const ProxyUrl& proxy, const Settings& settings) const {
   // Userinfo in the URL wins over --user for that upstream (curl does the same).
-  auth::Credentials creds = proxy.has_credentials() ? auth::Credentials{proxy.user, auth::Secret(proxy.password)}
-                                                    : std::move(fallback);
+  auth::Credentials creds = proxy.has_credentials() ? auth::Credentials{proxy.user, proxy.password}
+                                                    : settings.fallback;
   // The SPN comes from the proxy name as configured, never from DNS (a
   // CNAME would name another service), like curl and Chromium.
-  auth::NegotiateSetup neg{std::move(negotiate), spn_override.empty() ? "HTTP@" + proxy.address.host : spn_override};
-  return std::make_unique<auth::ProxyAuthenticator>(mode, std::move(creds), proxy.to_redacted_string(),
-                                                    std::move(neg));
+  auth::NegotiateSetup neg{settings.negotiate,
+                           settings.spn_override.empty() ? "HTTP@" + proxy.address.host : settings.spn_override};
+  auth::AuthPolicy policy = settings.policy;
+  policy.cleartext = proxy.scheme != ProxyScheme::https;
+  policy.kerberos_password =
+      !settings.kerberos_password_user.empty() && settings.kerberos_password_user == creds.user;
+  auto& backoff = backoffs_[creds.user];
+  if (!backoff) backoff = std::make_shared<auth::AuthBackoff>();
+  policy.backoff = backoff;
+  return std::make_unique<auth::ProxyAuthenticator>(settings.mode, std::move(creds), proxy.to_redacted_string(),
+                                                    std::move(neg), auth::ProxyAuthenticator::Clock::now,
+                                                    std::move(policy));
 }
 
-void AuthRegistry::add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback,
-                       std::shared_ptr<auth::GssMechanism> negotiate, const std::string& spn_override) {
+void AuthRegistry::add(const ProxyUrl& proxy, const Settings& settings) {
   auto key = proxy_key(proxy);
   if (by_key_.count(key)) return;
-  by_key_.emplace(key, make(proxy, mode, std::move(fallback), std::move(negotiate), spn_override));
+  by_key_.emplace(key, make(proxy, settings));
 }
 
 void AuthRegistry::bind(const ProxyUrl& proxy) {
@@ -43,7 +48,7 @@ auth::ProxyAuthenticator* AuthRegistry::find(const ProxyUrl& proxy) const {
   if (!defaults_) return nullptr;
   std::lock_guard lock(later_mu_);
   auto& slot = later_[key];
-  if (!slot) slot = make(proxy, defaults_->mode, defaults_->fallback, defaults_->negotiate, defaults_->spn_override);
+  if (!slot) slot = make(proxy, *defaults_);
   return slot.get();
 }
 

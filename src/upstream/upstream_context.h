@@ -2,7 +2,6 @@
 // What the upstream connectors need from the process, in one place, so the
 // proxy server and the one-shot commands (`ferry connect`, `tunnel`, `check`)
 // dial upstreams the same way. Everything here outlives every connection.
-#include <boost/asio/thread_pool.hpp>
 #include <map>
 #include <unordered_map>
 #include <optional>
@@ -16,6 +15,7 @@
 #include "log/event_log.h"
 #include "net/tcp_connector.h"
 #include "net/tls_stream.h"
+#include "upstream/blocking_pool.h"
 #include "upstream/upstream_health.h"
 
 namespace ferry {
@@ -35,12 +35,16 @@ class AuthRegistry {
     auth::Credentials fallback;  // --user/--password-file; URL userinfo wins
     std::shared_ptr<auth::GssMechanism> negotiate;
     std::string spn_override;
+    auth::AuthPolicy policy;              // the flags; cleartext and the back-off are filled in per proxy
+    std::string kerberos_password_user;  // the --user whose password makes ferry's own ticket
   };
   // The settings for proxies met later (set once, before serving). PAC will
   // have to narrow which of them get password schemes (SPEC §9 auth_proxies).
   void set_defaults(Settings s) { defaults_ = std::move(s); }
-  void add(const ProxyUrl& proxy, AuthMode mode, auth::Credentials fallback,
-           std::shared_ptr<auth::GssMechanism> negotiate, const std::string& spn_override);
+  // `policy`: the flags; cleartext and the shared back-off are filled in
+  // here. `kerberos_password_user`: the --user whose password Negotiate
+  // uses for ferry's own ticket (empty: a keytab or the user's ccache).
+  void add(const ProxyUrl& proxy, const Settings& settings);
   // Never null once defaults are set: unknown proxies get an authenticator.
   auth::ProxyAuthenticator* find(const ProxyUrl& proxy) const;
   // Lets find() recognise this ProxyUrl object (one of the route table's)
@@ -49,15 +53,15 @@ class AuthRegistry {
   size_t size() const;
 
  private:
-  static std::unique_ptr<auth::ProxyAuthenticator> make(const ProxyUrl& proxy, AuthMode mode,
-                                                         auth::Credentials fallback,
-                                                         std::shared_ptr<auth::GssMechanism> negotiate,
-                                                         const std::string& spn_override);
+  std::unique_ptr<auth::ProxyAuthenticator> make(const ProxyUrl& proxy, const Settings& settings) const;
   std::map<std::string, std::unique_ptr<auth::ProxyAuthenticator>> by_key_;  // built at start
   std::unordered_map<const ProxyUrl*, auth::ProxyAuthenticator*> by_address_;
   std::optional<Settings> defaults_;
-  mutable std::mutex later_mu_;
+  mutable std::mutex later_mu_;  // guards later_ and backoffs_ after start
   mutable std::map<std::string, std::unique_ptr<auth::ProxyAuthenticator>> later_;  // met at run time
+  // One back-off per identity (user name): the domain's bad-password
+  // counter does not care which proxy the password was refused by.
+  mutable std::map<std::string, std::shared_ptr<auth::AuthBackoff>> backoffs_;
 };
 
 struct UpstreamContext {
@@ -68,21 +72,8 @@ struct UpstreamContext {
   UpstreamHealth& health;
   const AuthRegistry& auth;  // find() may create: internally locked
   EventLog& log;
-  asio::thread_pool& blocking;  // GSSAPI calls (they may wait for the KDC)
-  std::string via = {};         // "1.1 ferry-xxxx" for the CONNECTs ferry sends (loop detection); empty: none
+  BlockingPool& blocking;  // GSSAPI calls (they may wait for the KDC)
+  std::string via = {};    // "1.1 ferry-xxxx" for the CONNECTs ferry sends (loop detection); empty: none
 };
-
-// Runs `f()` on the blocking pool and resumes on the caller's executor, so
-// a slow KDC never stalls an event loop; with `may_block` false (no GSSAPI
-// involved) it just calls `f` here. `f` is borrowed.
-template <class F>
-awaitable<std::invoke_result_t<F&>> off_loop(asio::thread_pool& pool, F& f, bool may_block = true) {
-  using R = std::invoke_result_t<F&>;
-  if (!may_block) co_return f();
-  // co_spawn needs a default-constructible result; Expected is not one.
-  auto run = [&f]() -> awaitable<std::optional<R>> { co_return std::optional<R>(f()); };
-  std::optional<R> result = co_await asio::co_spawn(pool, run, asio::use_awaitable);
-  co_return std::move(*result);
-}
 
 }  // namespace ferry

@@ -54,6 +54,7 @@ Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& 
   if (config.auth == AuthMode::ntlm && config.user.empty())
     return fail("--auth ntlm needs --user DOMAIN\\user (and --password-file)");
   auto rt = std::make_unique<UpstreamRuntime>();
+  rt->blocking.set_wait(config.connect_timeout);
   RouteTable::Inputs in;
   in.upstreams = config.upstreams;
   in.no_proxy = config.no_proxy;
@@ -100,10 +101,15 @@ Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& 
   if (config.auth == AuthMode::automatic || config.auth == AuthMode::negotiate) {
     auto identity = kerberos_identity(config, creds);
     if (!identity) return fail(identity.error());
-    rt->negotiate = auth::make_mit_negotiate(std::move(*identity));
+    rt->negotiate = auth::make_mit_negotiate(std::move(*identity), config.connect_timeout);
   }
-  for (const auto& p : proxies) rt->auth.add(p, config.auth, creds, rt->negotiate, config.spn);
-  rt->auth.set_defaults({config.auth, creds, rt->negotiate, config.spn});
+  AuthRegistry::Settings settings{config.auth, creds, rt->negotiate, config.spn, {}, {}};
+  if (rt->negotiate && config.keytab.empty() && !creds.password.empty() && config.user.find('\\') == std::string::npos)
+    settings.kerberos_password_user = config.user;
+  settings.policy.allow_basic_fallback = config.auth_allow_basic_fallback;
+  settings.policy.require_mutual_auth = config.require_mutual_auth;
+  for (const auto& p : proxies) rt->auth.add(p, settings);
+  rt->auth.set_defaults(std::move(settings));
   for (const ProxyUrl* p : rt->routes.all_proxies()) rt->auth.bind(*p);
 
   if (!config.upstream_ca.empty()) {

@@ -19,7 +19,7 @@ struct UpstreamRuntime {
   UpstreamHealth health;
   std::unique_ptr<TlsClientContext> proxy_tls;
   std::shared_ptr<auth::GssMechanism> negotiate;  // null when Negotiate is off
-  asio::thread_pool blocking{4};                  // for GSSAPI calls (a slow KDC ties one up)
+  BlockingPool blocking;  // for GSSAPI calls (a slow KDC ties one up)
   std::vector<std::string> warnings;  // for the log: env proxies ignored, ...
   bool from_env = false;              // the upstreams came from *_PROXY
 };

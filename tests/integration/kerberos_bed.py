@@ -37,6 +37,7 @@ from harness import clean_env, free_port, hosts_file_for, loopback_dns_prefix, w
 # listening check (squid logs connect probes), the access-log parser.
 from upstreams import (AccessLog, _listening_by, _make_traversable, _read, _require, _write,
                        squid_access_lines)
+from upstreams import SQUID_LIBEXEC, _htpasswd_line
 
 KRB5KDC = shutil.which("krb5kdc") or "/usr/sbin/krb5kdc"
 KDB5_UTIL = shutil.which("kdb5_util") or "/usr/sbin/kdb5_util"
@@ -426,7 +427,10 @@ class NegotiateSquid(_NamedProxy):
 
     name = "squid"
 
-    def __init__(self, tmpdir, kdc, hosts=None, connect_ports=(443,), extra_conf="", replay_cache=True):
+    def __init__(self, tmpdir, kdc, hosts=None, connect_ports=(443,), extra_conf="", replay_cache=True,
+                 basic_users=None):
+        """basic_users ({user: password}): also offer Basic (basic_ncsa_auth),
+        after Negotiate, as an enterprise Squid often does."""
         _require(SQUID, "squid")
         _require(NEGOTIATE_HELPER, "squid")
         self.kdc = kdc
@@ -480,8 +484,13 @@ class NegotiateSquid(_NamedProxy):
         # auth_param must precede the proxy_auth ACL (else "FATAL: Invalid ACL").
         lines += [f"auth_param negotiate program {helper}",
                   "auth_param negotiate children 5 startup=1 idle=1",
-                  "auth_param negotiate keep_alive on",
-                  "acl loopback src 127.0.0.0/8 ::1",
+                  "auth_param negotiate keep_alive on"]
+        if basic_users:
+            self.passwd_path = os.path.join(self.dir, "passwd")
+            _write(self.passwd_path, "".join(_htpasswd_line(u, p) for u, p in basic_users.items()), 0o600)
+            lines += [f"auth_param basic program {SQUID_LIBEXEC}/basic_ncsa_auth {self.passwd_path}",
+                      "auth_param basic children 2", "auth_param basic realm testbed"]
+        lines += ["acl loopback src 127.0.0.0/8 ::1",
                   "acl CONNECT method CONNECT",
                   "http_access deny !loopback"]
         if self.connect_ports:

@@ -24,6 +24,7 @@ private hosts file maps it to 127.0.0.1.
 import concurrent.futures
 import os
 import re
+import socket
 import subprocess
 import time
 import unittest
@@ -394,6 +395,74 @@ class NegotiateTest(UpstreamTestCase):
         r, out, err = self.run_cli(["token", "--spn", "HTTP@wrong.test.local"], env=self.alice_env, hosts=HOSTS)
         self.assertEqual(r.returncode, 1, out + err)
         self.assertIn("does not know the service principal", err)
+
+
+    # -- no cleartext Basic fallback unless asked for (D12) ----------------------
+    def basic_fallback_bed(self):
+        """Squid offering Negotiate and Basic (alice's password), and an env
+        whose KDC is down: ferry cannot make a token for --user alice."""
+        sq = NegotiateSquid(self.tmp, self.kdc, hosts=TEST_HOSTS, connect_ports=self.ports,
+                            basic_users={"alice": ALICE_PW})
+        self.addCleanup(sq.stop, 5, False)
+        head = subprocess.run([CURL, "-sS", "-i", "--noproxy", "", "-x", sq.url(), *sq.curl_resolve(), self.plain],
+                              capture_output=True, timeout=30, env=clean_env()).stdout.decode("latin-1")
+        self.assertRegex(head, r"(?im)^Proxy-Authenticate: Negotiate", head)
+        self.assertRegex(head, r"(?im)^Proxy-Authenticate: Basic", head)
+        dead = Kdc(self.tmp, proxy_host=PROXY_HOST)
+        self.addCleanup(dead.stop)
+        dead.add_user("alice", ALICE_PW)
+        dead.stop()
+        return sq, f"http://{PROXY_HOST}:{sq.port}", self.no_ccache_env(dead)
+
+    def test_no_basic_fallback_over_http_by_default(self):
+        sq, up, env = self.basic_fallback_bed()
+        before = len(sq.access_lines())
+        f = self.serve("--upstream", up, "--user", "alice", "--password-file", self.password_file(ALICE_PW), env=env)
+        for i in range(2):
+            details = self.get_407(f, self.plain + f"?{i}")
+            self.assertIn("cannot reach the Kerberos KDC", details)
+            self.assertIn("does not fall back to Basic over http://", details)
+        got = self.wait_squid(before, 2, squid=sq)
+        # Two challenges, no Basic attempt: no user ever reached Squid.
+        self.assertEqual([(g["status"], g["user"]) for g in got], [(407, None), (407, None)])
+
+    def test_basic_fallback_with_the_flag_is_used(self):
+        sq, up, env = self.basic_fallback_bed()
+        before = len(sq.access_lines())
+        f = self.serve("--upstream", up, "--user", "alice", "--password-file", self.password_file(ALICE_PW),
+                       "--auth-allow-basic-fallback", env=env)
+        self.get_ok(f)
+        self.get_ok(f, self.plain + "?2")
+        got = self.wait_squid(before, 3, squid=sq)
+        self.assertEqual([(g["status"], g["user"]) for g in got if g["status"] == 200],
+                         [(200, "alice"), (200, "alice")])
+
+
+    # -- a KDC that never answers: bounded waits (D10) -------------------------
+    def test_silent_kdc_is_reported_within_the_connect_timeout(self):
+        # A KDC address that accepts connections and never answers (a dead
+        # KDC's port, held by a listener that does nothing).
+        dead = Kdc(self.tmp, proxy_host=PROXY_HOST)
+        self.addCleanup(dead.stop)
+        dead.add_user("alice", ALICE_PW)
+        dead.stop()
+        silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        silent.bind(("127.0.0.1", dead.port))
+        silent.listen(64)
+        self.addCleanup(silent.close)
+        quiet_udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        quiet_udp.bind(("127.0.0.1", dead.port))
+        self.addCleanup(quiet_udp.close)
+        f = self.serve("--upstream", f"http://{PROXY_HOST}:{self.squid.port}", "--user", "alice",
+                       "--password-file", self.password_file(ALICE_PW), "--connect-timeout", "2s",
+                       env=self.no_ccache_env(dead))
+        for i in range(2):
+            t0 = time.monotonic()
+            details = self.get_407(f, self.plain + f"?{i}")
+            waited = time.monotonic() - t0
+            self.assertLess(waited, 6, f"request {i} waited {waited:.1f}s for a silent KDC")
+            self.assertIn("did not answer within 2s", details)
 
 
 if __name__ == "__main__":

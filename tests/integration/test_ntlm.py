@@ -166,7 +166,9 @@ class NtlmTest(UpstreamTestCase):
         # Three consecutive rejections: ferry stops sending the identity.
         details = self.get_407(f, self.plain + "?try=4")
         self.assertIn(f"upstream proxy {self.upstream}", details)
-        self.assertIn("stopped sending them", details)
+        self.assertIn("stopped sending it for 30 s", details)
+        self.assertIn("tries again by itself", details)
+        self.assertNotIn("restart", details)
         time.sleep(0.3)
         self.assertEqual(self.failed_type3(), 3, "a type-3 was sent during the back-off:\n"
                          + self.apache.error_log_text()[-3000:])

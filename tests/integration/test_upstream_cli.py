@@ -5,10 +5,12 @@ lowercase winning, NO_PROXY, a self-pointing proxy ignored with a warning).
 """
 
 import json
+import os
+import subprocess
 import unittest
 
-from harness import Nginx, TestCA, free_port, get, port_open, raw_request
-from upstreams import PASSWORD, USER, UpstreamTestCase, proxy_url
+from harness import Nginx, TestCA, ferry_bin, free_port, get, port_open, raw_request, wait_until
+from upstreams import PASSWORD, USER, UpstreamTestCase, _make_traversable, proxy_url
 
 ORIGIN = "origin.test"
 SECRET = "s3cret"  # in the bad --upstream values below
@@ -225,6 +227,35 @@ class EnvProxyTest(UpstreamTestCase):
         self.get_ok(f)
         self.assertEqual([e["route"] for e in self.wait_events(f, 1, "request")], ["direct"])
         self.assertEqual(f.events("upstream_failed"), [])
+
+
+
+class CoreDumpTest(UpstreamTestCase):
+    """ferry serve holds the upstream password all its life: it makes itself
+    non-dumpable (no core file, no /proc/PID/mem or environ for other
+    processes of its user) and sets RLIMIT_CORE to 0 (D14, SPEC §5)."""
+
+    def test_serve_is_not_dumpable(self):
+        port = free_port()
+        _make_traversable(self.tmp)
+        pw = self.password_file()
+        os.chown(pw, 65534, 65534)  # readable by nobody, still mode 600
+        # As `nobody`: for root /proc/PID stays root's either way; for another
+        # user a non-dumpable process's /proc/PID files belong to root.
+        p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ferry_bin(), "serve",
+                              "--listen", f"127.0.0.1:{port}", "--upstream", f"http://{USER}@127.0.0.1:1",
+                              "--auth", "basic", "--user", USER, "--password-file", pw],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(p.wait, 10)
+        self.addCleanup(p.terminate)
+        self.assertTrue(wait_until(lambda: port_open(port), 10), "ferry did not start: " + str(p.poll()))
+        with open(f"/proc/{p.pid}/limits") as f:
+            limits = f.read()
+        self.assertRegex(limits, r"(?m)^Max core file size\s+0\s+0\s", limits)
+        self.assertEqual(os.stat(f"/proc/{p.pid}/environ").st_uid, 0, "ferry is still dumpable")
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat",
+                            f"/proc/{p.pid}/environ"], capture_output=True)
+        self.assertNotEqual(r.returncode, 0, "another process of ferry's user could read its memory/environ")
 
 
 if __name__ == "__main__":

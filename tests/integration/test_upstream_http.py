@@ -9,6 +9,7 @@ loopback targets direct, so the name must not look like loopback; Squid and
 ferry both map it to 127.0.0.1 with a private hosts file.
 """
 
+import concurrent.futures
 import time
 import unittest
 
@@ -329,6 +330,25 @@ class UpstreamHTTPTest(UpstreamTestCase):
         resp = raw_request(f.port, get(f"http://exact.test:{self.nginx.https_port}/"))
         self.assertEqual(resp.status, 502, resp.raw_head)
         self.assertEqual(self.proxy_status(resp)[0], "connection_refused")
+
+
+    def test_digest_concurrent_requests_with_strict_nonce_counts(self):
+        # S2: one nonce and one count for all connections: concurrent
+        # requests can reach Squid with their nc out of order. With
+        # nonce_strictness on, a late one gets a stale nonce (or 407) and
+        # ferry's one stale retry must still get every client a 200.
+        sq = self.squid(auth="digest", connect_ports=self.ports,
+                        extra_conf="auth_param digest nonce_strictness on\nauth_param digest check_nonce_count on")
+        f = self.serve("--upstream", sq.url(creds=(USER, PASSWORD)))
+        self.get_ok(f)  # learns Digest and the nonce
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            rs = list(pool.map(lambda i: self.curl(f"http://127.0.0.1:{f.port}", self.plain + f"?c{i}"), range(48)))
+        codes = [r.returncode for r in rs]
+        self.assertEqual(codes, [0] * len(rs), [r.stderr for r in rs if r.returncode])
+        self.assertEqual([r.stdout for r in rs], [Nginx.HELLO] * len(rs))
+        # Every one authenticated as the user in the end (some after a stale retry).
+        got = self.access(sq, 49, pred=lambda e: e["status"] == 200)
+        self.assertEqual({g[3] for g in got}, {USER})
 
 
 if __name__ == "__main__":

@@ -214,7 +214,8 @@ TEST(KnownKeys, EveryImplementedKeyIsSettable) {
       {"upstream.user", "bob"},         {"upstream.password_file", "/etc/ferry/pw"},
       {"upstream.ca", "/etc/ferry/ca.pem"}, {"routing.no_proxy", ".corp.com"},
       {"routing.no_proxy_exact", "github.com"}, {"upstream.spn", "HTTP@proxy.corp"},
-      {"upstream.realm", "CORP.EXAMPLE"}, {"upstream.keytab", "/etc/ferry/client.keytab"}};
+      {"upstream.realm", "CORP.EXAMPLE"}, {"upstream.keytab", "/etc/ferry/client.keytab"},
+      {"upstream.auth_allow_basic_fallback", "true"}, {"upstream.require_mutual_auth", "false"}};
   for (const auto& k : known_keys()) {
     if (!k.implemented) continue;
     auto it = good.find(k.toml_key);
@@ -267,6 +268,26 @@ TEST(LoadToml, GoodFile) {
   EXPECT_EQ(c.connect_ports.to_string(), "443,8443");
   auto fin = b.finish();
   EXPECT_TRUE(fin) << fin.error();
+}
+
+TEST(LoadToml, AuthSwitchesTakeBooleans) {
+  TempToml f(
+      "[upstream]\n"
+      "auth_allow_basic_fallback = true\n"
+      "require_mutual_auth = true\n");
+  ConfigBuilder b;
+  auto r = b.load_toml(f.path());
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(b.config().auth_allow_basic_fallback);
+  EXPECT_TRUE(b.config().require_mutual_auth);
+  EXPECT_FALSE(Config{}.auth_allow_basic_fallback) << "off unless asked for";
+  EXPECT_FALSE(Config{}.require_mutual_auth) << "off unless asked for";
+
+  TempToml bad("[upstream]\nrequire_mutual_auth = \"yes\"\n");
+  ConfigBuilder b2;
+  auto r2 = b2.load_toml(bad.path());
+  ASSERT_FALSE(r2);
+  EXPECT_THAT(r2.error(), HasSubstr("true or false"));
 }
 
 TEST(LoadToml, EmptyFileIsFine) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "auth/credentials.h"
+#include "auth/proxy_authorization.h"
 
 namespace ferry::auth {
 namespace {
@@ -208,6 +209,28 @@ TEST(Credentials, PresentMeansUserSet) {
   EXPECT_FALSE(c.present());
   c.user = "bob";
   EXPECT_TRUE(c.present());
+}
+
+}  // namespace
+}  // namespace ferry::auth
+
+namespace ferry::auth {
+namespace {
+
+TEST(ProxyAuthorization, InsertedBeforeTheBlankLineInOneBufferWithRoomToSpare) {
+  std::string head = "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n";
+  head.shrink_to_fit();
+  const Secret value(std::string("Basic Ym9iOmJvYnB3"));
+  append_proxy_authorization(head, value);
+  EXPECT_EQ(head, "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\nProxy-Authorization: Basic Ym9iOmJvYnB3\r\n\r\n");
+  // A later small insert (Expect: 100-continue) reuses the same buffer, so
+  // no freed copy of the credential is left behind by a reallocation.
+  const char* buffer = head.data();
+  head.insert(head.size() - 2, "Expect: 100-continue\r\n");
+  EXPECT_EQ(head.data(), buffer);
+  std::string unchanged = "GET / HTTP/1.1\r\n\r\n";
+  append_proxy_authorization(unchanged, std::string_view());
+  EXPECT_EQ(unchanged, "GET / HTTP/1.1\r\n\r\n");
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // A scriptable GssMechanism for unit tests: every failure a real KDC cannot
 // produce on demand, and counters to check when ferry makes a context, which
 // server tokens reach step(), and what each step returned.
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +38,32 @@ struct FakeGssLog {
 // The GSSAPI debug text every fake failure carries: it must never reach a
 // client (debug log only).
 inline constexpr std::string_view kFakeGssDebug = "gss_init_sec_context: FAKE-MAJOR-STATUS (FAKE-MINOR-STATUS)";
+
+// Holds whoever enters until opened: a KDC that does not answer.
+class StallGate {
+ public:
+  void enter() {
+    std::unique_lock lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int entered() {
+    std::lock_guard lock(mu_);
+    return entered_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  int entered_ = 0;
+};
 
 class FakeSecurityContext final : public SecurityContext {
  public:
@@ -84,6 +112,8 @@ class FakeGssMechanism final : public GssMechanism {
   // A context is established after this many successful steps (0: never).
   int established_after = 1;
   std::shared_ptr<FakeGssLog> log = std::make_shared<FakeGssLog>();
+  // When set, start() waits here first (as a real one waits for the KDC).
+  std::shared_ptr<StallGate> stall;
 
   // Every new context fails its first step with `cause`.
   void fail_with(GssCause cause, std::string words = {}) { script = {FakeStep::failing(cause, std::move(words))}; }
@@ -95,6 +125,7 @@ class FakeGssMechanism final : public GssMechanism {
   }
 
   std::unique_ptr<SecurityContext> start(const std::string& spn) override {
+    if (stall) stall->enter();
     ++log->starts;
     log->spns.push_back(spn);
     return std::make_unique<FakeSecurityContext>(log, log->starts, spn, script, established_after);

@@ -104,12 +104,13 @@ struct Rig {
   std::shared_ptr<FakeGssMechanism> gss = std::make_shared<FakeGssMechanism>();
   std::shared_ptr<Clock::time_point> now = std::make_shared<Clock::time_point>(Clock::time_point{} + std::chrono::hours(24));
 
+  AuthPolicy policy;  // for the authenticators made from now on
   ProxyAuthenticator make(AuthMode mode, Credentials c = {}, bool with_mechanism = true) {
     NegotiateSetup neg;
     if (with_mechanism) neg.mechanism = gss;
     neg.spn = kSpn;
     auto clock = now;
-    return ProxyAuthenticator(mode, std::move(c), kProxy, std::move(neg), [clock] { return *clock; });
+    return ProxyAuthenticator(mode, std::move(c), kProxy, std::move(neg), [clock] { return *clock; }, policy);
   }
   int starts() const { return gss->log->starts; }
   const std::vector<std::string>& server_tokens() const { return gss->log->server_tokens; }
@@ -364,6 +365,7 @@ TEST(NegotiateAuth, TokenFailureFallsBackToBasicInAutoMode) {
   for (const auto& c : kCauses) {
     SCOPED_TRACE(c.phrase);
     Rig rig;
+    rig.policy.allow_basic_fallback = true;
     rig.gss->fail_with(c.cause);
     auto a = rig.make(AuthMode::automatic, creds());
     AuthAttempt at;
@@ -388,6 +390,7 @@ TEST(NegotiateAuth, TokenFailureFallsBackToBasicInAutoMode) {
 // another scheme answers, so each request does not pay a failed Kerberos call.
 TEST(NegotiateAuth, FailedNegotiateRestsInAutoModeWhileAnotherSchemeAnswers) {
   Rig rig;
+  rig.policy.allow_basic_fallback = true;
   rig.gss->fail_with(GssCause::kdc_unreachable);
   auto a = rig.make(AuthMode::automatic, creds());
   AuthAttempt first;
@@ -410,6 +413,7 @@ TEST(NegotiateAuth, FirstTryFailureIsRememberedForTheAnswer) {
   for (const auto& c : kCauses) {
     SCOPED_TRACE(c.phrase);
     Rig rig;
+    rig.policy.allow_basic_fallback = true;
     auto a = rig.make(AuthMode::automatic, creds());
     AuthAttempt learn;
     ASSERT_TRUE(a.answer({"Negotiate"}, kReq, learn).has_value());  // Negotiate learnt
@@ -465,6 +469,33 @@ TEST(NegotiateAuth, MutualAuthTokenIsVerifiedByTheContext) {
   EXPECT_EQ(rig.server_tokens(), (std::vector<std::string>{"", "mutual-answer"}));
   EXPECT_TRUE(at.context->established());
   EXPECT_EQ(rig.starts(), 1);
+}
+
+// Opportunistic by default (Squid never sends a mutual-auth token); with
+// --require-mutual-auth a success without one is refused.
+TEST(NegotiateAuth, RequireMutualAuthRefusesASuccessWithoutAToken) {
+  for (bool required : {false, true}) {
+    SCOPED_TRACE(required ? "required" : "opportunistic");
+    Rig rig;
+    rig.gss->established_after = 2;  // the context waits for the proxy's answer token
+    rig.policy.require_mutual_auth = required;
+    auto a = rig.make(AuthMode::automatic);
+    AuthAttempt without;
+    ASSERT_TRUE(a.answer({"Negotiate"}, kReq, without).has_value());
+    auto acc = a.accepted({}, without);
+    if (required) {
+      auto d = expect_protocol_error(acc);
+      EXPECT_TRUE(contains(d, "--require-mutual-auth")) << d;
+      EXPECT_TRUE(contains(d, "mutual-authentication token")) << d;
+    } else {
+      EXPECT_TRUE(authenticated(acc));
+    }
+    // A token that verifies is accepted either way.
+    AuthAttempt with;
+    ASSERT_TRUE(a.answer({"Negotiate"}, kReq, with).has_value());
+    EXPECT_TRUE(authenticated(a.accepted({negotiate("mutual-answer")}, with)));
+    EXPECT_TRUE(with.context->established());
+  }
 }
 
 TEST(NegotiateAuth, MutualAuthFailureIsAProtocolError) {
@@ -727,7 +758,6 @@ const BackoffCase kBackoffCases[] = {
     {"Basic, auto", AuthMode::automatic, {kBasic}},
     {"Digest", AuthMode::automatic, {kDigest}},
     {"NTLM", AuthMode::ntlm, {"NTLM"}},
-    {"Negotiate", AuthMode::negotiate, {"Negotiate"}, true},
 };
 
 // The proxy's next 407 for an attempt: NTLM's type 2 after a type 1.
@@ -764,40 +794,140 @@ bool rejected_request(ProxyAuthenticator& a, const BackoffCase& c) {
   return true;
 }
 
-TEST(AuthBackoff, ThreeRejectionsStopCredentialsForFiveMinutes) {
+TEST(AuthBackoff, ThreeRejectionsPauseCredentialsFor30sThenFerryTriesAgain) {
   for (const auto& c : kBackoffCases) {
     SCOPED_TRACE(c.name);
     Rig rig;
     auto a = rig.make(c.mode, creds(), c.mechanism);
     for (int i = 0; i < ProxyAuthenticator::kMaxRejections; ++i) ASSERT_TRUE(rejected_request(a, c)) << i;
-    const int starts = rig.starts();
 
     // The 4th request: nothing sent, and the 407 is explained.
     AuthAttempt at;
     EXPECT_EQ(a.first_try(kReq, at), "");
     EXPECT_EQ(at.sent, Scheme::none);
     auto d = expect_denied(a.answer(c.challenge, kReq, at));
-    EXPECT_TRUE(contains(d, "stopped sending")) << d;
-    EXPECT_TRUE(contains(d, "5 minutes")) << d;
+    EXPECT_TRUE(contains(d, "stopped sending it for 30 s")) << d;
     EXPECT_TRUE(contains(d, "3 times")) << d;
-    EXPECT_EQ(rig.starts(), starts) << "no Kerberos traffic while backing off";
+    EXPECT_TRUE(contains(d, "tries again by itself in 30 s")) << d;
+    EXPECT_FALSE(contains(d, "restart")) << d;
 
-    // Still backing off just before the five minutes are up ...
-    *rig.now += ProxyAuthenticator::kBackoff - std::chrono::seconds(1);
+    // Still paused just before the 30 s are up ...
+    *rig.now += AuthBackoff::kFirstPause - std::chrono::seconds(1);
     AuthAttempt still;
     EXPECT_FALSE(sends_credentials(a, c, still));
-    // ... and sending again after.
+    // ... and sending again after, without a restart.
     *rig.now += std::chrono::seconds(2);
     AuthAttempt again;
     EXPECT_TRUE(sends_credentials(a, c, again));
-
-    // The count started over: one more rejection does not back off at once.
-    AuthAttempt more;
-    *rig.now += std::chrono::seconds(1);
-    EXPECT_TRUE(rejected_request(a, c));
-    AuthAttempt after;
-    EXPECT_TRUE(sends_credentials(a, c, after));
   }
+}
+
+// The back-off doubles for each wave refused right after a pause, up to
+// 5 minutes; it never becomes permanent.
+TEST(AuthBackoff, PauseDoublesUpToFiveMinutes) {
+  auto now = std::make_shared<Clock::time_point>(Clock::time_point{} + std::chrono::hours(1));
+  AuthBackoff b([now] { return *now; });
+  for (int i = 0; i < AuthBackoff::kMaxFailures - 1; ++i) {
+    EXPECT_TRUE(b.rejected(b.wave()));
+    EXPECT_FALSE(b.paused()) << i;
+  }
+  const std::vector<int> pauses = {30, 60, 120, 240, 300, 300};
+  for (int expected : pauses) {
+    EXPECT_TRUE(b.rejected(b.wave()));
+    ASSERT_TRUE(b.paused());
+    EXPECT_EQ(b.paused()->count(), expected);
+    EXPECT_EQ(b.pause_length().count(), expected);
+    *now += std::chrono::seconds(expected);
+    EXPECT_FALSE(b.paused()) << "expires by itself after " << expected << " s";
+  }
+  b.accepted();
+  EXPECT_TRUE(b.rejected(b.wave()));
+  EXPECT_FALSE(b.paused()) << "an accepted password starts the count over";
+}
+
+// Requests in flight together sent the password before any verdict was
+// known: their rejections are one wave and count once.
+TEST(AuthBackoff, ConcurrentRejectionsOfOneWaveCountOnce) {
+  for (const auto& c : kBackoffCases) {
+    SCOPED_TRACE(c.name);
+    Rig rig;
+    auto a = rig.make(c.mode, creds(), c.mechanism);
+    for (int wave = 0; wave < 2; ++wave) {
+      // Three requests send credentials before the first verdict.
+      std::array<AuthAttempt, 3> ats;
+      for (auto& at : ats) {
+        ASSERT_TRUE(sends_credentials(a, c, at));
+        if (at.sent == Scheme::ntlm && at.ntlm_leg == 1) {
+          ASSERT_TRUE(a.answer(next_challenge(c, at), kReq, at));
+        }
+      }
+      for (auto& at : ats) expect_denied(a.answer(next_challenge(c, at), kReq, at));
+    }
+    // Six rejections in two waves: two counted, so no pause yet.
+    AuthAttempt next;
+    EXPECT_TRUE(sends_credentials(a, c, next)) << "two waves of three must not pause";
+    // A third wave (here of one) does.
+    if (next.sent == Scheme::ntlm && next.ntlm_leg == 1) {
+      ASSERT_TRUE(a.answer(next_challenge(c, next), kReq, next));
+    }
+    expect_denied(a.answer(next_challenge(c, next), kReq, next));
+    AuthAttempt paused;
+    EXPECT_FALSE(sends_credentials(a, c, paused));
+  }
+}
+
+// A proxy refusing a Kerberos ticket (its helper restarting, a keytab
+// rollover) does not touch the domain's bad-password counter: no pause.
+TEST(AuthBackoff, NegotiateRefusalsByTheProxyAreNotCounted) {
+  for (bool kerberos_password : {false, true}) {
+    SCOPED_TRACE(kerberos_password ? "ticket from the password" : "ticket from a ccache");
+    Rig rig;
+    rig.policy.kerberos_password = kerberos_password;
+    auto a = rig.make(AuthMode::negotiate, creds());
+    for (int i = 0; i < 3 * ProxyAuthenticator::kMaxRejections; ++i) {
+      AuthAttempt at;
+      ASSERT_FALSE(a.first_try(kReq, at).empty()) << i;
+      ASSERT_TRUE(a.answer({"Negotiate"}, kReq, at).has_value());  // the one fresh context
+      auto d = expect_denied(a.answer({"Negotiate"}, kReq, at));
+      EXPECT_TRUE(contains(d, "rejected ferry's Negotiate token")) << d;
+    }
+    AuthAttempt at;
+    EXPECT_FALSE(a.first_try(kReq, at).empty()) << "tokens are still sent";
+  }
+}
+
+// The KDC refusing the password (pre-authentication failed) is a password
+// attempt: it counts, and the pause stops asking the KDC too.
+TEST(AuthBackoff, KerberosPasswordRefusedByTheKdcCounts) {
+  Rig rig;
+  rig.policy.kerberos_password = true;
+  rig.gss->fail_with(GssCause::bad_password);
+  auto a = rig.make(AuthMode::negotiate, creds());
+  for (int i = 0; i < ProxyAuthenticator::kMaxRejections; ++i) {
+    AuthAttempt at;
+    EXPECT_EQ(a.first_try(kReq, at), "");
+    ASSERT_TRUE(at.token_failure.has_value());
+    expect_denied(a.answer({"Negotiate"}, kReq, at));
+  }
+  EXPECT_EQ(rig.starts(), ProxyAuthenticator::kMaxRejections);
+  AuthAttempt at;
+  EXPECT_EQ(a.first_try(kReq, at), "");
+  EXPECT_EQ(rig.starts(), ProxyAuthenticator::kMaxRejections) << "no KDC request while paused";
+  auto d = expect_denied(a.answer({"Negotiate"}, kReq, at));
+  EXPECT_TRUE(contains(d, "stopped sending")) << d;
+  EXPECT_EQ(rig.starts(), ProxyAuthenticator::kMaxRejections);
+  // After the pause the KDC is asked again, and a good password resets.
+  *rig.now += AuthBackoff::kFirstPause;
+  rig.gss->succeed();
+  AuthAttempt ok;
+  EXPECT_FALSE(a.first_try(kReq, ok).empty());
+  ASSERT_TRUE(a.accepted({}, ok).has_value());
+  AuthAttempt bad;
+  rig.gss->fail_with(GssCause::bad_password);
+  EXPECT_EQ(a.first_try(kReq, bad), "");
+  AuthAttempt next;
+  a.first_try(kReq, next);
+  EXPECT_EQ(rig.starts(), ProxyAuthenticator::kMaxRejections + 3) << "one failure after a success: no pause";
 }
 
 TEST(AuthBackoff, AcceptedResetsTheCount) {

@@ -10,6 +10,7 @@
 
 #include "auth/basic_auth.h"
 #include "auth/proxy_authenticator.h"
+#include "fake_gss.h"
 
 namespace ferry::auth {
 namespace {
@@ -289,10 +290,26 @@ TEST(ProxyAuthenticator, StaleNonceGetsOneMoreAnswer) {
   EXPECT_EQ(param(*r, "nonce"), "fresh") << *r;
   EXPECT_EQ(param(*r, "nc"), "00000001") << *r;
   EXPECT_TRUE(at2.stale_retry_used);
-  // A second stale for the same request: rejected.
-  auto d = expect_denied(a.answer({R"(Digest realm="r", nonce="fresher", qop="auth", stale=true)"}, kReq, at2));
-  EXPECT_TRUE(contains(d, "rejected")) << d;
+  // More stale answers for the same request (S2: concurrent requests reach
+  // a strict proxy with their nc out of order): a few more tries, bounded.
+  for (int i = 1; i < ProxyAuthenticator::kMaxStaleRetries; ++i) {
+    auto again = a.answer({R"(Digest realm="r", nonce="fresher", qop="auth", stale=true)"}, kReq, at2);
+    ASSERT_TRUE(again.has_value()) << again.error().details;
+    EXPECT_EQ(param(*again, "nonce"), "fresher");
+  }
+  auto d = expect_denied(a.answer({R"(Digest realm="r", nonce="freshest", qop="auth", stale=true)"}, kReq, at2));
+  EXPECT_TRUE(contains(d, "stale")) << d;
   EXPECT_TRUE(contains(d, "Digest")) << d;
+  // stale=true means the password matched: nothing counts towards the back-off.
+  for (int i = 0; i < 5; ++i) {
+    AuthAttempt stale_only;
+    ASSERT_FALSE(a.first_try(kReq, stale_only).empty());
+    for (int k = 0; k < ProxyAuthenticator::kMaxStaleRetries; ++k)
+      ASSERT_TRUE(a.answer({R"(Digest realm="r", nonce="s", qop="auth", stale=true)"}, kReq, stale_only));
+    expect_denied(a.answer({R"(Digest realm="r", nonce="s", qop="auth", stale=true)"}, kReq, stale_only));
+  }
+  AuthAttempt still;
+  EXPECT_FALSE(a.first_try(kReq, still).empty()) << "no back-off from stale answers";
 }
 
 TEST(ProxyAuthenticator, StaleRightAfterFirstAnswerGetsOneMore) {
@@ -303,7 +320,8 @@ TEST(ProxyAuthenticator, StaleRightAfterFirstAnswerGetsOneMore) {
   ASSERT_TRUE(r.has_value()) << r.error().details;
   EXPECT_EQ(param(*r, "nonce"), "n9");
   EXPECT_EQ(param(*r, "nc"), "00000001");
-  expect_denied(a.answer({R"(Digest realm="r", nonce="n10", qop="auth", stale=true)"}, kReq, at));
+  // Then a fresh nonce without stale=true: the password is wrong.
+  expect_denied(a.answer({R"(Digest realm="r", nonce="n10", qop="auth")"}, kReq, at));
 }
 
 TEST(ProxyAuthenticator, PreemptiveBasicToDigestOnlyProxyIsNotLooped) {
@@ -445,6 +463,106 @@ TEST(ProxyAuthenticator, DigestSessKeepsItsCnonceForTheNonce) {
     EXPECT_EQ(*c1 == *c2, sess) << *c1 << " vs " << *c2;
     EXPECT_EQ(param(second, "nc"), std::optional<std::string>("00000002"));
   }
+}
+
+}  // namespace
+}  // namespace ferry::auth
+
+namespace ferry::auth {
+namespace {
+
+// ---- D12: no automatic downgrade to cleartext Basic ----
+
+struct FallbackRig {
+  std::shared_ptr<fake::FakeGssMechanism> gss = std::make_shared<fake::FakeGssMechanism>();
+  std::shared_ptr<ProxyAuthenticator::Clock::time_point> now =
+      std::make_shared<ProxyAuthenticator::Clock::time_point>(ProxyAuthenticator::Clock::time_point{} + std::chrono::hours(1));
+  AuthPolicy policy;  // default: an http:// proxy, no fallback to Basic
+  ProxyAuthenticator make() {
+    auto clock = now;
+    return ProxyAuthenticator(AuthMode::automatic, creds(), kProxy, NegotiateSetup{gss, "HTTP@proxy.example"},
+                              [clock] { return *clock; }, policy);
+  }
+};
+
+TEST(ProxyAuthenticator, AutoNeverFallsBackToBasicOverHttp) {
+  FallbackRig rig;
+  rig.gss->fail_with(GssCause::kdc_unreachable);
+  auto a = rig.make();
+  for (int i = 1; i <= 2; ++i) {
+    AuthAttempt at;
+    EXPECT_EQ(a.first_try(kReq, at), "") << "nothing learnt: no pre-emptive Basic";
+    auto d = expect_denied(a.answer({"Negotiate", kBasic}, kReq, at));
+    EXPECT_TRUE(contains(d, "cannot reach the Kerberos KDC")) << d;
+    EXPECT_TRUE(contains(d, "does not fall back to Basic over http://")) << d;
+    EXPECT_TRUE(contains(d, "--auth-allow-basic-fallback")) << d;
+    EXPECT_EQ(at.sent, Scheme::none);
+    // No rest either: the next request asks the KDC again (it may be back).
+    EXPECT_EQ(rig.gss->log->starts, i);
+  }
+  // Once Kerberos works again, Negotiate is used.
+  rig.gss->succeed();
+  AuthAttempt ok;
+  auto r = a.answer({"Negotiate", kBasic}, kReq, ok);
+  ASSERT_TRUE(r.has_value()) << r.error().details;
+  EXPECT_TRUE(r->starts_with("Negotiate ")) << *r;
+}
+
+TEST(ProxyAuthenticator, BasicIsStillUsedWhenItIsNotAFallback) {
+  // A proxy offering Basic only, and an https:// proxy (TLS hides the
+  // password): Basic is fine; Digest and NTLM never carry the password.
+  struct Case {
+    const char* name;
+    bool cleartext;
+    std::vector<std::string> offered;
+    const char* starts;
+  };
+  const Case cases[] = {
+      {"Basic only, http://", true, {kBasic}, "Basic "},
+      {"Negotiate and Basic, https://", false, {"Negotiate", kBasic}, "Basic "},
+      {"Negotiate and Digest, http://", true, {"Negotiate", kDigestMd5}, "Digest "},
+      {"Negotiate and NTLM, http://", true, {"Negotiate", "NTLM"}, "NTLM "},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    FallbackRig rig;
+    rig.policy.cleartext = c.cleartext;
+    rig.gss->fail_with(GssCause::no_credentials);
+    auto a = rig.make();
+    AuthAttempt at;
+    auto r = a.answer(c.offered, kReq, at);
+    ASSERT_TRUE(r.has_value()) << r.error().details;
+    EXPECT_TRUE(r->starts_with(c.starts)) << *r;
+  }
+}
+
+// With --auth-allow-basic-fallback Basic answers while Negotiate rests,
+// and only then: the learnt scheme does not become Basic for good.
+TEST(ProxyAuthenticator, AllowedBasicFallbackIsNotSticky) {
+  FallbackRig rig;
+  rig.policy.allow_basic_fallback = true;
+  rig.gss->fail_with(GssCause::kdc_unreachable);
+  auto a = rig.make();
+  AuthAttempt at;
+  auto r = a.answer({"Negotiate", kBasic}, kReq, at);
+  ASSERT_TRUE(r.has_value()) << r.error().details;
+  EXPECT_EQ(*r, basic_credentials("bob", "pw"));
+  ASSERT_TRUE(a.accepted({}, at).has_value());
+  EXPECT_EQ(rig.gss->log->starts, 1);
+
+  // While Negotiate rests, new requests carry Basic at once.
+  AuthAttempt during;
+  EXPECT_EQ(a.first_try(kReq, during), basic_credentials("bob", "pw"));
+  EXPECT_EQ(rig.gss->log->starts, 1);
+
+  // After the rest Negotiate is tried first again, and used when it works.
+  *rig.now += ProxyAuthenticator::kNegotiateRest + std::chrono::seconds(1);
+  rig.gss->succeed();
+  AuthAttempt after;
+  auto v = a.first_try(kReq, after);
+  EXPECT_TRUE(v.starts_with("Negotiate ")) << v;
+  EXPECT_EQ(after.sent, Scheme::negotiate);
+  EXPECT_EQ(rig.gss->log->starts, 2);
 }
 
 }  // namespace

@@ -85,7 +85,7 @@ struct DialerBed {
   UpstreamHealth health;
   AuthRegistry auth;
   EventLog log{LogFormat::json, LogLevel::error};
-  asio::thread_pool blocking{1};
+  BlockingPool blocking{1};
   UpstreamContext ctx{Millis(1000), destinations, tls, tls, health, auth, log, blocking};
 };
 
@@ -122,14 +122,14 @@ TEST(PlanRequestHops, ADownUpstreamGoesLastButDirectKeepsItsPlace) {
 TEST(AuthRegistry, ProxyFirstMetAtRunTimeGetsAnAuthenticatorOnce) {
   AuthRegistry reg;
   const auto known = *parse_proxy_url("http://known:8080");
-  reg.add(known, AuthMode::automatic, {}, nullptr, "");
+  reg.add(known, AuthRegistry::Settings{});
   const auto pac_named = *parse_proxy_url("http://pac-named:3128");
   // Without defaults (one-off commands that build their own): none.
   EXPECT_EQ(reg.find(pac_named), nullptr);
   auth::Credentials creds;
   creds.user = "bob";
   creds.password = auth::Secret("pw");
-  reg.set_defaults({AuthMode::basic, creds, nullptr, ""});
+  reg.set_defaults({AuthMode::basic, creds, nullptr, "", {}, {}});
   auto* a = reg.find(pac_named);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->proxy_name(), "http://pac-named:3128");

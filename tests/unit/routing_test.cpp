@@ -38,7 +38,7 @@ TEST(ProxyUrl, UserinfoIsPercentDecodedAndRedacted) {
   auto u = parse_proxy_url("http://bob%40corp:s3cr%3At@proxy:8080");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->user, "bob@corp");
-  EXPECT_EQ(u->password, "s3cr:t");
+  EXPECT_EQ(u->password.view(), "s3cr:t");
   EXPECT_EQ(u->to_redacted_string(), "http://proxy:8080");
 }
 

@@ -1,5 +1,7 @@
 #include "auth/negotiate/mit_gss.h"
 
+#include "auth/negotiate/renewing_credential.h"
+
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
@@ -188,11 +190,9 @@ class MitContext final : public SecurityContext {
 
 class MitNegotiate final : public GssMechanism {
  public:
-  explicit MitNegotiate(KerberosIdentity id) : id_(std::move(id)) {
-    static std::atomic<unsigned> counter{0};
-    // Each ferry identity gets its own in-memory ccache: never the user's.
-    memory_ccache_ = "MEMORY:ferry-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  }
+  MitNegotiate(KerberosIdentity id, Millis kdc_wait)
+      : in_(make_inputs(std::move(id))), id_(in_->id),
+        renewing_([in = in_] { return acquire(*in); }, kdc_wait) {}
 
   std::unique_ptr<SecurityContext> start(const std::string& spn) override {
     if (id_.source == KerberosIdentity::Source::default_ccache)
@@ -249,22 +249,46 @@ class MitNegotiate final : public GssMechanism {
   }
 
  private:
-  std::string principal() const {
-    if (id_.user.empty() || id_.user.find('@') != std::string::npos || id_.realm.empty()) return id_.user;
-    return id_.user + "@" + id_.realm;
+  // What an acquisition needs, owned by its thread too: it may outlive
+  // ferry's shutdown when the KDC never answers.
+  struct Inputs {
+    KerberosIdentity id;
+    std::string memory_ccache;
+  };
+  static std::shared_ptr<const Inputs> make_inputs(KerberosIdentity id) {
+    static std::atomic<unsigned> counter{0};
+    // Each ferry identity gets its own in-memory ccache: never the user's.
+    return std::make_shared<const Inputs>(
+        Inputs{std::move(id), "MEMORY:ferry-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)});
   }
 
-  // The current credentials, acquiring or renewing them when due. A failure
-  // is returned, never cached: the next request tries again.
+  static std::string principal(const KerberosIdentity& id) {
+    if (id.user.empty() || id.user.find('@') != std::string::npos || id.realm.empty()) return id.user;
+    return id.user + "@" + id.realm;
+  }
+
+  // The current credentials: RenewingCredential acquires them on first
+  // use and renews them ahead of expiry, outside any lock, one acquisition
+  // at a time, serving the old ones meanwhile. A failure is not cached.
   Expected<std::shared_ptr<Cred>, GssFailure> credentials(std::string_view spn) {
-    std::lock_guard lock(mu_);
-    if (cred_ && Clock::now() < cred_->refresh_at) return cred_;
+    auto c = renewing_.get();
+    if (!c) {
+      GssFailure f = c.error();
+      if (f.words.empty()) f.words = gss_cause_words(f.cause, spn);
+      return Unexpected{std::move(f)};
+    }
+    return *c;
+  }
+
+  // One acquisition from the KDC (runs on RenewingCredential's thread).
+  static Expected<RenewingCredential<Cred>::Fresh, GssFailure> acquire(const Inputs& in) {
+    const KerberosIdentity& id = in.id;
     auto fresh = std::make_shared<Cred>();
     OM_uint32 major = 0, minor = 0, lifetime = 0;
     Name name;
-    const std::string who = principal();
+    const std::string who = principal(id);
     if (!who.empty() && !import_name(who, GSS_C_NT_USER_NAME, name, major, minor))
-      return Unexpected{failure(major, minor, spn, "gss_import_name")};
+      return Unexpected{failure(major, minor, "", "gss_import_name")};
     // Kerberos first, for the krb5 mechanism alone: a password gets the TGT
     // right here, so a wrong password or a dead KDC is reported precisely.
     // The credentials land in ferry's own MEMORY ccache; the SPNEGO handle
@@ -272,11 +296,11 @@ class MitNegotiate final : public GssMechanism {
     // to SPNEGO), negotiating Kerberos only.
     gss_OID_set_desc krb5_set{1, &kKrb5Oid};
     gss_OID_set_desc spnego_set{1, &kSpnegoOid};
-    gss_key_value_element_desc elements[] = {{"ccache", memory_ccache_.c_str()},
-                                             {"client_keytab", id_.keytab.c_str()}};
-    gss_key_value_set_desc store{id_.source == KerberosIdentity::Source::keytab ? 2u : 1u, elements};
-    if (id_.source == KerberosIdentity::Source::password) {
-      gss_buffer_desc pw{id_.password.view().size(), const_cast<char*>(id_.password.view().data())};
+    gss_key_value_element_desc elements[] = {{"ccache", in.memory_ccache.c_str()},
+                                             {"client_keytab", id.keytab.c_str()}};
+    gss_key_value_set_desc store{id.source == KerberosIdentity::Source::keytab ? 2u : 1u, elements};
+    if (id.source == KerberosIdentity::Source::password) {
+      gss_buffer_desc pw{id.password.view().size(), const_cast<char*>(id.password.view().data())};
       major = gss_acquire_cred_with_password(&minor, name.name, &pw, GSS_C_INDEFINITE, &krb5_set, GSS_C_INITIATE,
                                              &fresh->krb5, nullptr, &lifetime);
       if (!GSS_ERROR(major))
@@ -290,45 +314,36 @@ class MitNegotiate final : public GssMechanism {
       major = gss_acquire_cred_from(&minor, name.name, GSS_C_INDEFINITE, &spnego_set, GSS_C_INITIATE, &store,
                                     &fresh->cred, nullptr, &spnego_life);
     }
-    if (GSS_ERROR(major)) {
-      // Keep serving with the old credentials while they last.
-      if (cred_ && lifetime_left(*cred_) > 0) return cred_;
-      return Unexpected{failure(major, minor, spn, "acquiring credentials")};
-    }
+    if (GSS_ERROR(major)) return Unexpected{failure(major, minor, "", "acquiring credentials")};
     gss_OID_set_desc krb5_only{1, &kKrb5Oid};
     OM_uint32 ignored;
     gss_set_neg_mechs(&ignored, fresh->cred, &krb5_only);
+    const auto now = Clock::now();
+    RenewingCredential<Cred>::Fresh out{fresh, now, Clock::time_point::max()};
     if (lifetime == GSS_C_INDEFINITE || lifetime == 0) {
       // A keytab: MIT gets tickets lazily and refreshes them itself;
       // re-acquire now and then anyway.
-      fresh->refresh_at = Clock::now() + std::chrono::minutes(30);
+      out.refresh_at = now + std::chrono::minutes(30);
     } else {
       // Renew at three quarters of the lifetime, and at least a minute
       // before expiry, so no request meets an expired ticket.
       const auto life = std::chrono::seconds(lifetime);
       const auto margin = std::max<std::chrono::seconds>(life / 4, std::min<std::chrono::seconds>(std::chrono::seconds(60), life / 2));
-      fresh->refresh_at = Clock::now() + life - margin;
+      out.refresh_at = now + life - margin;
+      out.expires_at = now + life;
     }
-    cred_ = fresh;
-    return cred_;
+    return out;
   }
 
-  static int64_t lifetime_left(const Cred& c) {
-    OM_uint32 minor = 0, lifetime = 0;
-    if (GSS_ERROR(gss_inquire_cred(&minor, c.cred, nullptr, &lifetime, nullptr, nullptr))) return 0;
-    return lifetime;
-  }
-
-  KerberosIdentity id_;
-  std::string memory_ccache_;
-  std::mutex mu_;
-  std::shared_ptr<Cred> cred_;
+  std::shared_ptr<const Inputs> in_;
+  const KerberosIdentity& id_;  // in_->id
+  RenewingCredential<Cred> renewing_;
 };
 
 }  // namespace
 
-std::unique_ptr<GssMechanism> make_mit_negotiate(KerberosIdentity identity) {
-  return std::make_unique<MitNegotiate>(std::move(identity));
+std::unique_ptr<GssMechanism> make_mit_negotiate(KerberosIdentity identity, Millis kdc_wait) {
+  return std::make_unique<MitNegotiate>(std::move(identity), kdc_wait);
 }
 
 }  // namespace ferry::auth

@@ -5,6 +5,7 @@
 
 #include "auth/credentials.h"
 #include "auth/negotiate/security_context.h"
+#include "base/duration.h"
 
 namespace ferry::auth {
 
@@ -17,9 +18,11 @@ struct KerberosIdentity {
 };
 
 // Credentials from a password or keytab are acquired into memory (never
-// into the user's ccache) on first use and re-acquired before they expire;
+// into the user's ccache) on first use and re-acquired before they expire
+// (in the background, serving the old ones; a request waits for the KDC at
+// most `kdc_wait`, see RenewingCredential);
 // the default ccache is read afresh for every context, so a `kinit` after
 // ferry started is picked up without a restart and a failure is never cached.
-std::unique_ptr<GssMechanism> make_mit_negotiate(KerberosIdentity identity);
+std::unique_ptr<GssMechanism> make_mit_negotiate(KerberosIdentity identity, Millis kdc_wait);
 
 }  // namespace ferry::auth
