@@ -64,7 +64,7 @@ awaitable<void> connect_and_relay(UpstreamContext& up, const RouteTable& routes,
   query.host = target.host;
   query.port = target.port;
   query.authority = authority;
-  const Resolution resolved = resolver.resolve_now(query);
+  const Resolution resolved = resolver.answer(query);
   auto tunnel = co_await open_tunnel(up, *resolved.proxies, target, false);
   if (!tunnel) {
     run.exit_code = 1;

@@ -60,13 +60,13 @@ const ProxyListPtr& StaticProxyResolver::list_for(const RouteDecision& d) const 
   return direct_;  // unreachable: every span the table answers with was listed
 }
 
-Resolution StaticProxyResolver::resolve_now(const RouteQuery& query) const {
+Resolution StaticProxyResolver::answer(const RouteQuery& query) const {
   RouteDecision d = table_.route(query.kind, query.host, query.port);
   return Resolution{list_for(d), std::move(d.rule)};
 }
 
 awaitable<Expected<Resolution, ProxyError>> StaticProxyResolver::resolve(const RouteQuery& query) {
-  co_return resolve_now(query);
+  co_return answer(query);
 }
 
 }  // namespace ferry

@@ -5,6 +5,7 @@
 // rules of SPEC §3 are one implementation; PAC will be another, composed
 // after the bypass rules. Callers dial the list in order with failover.
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,10 @@ class ProxyResolver {
   // An error is a configuration problem the client is told about (502
   // proxy_configuration_error), e.g. a PAC that failed with --pac-on-error fail.
   virtual awaitable<Expected<Resolution, ProxyError>> resolve(const RouteQuery& query) = 0;
+  // The answer without waiting when the resolver has it at hand (the static
+  // rules always do), so the common case costs no coroutine; nullopt: await
+  // resolve().
+  virtual std::optional<Resolution> resolve_now(const RouteQuery& query) const = 0;
 };
 
 // SPEC §3's static rules over a RouteTable: loopback, exact bypass,
@@ -70,8 +75,9 @@ class StaticProxyResolver final : public ProxyResolver {
   // `table` must outlive the resolver; its proxies are shared, not copied.
   explicit StaticProxyResolver(const RouteTable& table);
   awaitable<Expected<Resolution, ProxyError>> resolve(const RouteQuery& query) override;
-  // The same answer, synchronously (the static rules never wait).
-  Resolution resolve_now(const RouteQuery& query) const;
+  std::optional<Resolution> resolve_now(const RouteQuery& query) const override { return answer(query); }
+  // The same answer, as a plain value (the static rules never wait).
+  Resolution answer(const RouteQuery& query) const;
 
  private:
   const ProxyListPtr& list_for(const RouteDecision& d) const;

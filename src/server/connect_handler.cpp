@@ -41,7 +41,9 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   query.host = target->host;
   query.port = target->port;
   query.authority = authority;
-  auto resolved = co_await ctx.resolver->resolve(query);
+  Expected<Resolution, ProxyError> resolved = Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "no route"}};
+  if (auto now = ctx.resolver->resolve_now(query)) resolved = std::move(*now);
+  else resolved = co_await ctx.resolver->resolve(query);
   if (!resolved) {
     ProxyError err = resolved.error();
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");

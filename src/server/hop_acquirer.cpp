@@ -4,19 +4,23 @@
 
 namespace ferry {
 
-awaitable<Expected<AcquiredHop, ProxyError>> HopAcquirer::acquire(bool pooled, OriginPool::Clock::duration max_idle) {
-  AcquiredHop hop;
-  if (pooled) {
-    for (const auto& c : candidates_) {
-      if ((hop.stream = pool_.take(c.pool_key, max_idle))) {
-        hop.pool_key = c.pool_key;
-        hop.forward_proxy = c.absolute_form ? c.proxy : nullptr;
-        hop.route = c.route;
-        hop.reused = true;
-        co_return std::move(hop);
-      }
+std::optional<AcquiredHop> HopAcquirer::take_pooled(OriginPool::Clock::duration max_idle) {
+  for (const auto& c : candidates_) {
+    if (auto stream = pool_.take(c.pool_key, max_idle)) {
+      AcquiredHop hop;
+      hop.stream = std::move(stream);
+      hop.pool_key = c.pool_key;
+      hop.forward_proxy = c.absolute_form ? c.proxy : nullptr;
+      hop.route = c.route;
+      hop.reused = true;
+      return hop;
     }
   }
+  return std::nullopt;
+}
+
+awaitable<Expected<AcquiredHop, ProxyError>> HopAcquirer::dial() {
+  AcquiredHop hop;
   const auto remaining = std::span<const HopCandidate>(candidates_).subspan(next_);
   auto opened = co_await open_request_hop(ctx_, remaining, origin_, tls_);
   if (!opened) co_return Unexpected{opened.error()};

@@ -4,6 +4,7 @@
 // order. It remembers which candidate served, so a proxy that dies silently
 // on a fresh connection is skipped for the next try, and it redials the
 // same proxy when a 407's answer must go to the proxy that asked.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,10 +27,11 @@ class HopAcquirer {
               bool origin_tls)
       : ctx_(ctx), pool_(pool), candidates_(std::move(candidates)), origin_(std::move(origin)), tls_(origin_tls) {}
 
-  // A pooled connection idle for less than `max_idle` when `pooled` is set,
-  // else a new one from the current candidate on. The error's route is the
-  // first candidate tried.
-  awaitable<Expected<AcquiredHop, ProxyError>> acquire(bool pooled, OriginPool::Clock::duration max_idle);
+  // An idle pooled connection (idle for less than `max_idle`) for any
+  // candidate, without waiting.
+  std::optional<AcquiredHop> take_pooled(OriginPool::Clock::duration max_idle);
+  // A new connection from the current candidate on, with failover.
+  awaitable<Expected<AcquiredHop, ProxyError>> dial();
   // A new connection to the forward proxy `hop` went to (no failover: the
   // answer to its 407 belongs to it).
   awaitable<Expected<AcquiredHop, ProxyError>> redial(const AcquiredHop& hop);

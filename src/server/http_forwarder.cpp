@@ -52,9 +52,8 @@ struct Renderings {
 };
 
 Renderings render(const ServerContext& ctx, const http::RequestHead& head, const http::RequestInfo& info,
-                  const http::AbsoluteTarget& target, const HopAcquirer& hops) {
+                  const http::AbsoluteTarget& target, const std::string& host, const HopAcquirer& hops) {
   Renderings r;
-  const std::string host = target.host_header();
   const std::string& via = ctx.via_for(head.version_minor);
   if (hops.any_origin_form())
     r.origin_form = http::build_request_head(head, info, {head.method, target.origin_form, host, via, info.upgrade});
@@ -129,12 +128,17 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   query.port = target.authority.port;
   query.authority = host_header;
   query.path = target.origin_form;
-  auto resolved = co_await ctx.resolver->resolve(query);
+  // The static rules answer at once; a resolver that must wait (PAC) is awaited.
+  std::optional<Resolution> resolved = ctx.resolver->resolve_now(query);
   if (!resolved) {
-    AcquiredHop none;
-    ProxyError err = resolved.error();
-    f.fail(none, std::move(err), client_body);
-    co_return;
+    auto waited = co_await ctx.resolver->resolve(query);
+    if (!waited) {
+      AcquiredHop none;
+      ProxyError err = waited.error();
+      f.fail(none, std::move(err), client_body);
+      co_return;
+    }
+    resolved = std::move(*waited);
   }
   const ProxyListPtr proxies = resolved->proxies;  // the candidates point into it
   // Clients on other hosts get the destination policy (review D8).
@@ -149,7 +153,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   }
   HopAcquirer hops(upstream, conn.worker.pool(), plan_request_hops(upstream, *proxies, target.authority, target.tls),
                    target.authority, target.tls);
-  const Renderings heads = render(ctx, head, info, target, hops);
+  const Renderings heads = render(ctx, head, info, target, host_header, hops);
   // From here on `head` views may dangle: the body relay reuses the buffer.
   conn.buf.consume(head.size);
 
@@ -176,22 +180,27 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     const bool client_body_unread = !body_sent;
     // Acquire.
     if (!keep_connection) {
-      Expected<AcquiredHop, ProxyError> got = Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "no connection"}};
-      if (auth && auth->answer_pending() && hop.forward_proxy) {
+      std::optional<AcquiredHop> pooled;
+      if (attempt == 0) pooled = hops.take_pooled(max_idle);
+      if (pooled) {
+        hop = std::move(*pooled);
+      } else {
         // The answer to a 407 belongs to the proxy that asked: a new
         // connection to that same proxy, never failover to another one
         // (which would receive this proxy's credentials).
-        got = co_await hops.redial(hop);
-      } else {
-        got = co_await hops.acquire(attempt == 0, max_idle);
+        const bool redial = auth && auth->answer_pending() && hop.forward_proxy;
+        // (co_await kept out of ?: — GCC 12 miscompiles it there.)
+        Expected<AcquiredHop, ProxyError> got = Unexpected{ProxyError{ProxyErrc::proxy_internal_error, {}}};
+        if (redial) got = co_await hops.redial(hop);
+        else got = co_await hops.dial();
+        if (!got) {
+          f.out.route = hop.stream ? hop.route : hops.first_route();
+          ProxyError err = got.error();
+          f.fail(hop, std::move(err), client_body_unread);
+          co_return;
+        }
+        hop = std::move(*got);
       }
-      if (!got) {
-        f.out.route = hop.stream ? hop.route : hops.first_route();
-        ProxyError err = got.error();
-        f.fail(hop, std::move(err), client_body_unread);
-        co_return;
-      }
-      hop = std::move(*got);
       f.out.route = hop.route;
       f.origin_buf.consume(f.origin_buf.size());
       if (hop.forward_proxy != auth_proxy) {
@@ -228,20 +237,28 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     // then costs no body, which could not be sent twice.
     const bool ferry_expect = auth && kind == TryKind::full && client_body && !body_sent && auth->scheme_unknown() &&
                               !info.expect_continue && !ferry_expect_refused;
-    auth::cleanse_string(wire);
+    const std::string* rendering = nullptr;
     switch (kind) {
-      case TryKind::full: wire = hop.forward_proxy ? heads.absolute_form : heads.origin_form; break;
-      case TryKind::ntlm_probe: wire = heads.ntlm_probe; break;
-      case TryKind::bodiless: wire = heads.bodiless; break;
+      case TryKind::full: rendering = hop.forward_proxy ? &heads.absolute_form : &heads.origin_form; break;
+      case TryKind::ntlm_probe: rendering = &heads.ntlm_probe; break;
+      case TryKind::bodiless: rendering = &heads.bodiless; break;
     }
-    if (ferry_expect_refused && !info.expect_continue) http::remove_field(wire, "Expect");
-    if (ferry_expect) wire.insert(wire.size() - 2, "Expect: 100-continue\r\n");
-    if (auth) auth->add_credentials(wire);
+    // The rendering goes as it is unless this try adds to it (the common
+    // case: no copy per request).
+    const bool drop_expect = ferry_expect_refused && !info.expect_continue;
+    const bool edited = ferry_expect || drop_expect || (auth && !auth->credentials().empty());
+    if (edited) {
+      auth::cleanse_string(wire);
+      wire = *rendering;
+      if (drop_expect) http::remove_field(wire, "Expect");
+      if (ferry_expect) wire.insert(wire.size() - 2, "Expect: 100-continue\r\n");
+      if (auth) auth->add_credentials(wire);
+    }
     f.log_connection(hop, attempt);
 
     // The origin exchange.
     OutgoingRequest req;
-    req.head = wire;
+    req.head = edited ? std::string_view(wire) : std::string_view(*rendering);
     req.method = kind == TryKind::ntlm_probe ? std::string_view("HEAD") : std::string_view(f.method);
     req.body = (kind == TryKind::full && !body_sent) ? client_body_spec : BodySpec{};
     req.wait_for_verdict = kind == TryKind::full && (info.expect_continue || ferry_expect);
@@ -249,8 +266,8 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     req.client_minor = f.client_minor;
     req.relay_interim = kind == TryKind::full;
     ExchangeIo io{conn.client, conn.buf, *hop.stream, f.origin_buf, conn.deadline, ctx.config.idle_timeout};
-    std::string name = hop.forward_proxy ? "upstream proxy " + hop.route : target.authority.to_string();
-    ExchangeOutcome x = co_await exchange_request(io, req, std::move(name));
+    const PeerName peer{hop.forward_proxy ? std::string_view(hop.route) : std::string_view(), &target.authority};
+    ExchangeOutcome x = co_await exchange_request(io, req, peer);
     if (x.body_sent && kind == TryKind::full) body_sent = true;
 
     using K = ExchangeOutcome::Kind;

@@ -14,8 +14,10 @@ namespace {
 struct Exchange {
   ExchangeIo io;
   const OutgoingRequest& req;
-  std::string name;
+  PeerName peer;
   ExchangeOutcome out;
+
+  std::string name() const { return peer.text(); }
 
   void arm() {
     io.deadline.arm(io.idle, [this] {
@@ -24,28 +26,21 @@ struct Exchange {
     });
   }
 
-  awaitable<HeadRead> read_origin_head() {
-    arm();
-    auto r = co_await read_head(io.origin, io.origin_buf);
-    io.deadline.disarm();
-    co_return r;
-  }
-
   ProxyError head_read_error(const HeadRead& r) const {
     using S = HeadRead::Status;
     switch (r.status) {
       case S::closed_clean:
-        return {ProxyErrc::connection_terminated, name + " closed the connection without a response"};
+        return {ProxyErrc::connection_terminated, name() + " closed the connection without a response"};
       case S::closed_partial:
-        return {ProxyErrc::http_response_incomplete, name + " closed the connection inside the response header"};
+        return {ProxyErrc::http_response_incomplete, name() + " closed the connection inside the response header"};
       case S::io_error:
         if (io.deadline.expired())
-          return {ProxyErrc::http_response_timeout, name + " sent no response within " + format_duration(io.idle)};
-        return {ProxyErrc::connection_terminated, "connection to " + name + " failed: " + r.ec.message()};
+          return {ProxyErrc::http_response_timeout, name() + " sent no response within " + format_duration(io.idle)};
+        return {ProxyErrc::connection_terminated, "connection to " + name() + " failed: " + r.ec.message()};
       case S::bad_head:
         if (r.too_large)
-          return {ProxyErrc::http_response_header_section_size, "response header from " + name + " larger than 64 KiB"};
-        return {ProxyErrc::http_protocol_error, "malformed response from " + name + ": " + std::string(r.error)};
+          return {ProxyErrc::http_response_header_section_size, "response header from " + name() + " larger than 64 KiB"};
+        return {ProxyErrc::http_protocol_error, "malformed response from " + name() + ": " + std::string(r.error)};
       case S::complete:
         break;
     }
@@ -114,14 +109,16 @@ struct Exchange {
   awaitable<bool> await_verdict() {
     if (!co_await origin_spoke_within(kContinueWait)) co_return true;
     for (;;) {
-      auto r = co_await read_origin_head();
+      arm();
+      auto r = co_await read_head(io.origin, io.origin_buf);
+      io.deadline.disarm();
       if (r.status != HeadRead::Status::complete) {
         origin_failed(head_read_error(r));
         co_return false;
       }
       auto pr = http::parse_response_head(io.origin_buf.data().substr(0, r.head_size), out.resp);
       if (pr.state != http::ParseState::complete) {
-        origin_failed({ProxyErrc::http_protocol_error, "malformed response from " + name + ": " + std::string(pr.error)});
+        origin_failed({ProxyErrc::http_protocol_error, "malformed response from " + name() + ": " + std::string(pr.error)});
         co_return false;
       }
       if (out.resp.status >= 200 || out.resp.status == 101) {
@@ -163,74 +160,80 @@ struct Exchange {
       }
       co_return false;
     }
-    origin_failed({ProxyErrc::connection_terminated, "sending the request body to " + name + " failed"});
+    origin_failed({ProxyErrc::connection_terminated, "sending the request body to " + name() + " failed"});
     co_return false;
   }
 
-  awaitable<void> run() {
-    error_code ec;
-    arm();
-    co_await io.origin.write(asio::buffer(req.head.data(), req.head.size()), ec);
-    io.deadline.disarm();
-    if (ec) {
-      out.kind = ExchangeOutcome::Kind::not_sent;
-      out.error = ProxyError{ProxyErrc::connection_terminated, "sending the request to " + name + " failed"};
-      co_return;
-    }
-    const bool has_body = req.body.kind != http::BodyKind::none;
-    if (has_body && req.wait_for_verdict) {
-      const bool go = co_await await_verdict();
-      if (out.body_refused) {
-        out.kind = ExchangeOutcome::Kind::response;
-        co_return;
-      }
-      if (!go) co_return;
-    }
-    if (has_body && !co_await send_body()) co_return;
-    if (!has_body) out.body_sent = true;
-
-    // The response head, relaying interim (1xx) responses.
-    for (;;) {
-      auto r = co_await read_origin_head();
-      if (r.status != HeadRead::Status::complete) {
-        const bool silent = r.status == HeadRead::Status::closed_clean ||
-                            (r.status == HeadRead::Status::io_error && !io.deadline.expired());
-        if (silent && io.origin_buf.empty()) {
-          out.kind = ExchangeOutcome::Kind::no_response;
-          out.error = head_read_error(r);
-          co_return;
-        }
-        origin_failed(head_read_error(r));
-        co_return;
-      }
-      auto pr = http::parse_response_head(io.origin_buf.data().substr(0, r.head_size), out.resp);
-      if (pr.state != http::ParseState::complete) {
-        origin_failed({ProxyErrc::http_protocol_error, "malformed response from " + name + ": " + std::string(pr.error)});
-        co_return;
-      }
-      if (out.resp.status >= 200 || out.resp.status == 101) {
-        out.kind = ExchangeOutcome::Kind::response;
-        out.head_size = r.head_size;
-        co_return;
-      }
-      // Interim responses go to HTTP/1.1 clients as they are, but for a 100
-      // that answers ferry's own Expect.
-      io.origin_buf.consume(r.head_size);
-      const bool ferrys_own = out.resp.status == 100 && req.ferry_added_expect;
-      if (!ferrys_own && !co_await relay_interim(out.resp)) {
-        client_failed({ProxyErrc::connection_terminated, "client went away during an interim response"}, true);
-        co_return;
-      }
-    }
-  }
 };
 
 }  // namespace
 
-awaitable<ExchangeOutcome> exchange_request(ExchangeIo io, const OutgoingRequest& req, std::string origin_name) {
-  Exchange x{io, req, std::move(origin_name), {}};
-  co_await x.run();
-  co_return std::move(x.out);
+std::string PeerName::text() const {
+  if (!proxy_route.empty()) return "upstream proxy " + std::string(proxy_route);
+  return origin ? origin->to_string() : std::string("the origin");
+}
+
+// One coroutine frame for the exchange (its helpers above are the few that
+// wait more than once): small requests pay per frame.
+awaitable<ExchangeOutcome> exchange_request(ExchangeIo io, const OutgoingRequest& req, PeerName peer) {
+  Exchange x{io, req, peer, {}};
+    error_code ec;
+    x.arm();
+    co_await x.io.origin.write(asio::buffer(x.req.head.data(), x.req.head.size()), ec);
+    x.io.deadline.disarm();
+    if (ec) {
+      x.out.kind = ExchangeOutcome::Kind::not_sent;
+      x.out.error = ProxyError{ProxyErrc::connection_terminated, "sending the request to " + x.name() + " failed"};
+      co_return std::move(x.out);
+    }
+    const bool has_body = x.req.body.kind != http::BodyKind::none;
+    if (has_body && x.req.wait_for_verdict) {
+      const bool go = co_await x.await_verdict();
+      if (x.out.body_refused) {
+        x.out.kind = ExchangeOutcome::Kind::response;
+        co_return std::move(x.out);
+      }
+      if (!go) co_return std::move(x.out);
+    }
+    if (has_body && !co_await x.send_body()) co_return std::move(x.out);
+    if (!has_body) x.out.body_sent = true;
+
+    // The response head, relaying interim (1xx) responses.
+    for (;;) {
+      x.arm();
+      auto r = co_await read_head(x.io.origin, x.io.origin_buf);
+      x.io.deadline.disarm();
+      if (r.status != HeadRead::Status::complete) {
+        const bool silent = r.status == HeadRead::Status::closed_clean ||
+                            (r.status == HeadRead::Status::io_error && !x.io.deadline.expired());
+        if (silent && x.io.origin_buf.empty()) {
+          x.out.kind = ExchangeOutcome::Kind::no_response;
+          x.out.error = x.head_read_error(r);
+          co_return std::move(x.out);
+        }
+        x.origin_failed(x.head_read_error(r));
+        co_return std::move(x.out);
+      }
+      auto pr = http::parse_response_head(x.io.origin_buf.data().substr(0, r.head_size), x.out.resp);
+      if (pr.state != http::ParseState::complete) {
+        x.origin_failed({ProxyErrc::http_protocol_error, "malformed response from " + x.name() + ": " + std::string(pr.error)});
+        co_return std::move(x.out);
+      }
+      if (x.out.resp.status >= 200 || x.out.resp.status == 101) {
+        x.out.kind = ExchangeOutcome::Kind::response;
+        x.out.head_size = r.head_size;
+        co_return std::move(x.out);
+      }
+      // Interim responses go to HTTP/1.1 clients as they are, but for a 100
+      // that answers ferry's own Expect.
+      x.io.origin_buf.consume(r.head_size);
+      const bool ferrys_own = x.out.resp.status == 100 && x.req.ferry_added_expect;
+      if (!ferrys_own && !co_await x.relay_interim(x.out.resp)) {
+        x.client_failed({ProxyErrc::connection_terminated, "client went away during an interim response"}, true);
+        co_return std::move(x.out);
+      }
+    }
+    co_return std::move(x.out);
 }
 
 }  // namespace ferry

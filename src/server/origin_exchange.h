@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/host_port.h"
 #include "base/proxy_error.h"
 #include "http/message_head.h"
 #include "net/read_buffer.h"
@@ -64,7 +65,14 @@ struct ExchangeOutcome {
 // (RFC 9110 §10.1.1: a client should not wait indefinitely; curl waits 1 s).
 inline constexpr Millis kContinueWait{1000};
 
-// `origin_name` names the origin or proxy in error details.
-awaitable<ExchangeOutcome> exchange_request(ExchangeIo io, const OutgoingRequest& req, std::string origin_name);
+// Names the other end in error details; the text is built only when an
+// error needs it (a request that succeeds makes no string for it).
+struct PeerName {
+  std::string_view proxy_route;     // non-empty: "upstream proxy <route>"
+  const HostPort* origin = nullptr;  // else the origin's authority
+  std::string text() const;
+};
+
+awaitable<ExchangeOutcome> exchange_request(ExchangeIo io, const OutgoingRequest& req, PeerName peer);
 
 }  // namespace ferry

@@ -74,7 +74,9 @@ awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened 
   query.host = target.host;
   query.port = target.port;
   query.authority = authority;
-  auto resolved = co_await ctx.resolver->resolve(query);
+  Expected<Resolution, ProxyError> resolved = Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "no route"}};
+  if (auto now = ctx.resolver->resolve_now(query)) resolved = std::move(*now);
+  else resolved = co_await ctx.resolver->resolve(query);
   if (!resolved) {
     s.record(resolved.error());
     co_await before_relay(&resolved.error());

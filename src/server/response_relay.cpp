@@ -16,13 +16,11 @@ bool codings_hold_chunked(const http::ResponseInfo& info) {
   return false;
 }
 
-awaitable<error_code> write_client(ExchangeIo& io, std::array<asio::const_buffer, 3> bufs) {
-  error_code ec;
-  // A client that does not read must not pin the session (review D9).
+// A client that does not read must not pin the session (review D9): every
+// write to it runs under the idle deadline. (Armed inline around each
+// write rather than in a helper coroutine: one frame less per response.)
+void arm_client_write(ExchangeIo& io) {
   io.deadline.arm(io.idle, [&io] { io.client.cancel(); });
-  co_await io.client.write(bufs, ec);
-  io.deadline.disarm();
-  co_return ec;
 }
 
 awaitable<RelayResult> relay_upgrade(ExchangeIo io, const http::ResponseHead& resp, const http::ResponseInfo& info,
@@ -36,7 +34,10 @@ awaitable<RelayResult> relay_upgrade(ExchangeIo io, const http::ResponseHead& re
   auto out_head = http::build_response_head(resp, info, fr);
   io.origin_buf.consume(head_size);
   out.relayed_head = true;
-  const error_code ec = co_await write_client(io, {asio::buffer(out_head), {}, {}});
+  error_code ec;
+  arm_client_write(io);
+  co_await io.client.write({asio::buffer(out_head), {}, {}}, ec);
+  io.deadline.disarm();
   if (!ec) {
     auto stats = co_await relay_tunnel(io.client, io.client_buf, io.origin, io.origin_buf, io.deadline, io.idle,
                                        req.relay_mode);
@@ -81,7 +82,10 @@ awaitable<RelayResult> relay_response(ExchangeIo io, const http::ResponseHead& r
   if (to_client == BodyKind::content_length && io.origin_buf.size() >= info.content_length) {
     // The whole body is here already: one write for head and body.
     auto body = io.origin_buf.data().substr(0, size_t(info.content_length));
-    const error_code ec = co_await write_client(io, {asio::buffer(out_head), asio::buffer(body), {}});
+    error_code ec;
+    arm_client_write(io);
+    co_await io.client.write({asio::buffer(out_head), asio::buffer(body), {}}, ec);
+    io.deadline.disarm();
     io.origin_buf.consume(body.size());
     if (ec) {
       out.log_error = "connection_terminated";
@@ -89,7 +93,10 @@ awaitable<RelayResult> relay_response(ExchangeIo io, const http::ResponseHead& r
       co_return out;
     }
   } else {
-    const error_code ec = co_await write_client(io, {asio::buffer(out_head), {}, {}});
+    error_code ec;
+    arm_client_write(io);
+    co_await io.client.write({asio::buffer(out_head), {}, {}}, ec);
+    io.deadline.disarm();
     if (ec) {
       out.log_error = "connection_terminated";
       out.log_detail = "client write failed: " + ec.message();

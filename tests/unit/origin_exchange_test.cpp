@@ -28,7 +28,8 @@ struct Bed {
     bool done = false;
     auto body = [&]() -> awaitable<void> {
       ExchangeIo xio{client, client_buf, origin, origin_buf, deadline, idle};
-      out = co_await exchange_request(xio, req, "origin.test:80");
+      const HostPort origin{"origin.test", 80};
+      out = co_await exchange_request(xio, req, PeerName{{}, &origin});
       done = true;
     };
     auto watched = [&]() -> awaitable<void> {

@@ -72,7 +72,7 @@ struct Bed {
         req.head = wire;
         req.method = "GET";
         ExchangeIo xio{client, client_buf, proxy, proxy_buf, deadline, Millis(2000)};
-        ExchangeOutcome x = co_await exchange_request(xio, req, "upstream proxy p");
+        ExchangeOutcome x = co_await exchange_request(xio, req, PeerName{"p", nullptr});
         if (x.kind != ExchangeOutcome::Kind::response) break;
         statuses.push_back(x.resp.status);
         proxy_buf.consume(x.head_size);

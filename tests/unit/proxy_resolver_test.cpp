@@ -36,12 +36,12 @@ RouteQuery query(TrafficKind kind, std::string_view host, uint16_t port, std::st
 TEST(StaticProxyResolver, RulesBecomeLists) {
   const auto table = table_with({"http://p1:8080", "socks5h://p2:1080"}, ".corp");
   StaticProxyResolver r(table);
-  auto loop = r.resolve_now(query(TrafficKind::plain_http, "127.0.0.1", 80, "127.0.0.1"));
+  auto loop = r.answer(query(TrafficKind::plain_http, "127.0.0.1", 80, "127.0.0.1"));
   EXPECT_TRUE(loop.proxies->direct_only());
   EXPECT_EQ(loop.rule, "loopback");
-  auto bypass = r.resolve_now(query(TrafficKind::tunnel, "git.corp", 443, "git.corp:443"));
+  auto bypass = r.answer(query(TrafficKind::tunnel, "git.corp", 443, "git.corp:443"));
   EXPECT_EQ(bypass.proxies->to_string(), "DIRECT");
-  auto up = r.resolve_now(query(TrafficKind::plain_http, "example.com", 80, "example.com", "/a?b"));
+  auto up = r.answer(query(TrafficKind::plain_http, "example.com", 80, "example.com", "/a?b"));
   EXPECT_EQ(up.proxies->to_string(), "http://p1:8080; socks5h://p2:1080");
   EXPECT_EQ(up.rule, "upstream");
 }
@@ -49,8 +49,8 @@ TEST(StaticProxyResolver, RulesBecomeLists) {
 TEST(StaticProxyResolver, ListsAreBuiltOnceAndShareTheTablesProxies) {
   const auto table = table_with({"http://p1:8080"});
   StaticProxyResolver r(table);
-  auto a = r.resolve_now(query(TrafficKind::plain_http, "a.example", 80, "a.example"));
-  auto b = r.resolve_now(query(TrafficKind::tunnel, "b.example", 443, "b.example:443"));
+  auto a = r.answer(query(TrafficKind::plain_http, "a.example", 80, "a.example"));
+  auto b = r.answer(query(TrafficKind::tunnel, "b.example", 443, "b.example:443"));
   EXPECT_EQ(a.proxies.get(), b.proxies.get());  // no allocation per request
   // The chain's proxy is the table's object (the AuthRegistry knows it by address).
   EXPECT_EQ(&a.proxies->chains.front().first(), table.all_proxies().front());
