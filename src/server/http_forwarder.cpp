@@ -207,8 +207,8 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
         auth.reset();
         auth_proxy = hop.forward_proxy;
         if (auth_proxy)
-          auth.emplace(ctx.upstream.blocking, ctx.upstream.auth.find(*auth_proxy),
-                       auth::DigestRequest{f.method, heads.absolute_url}, hop.route);
+          auth.emplace(upstream.blocking, upstream.auth.find(*auth_proxy),
+                       auth::DigestRequest{f.method, heads.absolute_url}, *auth_proxy);
       }
     }
     keep_connection = false;

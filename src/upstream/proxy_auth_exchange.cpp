@@ -6,8 +6,8 @@
 namespace ferry {
 
 ProxyAuthExchange::ProxyAuthExchange(BlockingPool& blocking, auth::ProxyAuthenticator* authr,
-                                     auth::DigestRequest req, std::string proxy_name)
-    : blocking_(blocking), authr_(authr), req_(std::move(req)), proxy_name_(std::move(proxy_name)) {}
+                                     auth::DigestRequest req, const ProxyUrl& proxy)
+    : blocking_(blocking), authr_(authr), req_(req), proxy_(proxy) {}
 
 ProxyAuthExchange::~ProxyAuthExchange() { auth::cleanse_string(credentials_); }
 
@@ -26,8 +26,13 @@ awaitable<std::optional<ProxyError>> ProxyAuthExchange::begin_try(const ByteStre
   if (!authr_ || no_credentials_) co_return std::nullopt;
   attempt_ = auth::AuthAttempt{};
   const bool authenticated = conn.proxy_authenticated;
+  if (!may_block() || authenticated) {
+    // Nothing can wait (no GSSAPI call): computed here, no pool round trip.
+    credentials_ = authr_->first_try(req_, attempt_, authenticated);
+    co_return std::nullopt;
+  }
   auto first = [&] { return authr_->first_try(req_, attempt_, authenticated); };
-  auto made = co_await off_loop(blocking_, first, may_block() && !authenticated);
+  auto made = co_await off_loop(blocking_, first, true);
   if (!made) co_return made.error();
   // The move frees nothing unwiped: credentials_ was wiped and emptied above.
   credentials_ = std::move(*made);
@@ -54,7 +59,7 @@ bool ProxyAuthExchange::scheme_unknown() const {
 
 awaitable<std::optional<ProxyError>> ProxyAuthExchange::on_challenge(const http::ResponseHead& resp) {
   if (!authr_ || no_credentials_)
-    co_return ProxyError{ProxyErrc::http_request_denied, "upstream proxy " + proxy_name_ + " requires authentication", 407};
+    co_return ProxyError{ProxyErrc::http_request_denied, "upstream proxy " + proxy_.to_redacted_string() + " requires authentication", 407};
   const auto challenges = proxy_authenticate_values(resp);
   auto respond = [&] { return authr_->answer(challenges, req_, attempt_); };
   auto next = co_await off_loop(blocking_, respond, may_block());
@@ -70,7 +75,14 @@ awaitable<std::optional<ProxyError>> ProxyAuthExchange::on_accepted(const http::
   if (!authr_) co_return std::nullopt;
   const auto answers = proxy_authenticate_values(resp);
   auto verify = [&] { return authr_->accepted(answers, attempt_); };
-  auto ok = co_await off_loop(blocking_, verify, attempt_.context != nullptr);
+  if (!attempt_.context) {
+    // No security context to verify a token with: nothing can wait.
+    auto ok = verify();
+    if (!ok) co_return ok.error();
+    if (*ok) conn.proxy_authenticated = true;
+    co_return std::nullopt;
+  }
+  auto ok = co_await off_loop(blocking_, verify, true);
   if (!ok) co_return ok.error();
   if (*ok) conn.proxy_authenticated = true;
   co_return std::nullopt;

@@ -22,8 +22,9 @@ class ProxyAuthExchange {
  public:
   // `authr` may be null: a proxy ferry has no authenticator for (a 407 from
   // it is then the client's answer).
+  // `req` and `proxy` are borrowed for the exchange's lifetime.
   ProxyAuthExchange(BlockingPool& blocking, auth::ProxyAuthenticator* authr, auth::DigestRequest req,
-                    std::string proxy_name);
+                    const ProxyUrl& proxy);
   ~ProxyAuthExchange();
   ProxyAuthExchange(const ProxyAuthExchange&) = delete;
   ProxyAuthExchange& operator=(const ProxyAuthExchange&) = delete;
@@ -74,7 +75,7 @@ class ProxyAuthExchange {
   BlockingPool& blocking_;
   auth::ProxyAuthenticator* authr_;
   const auth::DigestRequest req_;
-  const std::string proxy_name_;
+  const ProxyUrl& proxy_;  // named in errors (redacted), only when one happens
   auth::AuthAttempt attempt_;
   std::string credentials_;  // wiped in the destructor and on every change
   bool answer_pending_ = false;

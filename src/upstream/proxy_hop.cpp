@@ -119,7 +119,7 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
                                                             std::string_view forwarded_via) {
   const std::string authority = target.to_string();
   const std::string name = proxy.to_redacted_string();
-  ProxyAuthExchange auth(ctx.blocking, ctx.auth.find(proxy), auth::DigestRequest{"CONNECT", authority}, name);
+  ProxyAuthExchange auth(ctx.blocking, ctx.auth.find(proxy), auth::DigestRequest{"CONNECT", authority}, proxy);
 
   ByteStreamPtr conn;
   ReadBuffer buf(4096);

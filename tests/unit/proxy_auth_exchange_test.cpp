@@ -16,6 +16,7 @@ namespace {
 
 using test::ScriptedStream;
 
+const ProxyUrl kProxyUrl = *parse_proxy_url("http://p:3128");
 constexpr std::string_view kHead = "GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n";
 
 auth::Credentials creds() {
@@ -107,13 +108,13 @@ TEST(ProxyAuthTranscript, BasicLearntFromA407ThenPreemptive) {
       .then(std::string(k200), kHead.size() + leg2.size())
       .then(std::string(k200), kHead.size() + 2 * leg2.size());
   {
-    ProxyAuthExchange first(b.blocking, &authr, {"GET", "http://x/"}, "http://p:3128");
+    ProxyAuthExchange first(b.blocking, &authr, {"GET", "http://x/"}, kProxyUrl);
     ASSERT_TRUE(b.request(first));
     EXPECT_FALSE(b.refused);
   }
   {
     // The next request carries Basic at once: no 407 round trip.
-    ProxyAuthExchange second(b.blocking, &authr, {"GET", "http://x/"}, "http://p:3128");
+    ProxyAuthExchange second(b.blocking, &authr, {"GET", "http://x/"}, kProxyUrl);
     ASSERT_TRUE(b.request(second));
   }
   EXPECT_EQ(b.statuses, (std::vector<int>{407, 200, 200}));
@@ -127,7 +128,7 @@ TEST(ProxyAuthTranscript, NtlmHandshakeOnOneConnectionThenRidesOnIt) {
   const std::string k407Type2 = "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: NTLM " +
                                 spec_challenge_b64() + "\r\nContent-Length: 0\r\n\r\n";
   b.proxy.then(k407Type2, leg1.size()).then(std::string(k200), leg1.size() + 1);
-  ProxyAuthExchange exchange(b.blocking, &authr, {"GET", "http://x/"}, "http://p:3128");
+  ProxyAuthExchange exchange(b.blocking, &authr, {"GET", "http://x/"}, kProxyUrl);
   ASSERT_TRUE(b.request(exchange));
   EXPECT_FALSE(b.refused);
   EXPECT_EQ(b.statuses, (std::vector<int>{407, 200}));
@@ -143,7 +144,7 @@ TEST(ProxyAuthTranscript, NtlmHandshakeOnOneConnectionThenRidesOnIt) {
   // A later request on the authenticated connection carries nothing.
   b.proxy.then(std::string(k200), sent.size() + kHead.size());
   const size_t before = sent.size();
-  ProxyAuthExchange later(b.blocking, &authr, {"GET", "http://x/"}, "http://p:3128");
+  ProxyAuthExchange later(b.blocking, &authr, {"GET", "http://x/"}, kProxyUrl);
   ASSERT_TRUE(b.request(later));
   EXPECT_EQ(b.proxy.written().substr(before), kHead);
 }
@@ -154,10 +155,10 @@ TEST(ProxyAuthTranscript, NtlmLegsAreClassifiedForBodyRequests) {
   ScriptedStream conn(io.get_executor());
   // Configured NTLM: the first leg goes before the proxy said anything.
   auth::ProxyAuthenticator configured(AuthMode::ntlm, creds(), "http://p:3128");
-  ProxyAuthExchange pre(blocking, &configured, {"POST", "http://x/"}, "http://p:3128");
+  ProxyAuthExchange pre(blocking, &configured, {"POST", "http://x/"}, kProxyUrl);
   // Learnt from this request's 407: the leg answers the proxy's demand.
   auth::ProxyAuthenticator learning(AuthMode::automatic, creds(), "http://p:3128");
-  ProxyAuthExchange re(blocking, &learning, {"POST", "http://x/"}, "http://p:3128");
+  ProxyAuthExchange re(blocking, &learning, {"POST", "http://x/"}, kProxyUrl);
   http::ResponseHead challenge;
   const std::string raw = "HTTP/1.1 407 X\r\nProxy-Authenticate: NTLM\r\n\r\n";
   ASSERT_EQ(http::parse_response_head(raw, challenge).state, http::ParseState::complete);
@@ -180,7 +181,7 @@ TEST(ProxyAuthTranscript, NtlmLegsAreClassifiedForBodyRequests) {
 TEST(ProxyAuthTranscript, ProxyWithoutAuthenticatorGivesTheClientA407) {
   Bed b;
   b.proxy.then(std::string(k407Basic), kHead.size());
-  ProxyAuthExchange exchange(b.blocking, nullptr, {"GET", "http://x/"}, "http://p:3128");
+  ProxyAuthExchange exchange(b.blocking, nullptr, {"GET", "http://x/"}, kProxyUrl);
   ASSERT_TRUE(b.request(exchange));
   ASSERT_TRUE(b.refused);
   EXPECT_EQ(b.refused->http_status(), 407);
@@ -193,7 +194,7 @@ TEST(ProxyAuthTranscript, SecondRejectionIsTheClientsAnswerAndNamesNoSecret) {
   auth::ProxyAuthenticator authr(AuthMode::automatic, creds(), "http://p:3128");
   const std::string leg2 = with_auth("Basic Ym9iOnB3");
   b.proxy.then(std::string(k407Basic), kHead.size()).then(std::string(k407Basic), kHead.size() + leg2.size());
-  ProxyAuthExchange exchange(b.blocking, &authr, {"GET", "http://x/"}, "http://p:3128");
+  ProxyAuthExchange exchange(b.blocking, &authr, {"GET", "http://x/"}, kProxyUrl);
   ASSERT_TRUE(b.request(exchange));
   ASSERT_TRUE(b.refused);
   EXPECT_EQ(b.refused->http_status(), 407);
