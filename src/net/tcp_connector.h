@@ -17,7 +17,7 @@ namespace ferry {
 // plus any the caller adds (ferry's own listeners, to break self-loops).
 class DestinationFilter {
  public:
-  void prohibit(tcp::endpoint ep) { prohibited_.push_back(ep); }
+  void prohibit(const tcp::endpoint& ep) { prohibited_.push_back(ep); }
   // Empty when allowed, else why not.
   std::string check(const tcp::endpoint& ep) const;
 
