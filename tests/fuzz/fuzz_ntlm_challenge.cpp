@@ -42,12 +42,12 @@ void check_authenticate(const Challenge& c) {
   LeReader r(m);
   FUZZ_CHECK(r.bytes(0, 8) == std::string_view("NTLMSSP\0", 8));
   FUZZ_CHECK(r.u32(8) == 3u);
-  field(r, m, 12);                       // LmChallengeResponse
-  auto nt = field(r, m, 20);             // NtChallengeResponse
-  field(r, m, 28);                       // DomainName
+  field(r, m, 12);            // LmChallengeResponse
+  auto nt = field(r, m, 20);  // NtChallengeResponse
+  field(r, m, 28);            // DomainName
   FUZZ_CHECK(field(r, m, 36) == ((c.flags & kNegotiateUnicode) ? utf16le(id.user) : id.user));
-  field(r, m, 44);                       // Workstation
-  field(r, m, 52);                       // EncryptedRandomSessionKey
+  field(r, m, 44);  // Workstation
+  field(r, m, 52);  // EncryptedRandomSessionKey
   // NTProofStr(16) + temp, which ends with target info and 4 zero bytes.
   FUZZ_CHECK(nt.size() == 16 + 28 + c.target_info.size() + 4);
   FUZZ_CHECK(nt.substr(16 + 28, c.target_info.size()) == c.target_info);

@@ -25,9 +25,7 @@ using namespace ferry::socks5;
 
 namespace {
 
-bool name_byte(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
-}
+bool name_byte(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'; }
 
 bool canonical_ip(const std::string& host) {
   boost::system::error_code ec;

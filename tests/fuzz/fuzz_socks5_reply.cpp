@@ -47,8 +47,7 @@ boost::asio::ip::tcp::endpoint endpoint_from(std::string_view d) {
   std::array<unsigned char, 16> b{};
   for (size_t i = 0; i < b.size() && i + 3 < d.size(); ++i) b[i] = static_cast<unsigned char>(d[i + 3]);
   uint16_t port = d.size() >= 3 ? uint16_t(uint8_t(d[1]) << 8 | uint8_t(d[2])) : 0;
-  if (!d.empty() && (d[0] & 1))
-    return {boost::asio::ip::address_v4({b[0], b[1], b[2], b[3]}), port};
+  if (!d.empty() && (d[0] & 1)) return {boost::asio::ip::address_v4({b[0], b[1], b[2], b[3]}), port};
   return {boost::asio::ip::address_v6(b), port};
 }
 

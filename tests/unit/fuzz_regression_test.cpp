@@ -14,9 +14,9 @@ namespace {
 // redact_userinfo masked nothing when the "://" came after the last '@'.
 TEST(FuzzRegression, ProxyUrlErrorNeverHoldsAPasswordBeforeAFakeScheme) {
   const char* bad[] = {
-      "alice:hunter2@proxy:3128/x://y",     // "://" after the '@'
-      "alice:hunter2://x@proxy:3128",       // "://" inside the password
-      "hp:oxtt/alice:hunter2@l://e6",       // the fuzzer's input
+      "alice:hunter2@proxy:3128/x://y",  // "://" after the '@'
+      "alice:hunter2://x@proxy:3128",    // "://" inside the password
+      "hp:oxtt/alice:hunter2@l://e6",    // the fuzzer's input
   };
   for (const char* in : bad) {
     auto u = parse_proxy_url(in);
