@@ -13,13 +13,15 @@ TEST_PKGS=(curl nginx-light python3 openssl ca-certificates clang libclang-rt-14
   squid apache2-utils microsocks dante-server
   krb5-kdc krb5-admin-server krb5-user gss-ntlmssp apache2 libapache2-mod-auth-gssapi python3-gssapi)
 BENCH_PKGS=(wrk tinyproxy cntlm)  # bench also installs TEST_PKGS (squid)
+LINT_PKGS=(clang-format clang-tidy)  # make lint; clang-tidy also needs BUILD_PKGS' headers
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-build}" in
   build) ;;
   test) want+=("${TEST_PKGS[@]}") ;;
   bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
-  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+  lint) want+=("${LINT_PKGS[@]}") ;;
+  *) echo "usage: $0 [build|test|bench|lint]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -67,7 +67,7 @@ Expected<std::string, ProxyError> ProxyAuthenticator::ntlm_type3(std::string_vie
   return value;
 }
 
-ProxyError ProxyAuthenticator::denied(std::string why) const {
+ProxyError ProxyAuthenticator::denied(const std::string& why) const {
   return ProxyError{ProxyErrc::http_request_denied, "upstream proxy " + proxy_name_ + " " + why, 407};
 }
 

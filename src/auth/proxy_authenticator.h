@@ -122,7 +122,7 @@ class ProxyAuthenticator {
   static constexpr int kMaxStaleRetries = 3;
 
  private:
-  ProxyError denied(std::string why) const;
+  ProxyError denied(const std::string& why) const;
   std::string make_value(Scheme s, const DigestRequest& req);  // mutex held
   // A Negotiate token from a fresh context, or the reason there is none.
   Expected<std::string, GssFailure> fresh_negotiate(AuthAttempt& attempt);

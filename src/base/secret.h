@@ -11,7 +11,7 @@ class Secret {
  public:
   Secret() = default;
   explicit Secret(std::string value);
-  Secret(const Secret& o) : value_(o.value_) {}
+  Secret(const Secret& o) = default;
   Secret& operator=(const Secret& o);
   Secret(Secret&& o) noexcept;
   Secret& operator=(Secret&& o) noexcept;

@@ -306,10 +306,8 @@ Expected<bool> ConfigBuilder::load_toml(const std::string& path) {
     std::string key(k.str());
     if (auto tbl = node.as_table()) {
       for (const auto& [k2, node2] : *tbl) leaves.emplace_back(key + "." + std::string(k2.str()), &node2);
-    } else if (node.is_array_of_tables()) {
-      leaves.emplace_back(key, &node);
     } else {
-      leaves.emplace_back(key, &node);
+      leaves.emplace_back(key, &node);  // a value or an array of tables
     }
   }
   for (const auto& [key, node] : leaves) {

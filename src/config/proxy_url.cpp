@@ -38,6 +38,22 @@ bool percent_decode(std::string_view in, std::string& out) {
   return true;
 }
 
+// Where "://" ends a scheme (RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" /
+// "." )), or npos. A "://" after anything else is not a scheme's: it may sit
+// in a password ("alice:pa://ss@proxy") or after the userinfo, and treating
+// what precedes it as a scheme would print the password.
+size_t scheme_end(std::string_view text) {
+  auto end = text.find("://");
+  if (end == std::string_view::npos) return end;
+  for (size_t i = 0; i < end; ++i) {
+    char c = text[i];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    bool other = (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+    if (!alpha && (i == 0 || !other)) return std::string_view::npos;
+  }
+  return end == 0 ? std::string_view::npos : end;
+}
+
 }  // namespace
 
 std::string redact_userinfo(std::string_view text) {
@@ -45,8 +61,8 @@ std::string redact_userinfo(std::string_view text) {
   // name included: a password may itself hold '/', '?', '#' or '@', and a
   // value that does not parse must not leak either. Over-redacting a path
   // with an '@' in it is the safe mistake.
-  auto scheme_end = text.find("://");
-  size_t auth_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  auto end = scheme_end(text);
+  size_t auth_start = end == std::string_view::npos ? 0 : end + 3;
   auto at = text.rfind('@');
   if (at == std::string_view::npos || at < auth_start) return std::string(text);
   std::string out(text.substr(0, auth_start));
@@ -69,15 +85,15 @@ Expected<ProxyUrl> parse_proxy_url(std::string_view text) {
   auto error = [&](std::string_view why) { return fail("invalid proxy URL '" + shown + "': " + std::string(why)); };
   ProxyUrl url;
   std::string_view rest = text;
-  auto scheme_end = rest.find("://");
-  if (scheme_end != std::string_view::npos) {
-    auto scheme = to_lower(rest.substr(0, scheme_end));
+  auto end = scheme_end(rest);
+  if (end != std::string_view::npos) {
+    auto scheme = to_lower(rest.substr(0, end));
     if (scheme == "http") url.scheme = ProxyScheme::http;
     else if (scheme == "https") url.scheme = ProxyScheme::https;
     else if (scheme == "socks5") url.scheme = ProxyScheme::socks5;
     else if (scheme == "socks5h") url.scheme = ProxyScheme::socks5h;
     else return error("unsupported scheme '" + scheme + "' (use http, https, socks5 or socks5h)");
-    rest.remove_prefix(scheme_end + 3);
+    rest.remove_prefix(end + 3);
   }
   // One trailing slash is allowed; any other path, a query or a fragment is not.
   auto path = rest.find_first_of("/?#");

@@ -24,7 +24,7 @@ bool plain_http_port_allowed(uint16_t port);
 // and, for remote clients, the ferry host itself.
 class DestinationFilter {
  public:
-  void prohibit(tcp::endpoint ep) { prohibited_.push_back(ep); }
+  void prohibit(const tcp::endpoint& ep) { prohibited_.push_back(ep); }
   // This host's interface addresses: a wildcard listener is reachable
   // through each of them, and remote clients may not target them.
   void set_host_addresses(std::vector<asio::ip::address> addresses);

@@ -225,7 +225,7 @@ awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(UpstreamContext& ctx, co
 awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, const ProxyUrl& proxy,
                                                       const HostPort& target) {
   const std::string name = proxy.to_redacted_string();
-  auto bad = [&](std::string what) { return unreachable({ProxyErrc::connection_terminated, "SOCKS5 proxy " + name + ": " + what}); };
+  auto bad = [&](const std::string& what) { return unreachable({ProxyErrc::connection_terminated, "SOCKS5 proxy " + name + ": " + what}); };
 
   // socks5:// resolves here (the proxy gets an address); socks5h:// lets the proxy resolve.
   std::string host = target.host;

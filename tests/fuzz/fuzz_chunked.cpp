@@ -36,9 +36,7 @@ bool feed(ChunkedDecoder& dec, std::string_view in, Outcome& out) {
         FUZZ_CHECK(!s.data.empty());
         out.payload.append(s.data);
         break;
-      case ChunkedDecoder::Status::need_more:
-        FUZZ_CHECK(in.empty());
-        return true;
+      case ChunkedDecoder::Status::need_more: FUZZ_CHECK(in.empty()); return true;
       case ChunkedDecoder::Status::done:
         FUZZ_CHECK(dec.done());
         out.status = s.status;

@@ -84,8 +84,8 @@ void check_rebuilt(const RequestHead& head, const RequestInfo& info, const Absol
       ++hosts;
       FUZZ_CHECK(f.value == host);
     }
-    for (std::string_view banned : {"proxy-authorization", "proxy-authenticate", "proxy-connection", "keep-alive",
-                                    "te", "trailer"})
+    for (std::string_view banned :
+         {"proxy-authorization", "proxy-authenticate", "proxy-connection", "keep-alive", "te", "trailer"})
       FUZZ_CHECK(!iequals(f.name, banned));
     if (!info.upgrade) {
       FUZZ_CHECK(!iequals(f.name, "upgrade"));

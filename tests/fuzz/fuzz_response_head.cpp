@@ -72,8 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   for (const auto& f : again.fields) {
     if (iequals(f.name, "via") && f.value == "1.1 ferry-fuzz") saw_via = true;
     if (iequals(f.name, "connection")) ++connection_fields;
-    for (std::string_view banned : {"proxy-authenticate", "proxy-authorization", "proxy-connection", "keep-alive",
-                                    "te", "trailer"})
+    for (std::string_view banned :
+         {"proxy-authenticate", "proxy-authorization", "proxy-connection", "keep-alive", "te", "trailer"})
       FUZZ_CHECK(!iequals(f.name, banned));
     if (!upgrade) FUZZ_CHECK(!iequals(f.name, "upgrade"));
   }

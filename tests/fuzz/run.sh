@@ -12,7 +12,9 @@ fi
 build_dir=$1
 seconds=$2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-fuzzers=(fuzz_request_head fuzz_response_head fuzz_chunked)
+# One fuzzer per seed corpus directory (corpus/<fuzzer>/): a fuzzer that is
+# missing from the build is then reported, not silently skipped.
+mapfile -t fuzzers < <(cd "$here/corpus" && ls -1)
 
 # The fuzzers live in BUILD_DIR/tests/fuzz (CMake layout) or BUILD_DIR itself.
 find_binary() {
