@@ -147,8 +147,9 @@ void build_head(benchmark::State& state, std::string_view text) {
   if (!info || !target) return;
   const std::string host = target->host_header();
   for (auto _ : state) {
-    std::string out = build_request_head(
-        head, *info, ForwardRequest{head.method, target->origin_form, host, "1.1 ferry-0123456789ab", false});
+    std::string out =
+        build_request_head(head, *info,
+                           ForwardRequest{head.method, target->origin_form, host, "1.1 ferry-0123456789ab", false});
     benchmark::DoNotOptimize(out);
   }
 }

@@ -183,7 +183,8 @@ int open_tunnel(const std::optional<Endpoint>& proxy, const Endpoint& target, st
     ssize_t r = recv(fd, buf, sizeof buf, 0);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
-      err = r == 0 ? "proxy closed before CONNECT response" : std::string("read CONNECT response: ") + std::strerror(errno);
+      err = r == 0 ? "proxy closed before CONNECT response"
+                   : std::string("read CONNECT response: ") + std::strerror(errno);
       close(fd);
       return -1;
     }
@@ -461,7 +462,8 @@ int run_throughput(const Args& a) {
       return;
     }
     set_timeouts(fd, 2);  // wake up now and then to check the deadline
-    const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_seconds));
+    const auto deadline =
+        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_seconds));
     std::vector<char> buf(kBufSize, 'u');
     if (direction == "down") {
       unsigned char cmd[9];
@@ -484,7 +486,8 @@ int run_throughput(const Args& a) {
       if (!write_all(fd, &cmd, 1)) s.err = "write command failed";
       uint64_t sent = 0;
       while (s.err.empty() && sent < want && Clock::now() < deadline) {
-        ssize_t w = send(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), want - sent)), MSG_NOSIGNAL);
+        ssize_t w =
+            send(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), want - sent)), MSG_NOSIGNAL);
         if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (w <= 0) {
           s.err = std::string("send: ") + std::strerror(errno);
@@ -522,10 +525,11 @@ int run_throughput(const Args& a) {
     end = std::max(end, s.end);
   }
   const double secs = std::chrono::duration<double>(end - start).count();
-  std::printf("throughput proxy=%s tunnels=%d direction=%s bytes=%llu seconds=%.3f MBps=%.1f complete=%s errors=%d%s%s\n",
-              proxy ? proxy->str().c_str() : "none", tunnels, direction.c_str(), static_cast<unsigned long long>(bytes),
-              secs, secs > 0 ? static_cast<double>(bytes) / secs / 1e6 : 0.0, complete ? "yes" : "no", errors,
-              first_err.empty() ? "" : " first_error=", first_err.c_str());
+  std::printf(
+      "throughput proxy=%s tunnels=%d direction=%s bytes=%llu seconds=%.3f MBps=%.1f complete=%s errors=%d%s%s\n",
+      proxy ? proxy->str().c_str() : "none", tunnels, direction.c_str(), static_cast<unsigned long long>(bytes), secs,
+      secs > 0 ? static_cast<double>(bytes) / secs / 1e6 : 0.0, complete ? "yes" : "no", errors,
+      first_err.empty() ? "" : " first_error=", first_err.c_str());
   return errors == 0 ? 0 : 1;
 }
 
@@ -581,14 +585,16 @@ int run_setup(const Args& a) {
   if (!dump.empty()) {
     FILE* out = std::fopen(dump.c_str(), "a");
     if (!out) die("cannot open " + dump);
-    for (size_t i = 0; i < firstbyte_us.size(); ++i) std::fprintf(out, "%.1f %.1f\n", established_us[i], firstbyte_us[i]);
+    for (size_t i = 0; i < firstbyte_us.size(); ++i)
+      std::fprintf(out, "%.1f %.1f\n", established_us[i], firstbyte_us[i]);
     std::fclose(out);
   }
   const Stats e = stats_of(established_us), f = stats_of(firstbyte_us);
-  std::printf("setup proxy=%s count=%zu errors=%d established_p50_us=%.0f established_p99_us=%.0f established_mean_us=%.0f "
-              "firstbyte_p50_us=%.0f firstbyte_p99_us=%.0f firstbyte_mean_us=%.0f firstbyte_max_us=%.0f%s%s\n",
-              proxy ? proxy->str().c_str() : "none", firstbyte_us.size(), errors, e.p50, e.p99, e.mean, f.p50, f.p99,
-              f.mean, f.max, first_err.empty() ? "" : " first_error=", first_err.c_str());
+  std::printf(
+      "setup proxy=%s count=%zu errors=%d established_p50_us=%.0f established_p99_us=%.0f established_mean_us=%.0f "
+      "firstbyte_p50_us=%.0f firstbyte_p99_us=%.0f firstbyte_mean_us=%.0f firstbyte_max_us=%.0f%s%s\n",
+      proxy ? proxy->str().c_str() : "none", firstbyte_us.size(), errors, e.p50, e.p99, e.mean, f.p50, f.p99, f.mean,
+      f.max, first_err.empty() ? "" : " first_error=", first_err.c_str());
   return errors == 0 && firstbyte_us.size() == count ? 0 : 1;
 }
 
@@ -630,8 +636,8 @@ int run_idle(const Args& a) {
   std::vector<std::thread> threads;
   for (int t = 0; t < nthreads; ++t) threads.emplace_back(worker, t);
   for (auto& th : threads) th.join();
-  std::printf("READY opened=%d failed=%d seconds=%.2f%s%s\n", count - failed.load(), failed.load(), seconds_since(begin),
-              first_err.empty() ? "" : " first_error=", first_err.c_str());
+  std::printf("READY opened=%d failed=%d seconds=%.2f%s%s\n", count - failed.load(), failed.load(),
+              seconds_since(begin), first_err.empty() ? "" : " first_error=", first_err.c_str());
   std::fflush(stdout);
 
   // Hold the tunnels idle until stdin reaches EOF, or the hold time is up.

@@ -25,7 +25,9 @@ struct Report {
     if (!ok) ++failures;
     std::cout << (ok ? "ok    " : "FAIL  ") << what << ": " << detail << "\n";
   }
-  void info(const std::string& what, const std::string& detail) { std::cout << "info  " << what << ": " << detail << "\n"; }
+  void info(const std::string& what, const std::string& detail) {
+    std::cout << "info  " << what << ": " << detail << "\n";
+  }
 };
 
 std::string lifetime_words(int64_t s) {
@@ -72,8 +74,9 @@ awaitable<void> check_upstream(UpstreamContext& ctx, const ProxyUrl& proxy, Repo
     r.line(false, "upstream " + name, probe.error().error.details);
     co_return;
   }
-  r.line(true, "upstream " + name, "reachable; offers " + schemes_of(probe->challenges) +
-                                       (probe->status == 407 ? "" : " (answered " + std::to_string(probe->status) + " without auth)"));
+  r.line(true, "upstream " + name,
+         "reachable; offers " + schemes_of(probe->challenges) +
+             (probe->status == 407 ? "" : " (answered " + std::to_string(probe->status) + " without auth)"));
   if (probe->status != 407) co_return;
   auto t = co_await http_connect_tunnel(ctx, proxy, kProbeTarget, true);
   const bool passed = t || (!t.error().fail_over && t.error().error.http_status() != 407);
@@ -91,15 +94,13 @@ awaitable<void> run_checks(UpstreamContext& ctx, UpstreamRuntime& rt, const Conf
     const auth::CredentialStatus& st = *status;
     // Kerberos is asked for explicitly: --auth negotiate, or ferry's own
     // identity (--keytab, or a Kerberos --user with a password file).
-    const bool explicit_kerberos = config.auth == AuthMode::negotiate || !config.keytab.empty() ||
-                                   (!config.user.empty() && config.user.find('\\') == std::string::npos &&
-                                    !config.password_file.empty());
+    const bool explicit_kerberos =
+        config.auth == AuthMode::negotiate || !config.keytab.empty() ||
+        (!config.user.empty() && config.user.find('\\') == std::string::npos && !config.password_file.empty());
     if (st.present)
       r.line(true, "kerberos", st.principal + " from " + st.source + ", ticket " + lifetime_words(st.lifetime_s));
-    else if (explicit_kerberos)
-      r.line(false, "kerberos", st.failure.words);
-    else
-      r.info("kerberos", st.failure.words + " (Negotiate unavailable; other schemes still work)");
+    else if (explicit_kerberos) r.line(false, "kerberos", st.failure.words);
+    else r.info("kerberos", st.failure.words + " (Negotiate unavailable; other schemes still work)");
     if (st.present || explicit_kerberos) co_await check_kdcs(ctx, r);
   }
   std::vector<ProxyUrl> upstreams = config.upstreams;
@@ -128,8 +129,9 @@ int run_check(const Config& config) {
   DestinationFilter filter;
   const Destinations destinations{dns, filter};
   TlsClientContext origin_tls;
-  UpstreamContext ctx{config.connect_timeout, destinations, *(*rt)->proxy_tls, origin_tls, (*rt)->health, (*rt)->auth, log,
-                      (*rt)->blocking};
+  UpstreamContext ctx{
+      config.connect_timeout, destinations, *(*rt)->proxy_tls, origin_tls, (*rt)->health, (*rt)->auth, log,
+      (*rt)->blocking};
   asio::io_context io(1);
   asio::co_spawn(io, run_checks(ctx, **rt, config, r), asio::detached);
   io.run();

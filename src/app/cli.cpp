@@ -12,8 +12,8 @@
 #include "app/route_command.h"
 #include "app/serve_command.h"
 #include "app/token_command.h"
-#include "config/proxy_url.h"
 #include "config/config_loader.h"
+#include "config/proxy_url.h"
 
 namespace ferry {
 
@@ -40,7 +40,8 @@ const std::map<std::string_view, std::string_view>& flag_help() {
       {"security.allow", "client CIDRs allowed to use the proxy (default 127.0.0.0/8,::1/128)"},
       {"security.connect_ports", "ports CONNECT may reach, comma-separated, or * (default 443)"},
       {"socks_listen", "SOCKS5 listener ADDR:PORT (no authentication; routes like CONNECT)"},
-      {"upstream.proxies", "upstream proxy URL: http://, https://, socks5://, socks5h:// or host:port (repeatable = failover order)"},
+      {"upstream.proxies",
+       "upstream proxy URL: http://, https://, socks5://, socks5h:// or host:port (repeatable = failover order)"},
       {"upstream.auth", "auto, negotiate, ntlm, digest, basic or none (default auto: strongest offered)"},
       {"upstream.spn", "Kerberos service name for Negotiate (default HTTP@<upstream host> as configured)"},
       {"upstream.realm", "Kerberos realm for a bare --user"},
@@ -113,10 +114,11 @@ bool tunnel_opts_listen_missing(const CommandOptions& opts) {
 int run_cli(int argc, char** argv) {
   // `ferry` alone, or `ferry --flag ...`, means `ferry serve ...`.
   std::vector<std::string> args(argv + 1, argv + argc);
-  static const std::vector<std::string> commands = {"serve", "help", "connect", "tunnel", "route",
-                                                    "check", "token", "env", "ca"};
+  static const std::vector<std::string> commands = {"serve", "help",  "connect", "tunnel", "route",
+                                                    "check", "token", "env",     "ca"};
   bool has_command = !args.empty() && std::find(commands.begin(), commands.end(), args[0]) != commands.end();
-  bool top_level_flag = !args.empty() && (args[0] == "--version" || args[0] == "-V" || args[0] == "--help" || args[0] == "-h");
+  bool top_level_flag =
+      !args.empty() && (args[0] == "--version" || args[0] == "-V" || args[0] == "--help" || args[0] == "-h");
   if (!has_command && !top_level_flag) args.insert(args.begin(), "serve");
 
   CLI::App app{"ferry: a local egress proxy for enterprise networks", "ferry"};
@@ -138,7 +140,8 @@ int run_cli(int argc, char** argv) {
   add_setting_flags(*env, env_opts);
 
   std::string connect_target;
-  auto* connect = app.add_subcommand("connect", "relay stdin/stdout to HOST:PORT along ferry's route (ssh ProxyCommand)");
+  auto* connect =
+      app.add_subcommand("connect", "relay stdin/stdout to HOST:PORT along ferry's route (ssh ProxyCommand)");
   add_setting_flags(*connect, connect_opts);
   connect->add_option("target", connect_target, "HOST:PORT")->required();
 
@@ -202,8 +205,8 @@ int run_cli(int argc, char** argv) {
   auto run = [](CommandOptions& opts, const char* name, auto&& body) -> int {
     auto config = build_config(opts);
     if (!config) {
-      std::cerr << "ferry" << (std::string_view(name) == "serve" ? "" : std::string(" ") + name) << ": " << config.error()
-                << "\n";
+      std::cerr << "ferry" << (std::string_view(name) == "serve" ? "" : std::string(" ") + name) << ": "
+                << config.error() << "\n";
       return kUsageError;
     }
     return body(*config);

@@ -111,8 +111,9 @@ int run_connect(const Config& config, const std::string& target_text) {
   DestinationFilter filter;
   const Destinations destinations{dns, filter};
   TlsClientContext origin_tls;
-  UpstreamContext up{config.connect_timeout, destinations, *(*rt)->proxy_tls, origin_tls, (*rt)->health, (*rt)->auth, log,
-                     (*rt)->blocking};
+  UpstreamContext up{
+      config.connect_timeout, destinations, *(*rt)->proxy_tls, origin_tls, (*rt)->health, (*rt)->auth, log,
+      (*rt)->blocking};
 
   asio::io_context io(1);
   ConnectRun run;

@@ -20,7 +20,8 @@ Expected<RouteQuery> parse_query(const std::string& url) {
   if (url.starts_with("http://") || url.starts_with("https://")) {
     auto t = http::parse_absolute_target(url);
     if (!t) return fail("'" + http::loggable_target(url) + "': " + t.error());
-    return RouteQuery{t->tls ? TrafficKind::https_url : TrafficKind::plain_http, t->authority, http::loggable_target(url)};
+    return RouteQuery{t->tls ? TrafficKind::https_url : TrafficKind::plain_http, t->authority,
+                      http::loggable_target(url)};
   }
   if (url.find("://") != std::string::npos)
     return fail("'" + http::loggable_target(url) + "': only http:// and https:// URLs, or HOST:PORT for a tunnel");
@@ -40,11 +41,12 @@ std::string_view kind_name(TrafficKind k) {
 
 // Where credentials for an upstream come from, without saying what they are.
 std::string credential_source(const Config& config, const ProxyUrl& p) {
-  if (p.has_credentials()) return p.scheme == ProxyScheme::socks5 || p.scheme == ProxyScheme::socks5h
-                                      ? "SOCKS5 user/password from the URL"
-                                      : "from the URL's userinfo";
+  if (p.has_credentials())
+    return p.scheme == ProxyScheme::socks5 || p.scheme == ProxyScheme::socks5h ? "SOCKS5 user/password from the URL"
+                                                                               : "from the URL's userinfo";
   if (p.scheme == ProxyScheme::socks5 || p.scheme == ProxyScheme::socks5h) return "none";
-  if (!config.user.empty()) return config.password_file.empty() ? "--user (password prompted)" : "--user with --password-file";
+  if (!config.user.empty())
+    return config.password_file.empty() ? "--user (password prompted)" : "--user with --password-file";
   return "none";
 }
 

@@ -28,7 +28,9 @@ namespace {
 // for a core pattern that pipes to a handler. Done before the password is read.
 void disable_core_dumps() {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  struct rlimit none {0, 0};
+  struct rlimit none {
+    0, 0
+  };
   ::setrlimit(RLIMIT_CORE, &none);
 }
 

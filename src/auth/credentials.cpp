@@ -45,8 +45,8 @@ Expected<Secret> read_password_file(const std::string& path) {
     ::close(fd);
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
-    return fail("--password-file " + path + ": mode " + mode +
-                " lets others read it; make it private (chmod 600 " + path + ")");
+    return fail("--password-file " + path + ": mode " + mode + " lets others read it; make it private (chmod 600 " +
+                path + ")");
   }
   Secret content;
   std::string raw;
@@ -72,7 +72,7 @@ Expected<Secret> prompt_password(std::string_view prompt) {
   int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
     return fail("a password is needed for --user, but there is no terminal to ask on; use --password-file FILE");
-  termios old {};
+  termios old{};
   bool have_termios = ::tcgetattr(fd, &old) == 0;
   if (have_termios) {
     termios quiet = old;

@@ -110,8 +110,9 @@ std::string digest_credentials(const DigestChallenge& ch, std::string_view user,
   cleanse_string(ha1);
 
   std::string username = ch.userhash ? hex_digest(md, std::string(user) + ":" + ch.realm) : std::string(user);
-  std::string v = "Digest username=" + quoted(username) + ", realm=" + quoted(ch.realm) + ", nonce=" + quoted(ch.nonce) +
-                  ", uri=" + quoted(req.uri) + ", algorithm=" + ch.algorithm + ", response=" + quoted(response);
+  std::string v = "Digest username=" + quoted(username) + ", realm=" + quoted(ch.realm) +
+                  ", nonce=" + quoted(ch.nonce) + ", uri=" + quoted(req.uri) + ", algorithm=" + ch.algorithm +
+                  ", response=" + quoted(response);
   if (!ch.opaque.empty()) v += ", opaque=" + quoted(ch.opaque);
   if (ch.qop_auth) v += ", qop=auth, nc=" + std::string(ncbuf) + ", cnonce=" + quoted(cnonce);
   if (ch.userhash) v += ", userhash=true";

@@ -42,7 +42,7 @@ std::string ProxyAuthenticator::ntlm_type1(AuthAttempt& attempt) const {
 }
 
 Expected<std::string, ProxyError> ProxyAuthenticator::ntlm_type3(std::string_view server_token,
-                                                                AuthAttempt& attempt) const {
+                                                                 AuthAttempt& attempt) const {
   std::string raw;
   if (!base64_decode(server_token, raw)) return Unexpected{denied("sent an NTLM challenge that is not base64")};
   auto challenge = ntlm::parse_challenge(raw);
@@ -55,8 +55,8 @@ Expected<std::string, ProxyError> ProxyAuthenticator::ntlm_type3(std::string_vie
   std::array<uint8_t, 8> client_challenge{};
   RAND_bytes(client_challenge.data(), int(client_challenge.size()));
   // FILETIME: 100 ns ticks since 1601-01-01.
-  const auto since_1970 = std::chrono::duration_cast<std::chrono::nanoseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
+  const auto since_1970 =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch());
   const uint64_t filetime = uint64_t(since_1970.count() / 100) + 116444736000000000ULL;
   auto type3 = ntlm::authenticate_message(*challenge, id, creds_.password.view(), client_challenge, filetime);
   if (!type3) return Unexpected{denied("cannot answer its NTLM challenge: " + type3.error())};
@@ -76,14 +76,14 @@ std::string ProxyAuthenticator::make_value(Scheme s, const DigestRequest& req) {
     case Scheme::basic: return std::string(basic_value_.view());
     case Scheme::digest:
       if (!digest_) return {};
-    {
-      // -sess algorithms compute HA1 once per nonce from the first cnonce
-      // (RFC 7616 §3.4.2): keep that cnonce for the nonce's lifetime.
-      const bool sess = digest_->algorithm.ends_with("-SESS");
-      if (sess && session_cnonce_.empty()) session_cnonce_ = random_cnonce();
-      return digest_credentials(*digest_, creds_.user, creds_.password.view(), req, ++nonce_count_,
-                                sess ? session_cnonce_ : random_cnonce());
-    }
+      {
+        // -sess algorithms compute HA1 once per nonce from the first cnonce
+        // (RFC 7616 §3.4.2): keep that cnonce for the nonce's lifetime.
+        const bool sess = digest_->algorithm.ends_with("-SESS");
+        if (sess && session_cnonce_.empty()) session_cnonce_ = random_cnonce();
+        return digest_credentials(*digest_, creds_.user, creds_.password.view(), req, ++nonce_count_,
+                                  sess ? session_cnonce_ : random_cnonce());
+      }
     case Scheme::ntlm:
     case Scheme::negotiate:
     case Scheme::none: break;
@@ -138,7 +138,8 @@ std::optional<ProxyError> ProxyAuthenticator::backing_off() const {
                 std::to_string(left->count()) + " s");
 }
 
-std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt& attempt, bool connection_authenticated) {
+std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt& attempt,
+                                          bool connection_authenticated) {
   Scheme scheme;
   {
     std::lock_guard lock(mu_);
@@ -249,8 +250,7 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
   if (attempt.sent == Scheme::ntlm) {
     if (attempt.ntlm_leg == 1 && ntlm_token && !ntlm_token->empty()) return ntlm_type3(*ntlm_token, attempt);
     // A type 1 carries no password: only a refused type 3 counts.
-    if (attempt.ntlm_leg == 1)
-      return Unexpected{denied("did not answer ferry's NTLM negotiation with a challenge")};
+    if (attempt.ntlm_leg == 1) return Unexpected{denied("did not answer ferry's NTLM negotiation with a challenge")};
     note_rejection(attempt);
     return Unexpected{denied("rejected ferry's NTLM credentials (wrong user name, domain or password?)")};
   }
@@ -285,8 +285,8 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
 
   {
     std::lock_guard lock(mu_);
-    const bool sent_scheme_offered = (attempt.sent == Scheme::basic && basic_offered) ||
-                                     (attempt.sent == Scheme::digest && digest.has_value());
+    const bool sent_scheme_offered =
+        (attempt.sent == Scheme::basic && basic_offered) || (attempt.sent == Scheme::digest && digest.has_value());
     if (attempt.sent != Scheme::none && !sent_scheme_offered && mode_ != AuthMode::automatic)
       return Unexpected{denied("offers " + offered + ", not the --auth " + std::string(auth_mode_name(mode_)) +
                                " that is configured")};
@@ -301,7 +301,8 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
                                  " times for one request")};
       if (!stale_said) {
         if (attempt.sent == Scheme::digest && learnt_ == Scheme::digest) learnt_ = Scheme::none;
-        if (attempt.sent == Scheme::basic && mode_ != AuthMode::basic && learnt_ == Scheme::basic) learnt_ = Scheme::none;
+        if (attempt.sent == Scheme::basic && mode_ != AuthMode::basic && learnt_ == Scheme::basic)
+          learnt_ = Scheme::none;
         if (attempt.sent == fallback_) fallback_ = Scheme::none;
         note_rejection(attempt);
         // The user name stays out of the message: userinfo is not for logs.
@@ -358,15 +359,16 @@ Expected<std::string, ProxyError> ProxyAuthenticator::answer(const std::vector<s
                              "cleartext (--auth-allow-basic-fallback allows it)")};
   }
   if (pick == Scheme::none) {
-    if (negotiate_failure && neg_token) return Unexpected{denied("requires Negotiate, and " + negotiate_failure->words)};
+    if (negotiate_failure && neg_token)
+      return Unexpected{denied("requires Negotiate, and " + negotiate_failure->words)};
     if (!creds_.present() && (digest || basic_offered))
       return Unexpected{denied("requires authentication (offers " + offered +
                                "); no credentials are configured: use --user with --password-file, or user:pass@ in "
                                "the upstream URL")};
     if (mode_ == AuthMode::automatic)
       return Unexpected{denied("offers " + offered + ", which ferry cannot answer with the credentials it has")};
-    return Unexpected{denied("offers " + offered + ", not the --auth " + std::string(auth_mode_name(mode_)) +
-                             " that is configured")};
+    return Unexpected{
+        denied("offers " + offered + ", not the --auth " + std::string(auth_mode_name(mode_)) + " that is configured")};
   }
   if (auto b = backing_off()) return Unexpected{*b};
   if (fallback) {
@@ -411,7 +413,8 @@ Expected<bool, ProxyError> ProxyAuthenticator::accepted(const std::vector<std::s
     for (const auto& v : proxy_authenticate_values) parse_challenges(v, challenges);
     auto token = negotiate_token(challenges);
     if (token && !token->empty() && !attempt.context->established()) {
-      const std::string why = "upstream proxy " + proxy_name_ + " sent a Negotiate answer that failed mutual authentication";
+      const std::string why =
+          "upstream proxy " + proxy_name_ + " sent a Negotiate answer that failed mutual authentication";
       std::string raw;
       if (!base64_decode(*token, raw))
         return Unexpected{ProxyError{ProxyErrc::http_protocol_error, why + " (not base64)", 502}};

@@ -45,10 +45,10 @@ struct AuthAttempt {
   // The next try must go on the same connection (a multi-leg handshake:
   // NTLM type 3 after type 2, or a SPNEGO continuation).
   bool same_connection = false;
-  int ntlm_leg = 0;  // 1: type 1 sent, 3: type 3 sent
+  int ntlm_leg = 0;                          // 1: type 1 sent, 3: type 3 sent
   std::unique_ptr<SecurityContext> context;  // Negotiate: this connection's context
   std::optional<GssFailure> token_failure;   // why no token could be made
-  uint64_t wave = 0;  // AuthBackoff::wave() when this try's password went out
+  uint64_t wave = 0;                         // AuthBackoff::wave() when this try's password went out
 };
 
 struct NegotiateSetup {

@@ -41,10 +41,8 @@ Expected<IpPrefix> IpPrefix::parse(std::string_view text) {
   }
   IpPrefix p;
   p.bits_ = bits;
-  if (addr.is_v4())
-    p.network_ = ip::address_v4(masked(addr.to_v4().to_bytes(), bits));
-  else
-    p.network_ = ip::address_v6(masked(addr.to_v6().to_bytes(), bits));
+  if (addr.is_v4()) p.network_ = ip::address_v4(masked(addr.to_v4().to_bytes(), bits));
+  else p.network_ = ip::address_v6(masked(addr.to_v6().to_bytes(), bits));
   return p;
 }
 

@@ -32,22 +32,16 @@ std::string_view proxy_errc_name(ProxyErrc e) {
 int default_status(ProxyErrc e) {
   switch (e) {
     case ProxyErrc::destination_ip_prohibited:
-    case ProxyErrc::http_request_denied:
-      return 403;
-    case ProxyErrc::http_request_error:
-      return 400;
-    case ProxyErrc::connection_limit_reached:
-      return 503;
+    case ProxyErrc::http_request_denied: return 403;
+    case ProxyErrc::http_request_error: return 400;
+    case ProxyErrc::connection_limit_reached: return 503;
     case ProxyErrc::dns_timeout:
     case ProxyErrc::connection_timeout:
     case ProxyErrc::connection_read_timeout:
-    case ProxyErrc::http_response_timeout:
-      return 504;
+    case ProxyErrc::http_response_timeout: return 504;
     case ProxyErrc::proxy_internal_error:
-    case ProxyErrc::proxy_configuration_error:
-      return 500;
-    default:
-      return 502;
+    case ProxyErrc::proxy_configuration_error: return 500;
+    default: return 502;
   }
 }
 

@@ -57,8 +57,8 @@ struct Config {
   // --require-mutual-auth: refuse a Negotiate success without a verified
   // mutual-auth token from the proxy (Squid never sends one).
   bool require_mutual_auth = false;
-  std::string no_proxy;       // --no-proxy, raw list
-  std::string no_proxy_exact; // --no-proxy-exact, raw list
+  std::string no_proxy;        // --no-proxy, raw list
+  std::string no_proxy_exact;  // --no-proxy-exact, raw list
   bool no_proxy_set = false, no_proxy_exact_set = false;
   std::vector<HostPort> socks_listen;  // --socks-listen
   // `ferry tunnel HOST:PORT`: the --listen listeners carry raw TCP to this

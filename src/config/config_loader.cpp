@@ -231,12 +231,12 @@ Expected<bool> ConfigBuilder::set(std::string_view key, const SettingValue& v) {
       key == "upstream.realm" || key == "upstream.keytab") {
     auto s = single(v);
     if (!s || s->empty()) return bad(v, "expects one non-empty value");
-    std::string* slot = key == "upstream.user"            ? &c.user
-                        : key == "upstream.ca"            ? &c.upstream_ca
-                        : key == "upstream.spn"           ? &c.spn
-                        : key == "upstream.realm"         ? &c.realm
-                        : key == "upstream.keytab"        ? &c.keytab
-                                                          : &c.password_file;
+    std::string* slot = key == "upstream.user"     ? &c.user
+                        : key == "upstream.ca"     ? &c.upstream_ca
+                        : key == "upstream.spn"    ? &c.spn
+                        : key == "upstream.realm"  ? &c.realm
+                        : key == "upstream.keytab" ? &c.keytab
+                                                   : &c.password_file;
     *slot = *s;
     return true;
   }
@@ -263,8 +263,7 @@ Expected<bool> ConfigBuilder::set(std::string_view key, const SettingValue& v) {
     return true;
   }
   for (const auto& k : known_keys())
-    if (k.toml_key == key)
-      return bad(v, "is not supported by this version of ferry yet");
+    if (k.toml_key == key) return bad(v, "is not supported by this version of ferry yet");
   return bad(v, "unknown setting");
 }
 

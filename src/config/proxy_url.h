@@ -18,8 +18,8 @@ std::string_view proxy_scheme_name(ProxyScheme s);
 struct ProxyUrl {
   ProxyScheme scheme = ProxyScheme::http;
   HostPort address;
-  std::string user;      // percent-decoded; empty = none
-  Secret password;       // percent-decoded; never printed, wiped when freed
+  std::string user;  // percent-decoded; empty = none
+  Secret password;   // percent-decoded; never printed, wiped when freed
 
   bool has_credentials() const { return !user.empty(); }
   // "scheme://host:port", userinfo removed.

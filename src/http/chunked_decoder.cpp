@@ -7,7 +7,7 @@
 namespace ferry::http {
 
 namespace {
-constexpr size_t kMaxLine = 4096;            // a size line with extensions
+constexpr size_t kMaxLine = 4096;  // a size line with extensions
 constexpr size_t kMaxTrailerSection = 64 * 1024;
 
 int hex_value(char c) {
@@ -125,10 +125,8 @@ ChunkedDecoder::Step ChunkedDecoder::step(std::string_view in) {
         if (in[pos++] != '\n') return fail("chunk data not followed by CRLF", pos);
         state_ = State::size_line;
         break;
-      case State::done:
-        return {Status::done, pos, {}, {}};
-      case State::failed:
-        return {Status::error, pos, {}, "chunked framing already failed"};
+      case State::done: return {Status::done, pos, {}, {}};
+      case State::failed: return {Status::error, pos, {}, "chunked framing already failed"};
     }
   }
   if (state_ == State::done) return {Status::done, pos, {}, {}};

@@ -37,10 +37,8 @@ std::string_view advice(const ProxyError& err) {
       return "Nothing accepts connections at that address and port. Check the URL's port and that the server runs.";
     case ProxyErrc::connection_timeout:
       return "The server did not answer in time. Check that it is reachable from this machine (firewall, routing).";
-    case ProxyErrc::destination_ip_prohibited:
-      return "ferry does not connect to this address.";
-    case ProxyErrc::http_request_denied:
-      return "ferry's configuration does not allow this request.";
+    case ProxyErrc::destination_ip_prohibited: return "ferry does not connect to this address.";
+    case ProxyErrc::http_request_denied: return "ferry's configuration does not allow this request.";
     case ProxyErrc::http_request_error:
       return "The request is malformed or ambiguous; ferry forwarded nothing. Fix the client or the request.";
     case ProxyErrc::connection_limit_reached:
@@ -49,10 +47,8 @@ std::string_view advice(const ProxyError& err) {
       return "The request came back to this ferry. Check the proxy settings (HTTP_PROXY, --upstream) for a loop.";
     case ProxyErrc::tls_certificate_error:
       return "The server's TLS certificate could not be verified against the system trust store.";
-    case ProxyErrc::tls_protocol_error:
-      return "The TLS handshake with the server failed.";
-    default:
-      return "The server's answer could not be relayed. Retry, or check the server.";
+    case ProxyErrc::tls_protocol_error: return "The TLS handshake with the server failed.";
+    default: return "The server's answer could not be relayed. Retry, or check the server.";
   }
 }
 

@@ -7,9 +7,17 @@ namespace ferry::http {
 bool is_hop_by_hop(std::string_view name, const ConnectionOptions& connection) {
   // HTTP2-Settings belongs to an h2c upgrade (RFC 7540 §3.2.1), which
   // ferry never passes on, even when a client forgets to name it in Connection.
-  static constexpr std::string_view kFixed[] = {
-      "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "transfer-encoding",
-      "content-length", "proxy-authorization", "proxy-authenticate", "http2-settings"};
+  static constexpr std::string_view kFixed[] = {"connection",
+                                                "keep-alive",
+                                                "proxy-connection",
+                                                "te",
+                                                "trailer",
+                                                "upgrade",
+                                                "transfer-encoding",
+                                                "content-length",
+                                                "proxy-authorization",
+                                                "proxy-authenticate",
+                                                "http2-settings"};
   for (auto h : kFixed)
     if (iequals(name, h)) return true;
   for (const auto& t : connection.tokens)
@@ -36,7 +44,8 @@ std::string build_request_head(const RequestHead& head, const RequestInfo& info,
   append_field(out, "Host", fwd.host);
   // Each intermediary that forwards an OPTIONS or TRACE request counts
   // Max-Forwards down (RFC 9110 §7.6.2); other methods may leave it alone.
-  const bool count_down = info.max_forwards && *info.max_forwards > 0 && (fwd.method == "OPTIONS" || fwd.method == "TRACE");
+  const bool count_down =
+      info.max_forwards && *info.max_forwards > 0 && (fwd.method == "OPTIONS" || fwd.method == "TRACE");
   for (const auto& f : head.fields) {
     if (iequals(f.name, "host")) continue;
     if (is_hop_by_hop(f.name, info.connection)) continue;
@@ -140,7 +149,8 @@ void remove_field(std::string& head, std::string_view name) {
     const size_t end = head.find("\r\n", start);
     if (end == std::string::npos || end == start) return;  // the blank line ends the head
     const size_t colon = head.find(':', start);
-    if (colon != std::string::npos && colon < end && iequals(std::string_view(head).substr(start, colon - start), name)) {
+    if (colon != std::string::npos && colon < end &&
+        iequals(std::string_view(head).substr(start, colon - start), name)) {
       head.erase(start, end + 2 - start);
       line = start - 2;
       continue;

@@ -17,10 +17,10 @@ bool is_hop_by_hop(std::string_view name, const ConnectionOptions& connection);
 
 struct ForwardRequest {
   std::string_view method;
-  std::string_view target;       // origin-form (or absolute-form for an upstream proxy)
-  std::string_view host;         // Host value
-  std::string_view via;          // our Via element, e.g. "1.1 ferry-abc"
-  bool upgrade = false;          // restate Upgrade (RequestInfo::upgrade_protocol), Connection: upgrade
+  std::string_view target;  // origin-form (or absolute-form for an upstream proxy)
+  std::string_view host;    // Host value
+  std::string_view via;     // our Via element, e.g. "1.1 ferry-abc"
+  bool upgrade = false;     // restate Upgrade (RequestInfo::upgrade_protocol), Connection: upgrade
 };
 std::string build_request_head(const RequestHead& head, const RequestInfo& info, const ForwardRequest& fwd);
 

@@ -146,8 +146,8 @@ Expected<ResponseInfo> analyze_response(const ResponseHead& head, std::string_vi
   }
   if (cl_conflict) return fail("conflicting Content-Length in response");
   if (have_te && have_cl) return fail("both Transfer-Encoding and Content-Length in response");
-  info.keep_alive = head.version_minor >= 1 ? !info.connection.close
-                                            : (info.connection.keep_alive && !info.connection.close);
+  info.keep_alive =
+      head.version_minor >= 1 ? !info.connection.close : (info.connection.keep_alive && !info.connection.close);
   // Transfer-Encoding in an HTTP/1.0 message is faulty framing: the body is
   // read as the message says, then the connection is closed, because the
   // sender may have meant something else by the bytes (RFC 9112 §6.1).

@@ -13,9 +13,7 @@ std::string AbsoluteTarget::host_header() const {
   return authority.port == default_port ? authority.host_for_url() : authority.to_string();
 }
 
-std::string AbsoluteTarget::origin_key() const {
-  return (tls ? "https://" : "http://") + authority.to_string();
-}
+std::string AbsoluteTarget::origin_key() const { return (tls ? "https://" : "http://") + authority.to_string(); }
 
 Expected<AbsoluteTarget> parse_absolute_target(std::string_view target) {
   AbsoluteTarget out;

@@ -23,9 +23,7 @@ Via Via::random() {
   return Via(std::move(p));
 }
 
-std::string Via::value(int version_minor) const {
-  return (version_minor == 0 ? "1.0 " : "1.1 ") + received_by_;
-}
+std::string Via::value(int version_minor) const { return (version_minor == 0 ? "1.0 " : "1.1 ") + received_by_; }
 
 bool Via::seen_in(const std::vector<HeaderField>& fields) const {
   for (const auto& f : fields) {

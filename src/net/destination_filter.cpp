@@ -12,7 +12,7 @@ asio::ip::address unmapped(asio::ip::address a) {
 
 bool is_link_local(const asio::ip::address& a) {
   if (a.is_v4()) return (a.to_v4().to_uint() & 0xffff0000u) == 0xa9fe0000u;  // 169.254/16
-  return a.to_v6().is_link_local();                                           // fe80::/10
+  return a.to_v6().is_link_local();                                          // fe80::/10
 }
 
 // Scope ids say which link, not which address: compare without them.

@@ -33,7 +33,8 @@ class GetaddrinfoBackend final : public DnsBackend {
       if (a && std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
     }
     ::freeaddrinfo(res);
-    if (out.empty()) return Unexpected{ProxyError{ProxyErrc::dns_error, "cannot resolve host " + host + ": no address"}};
+    if (out.empty())
+      return Unexpected{ProxyError{ProxyErrc::dns_error, "cannot resolve host " + host + ": no address"}};
     return out;
   }
 };

@@ -21,7 +21,7 @@ std::vector<tcp::endpoint> interleave_families(const std::vector<tcp::endpoint>&
 }
 
 awaitable<Expected<std::vector<tcp::endpoint>, ProxyError>> resolve_host(const HostPort& target, Millis timeout,
-                                                                        DnsResolver& resolver) {
+                                                                         DnsResolver& resolver) {
   error_code addr_ec;
   auto literal = asio::ip::make_address(target.host, addr_ec);
   if (!addr_ec) co_return std::vector<tcp::endpoint>{tcp::endpoint(literal, target.port)};
@@ -94,7 +94,8 @@ awaitable<Expected<tcp::socket, ProxyError>> connect_tcp(const HostPort& target,
     else prohibited_why = why;
   }
   if (candidates.empty())
-    co_return Unexpected{ProxyError{ProxyErrc::destination_ip_prohibited, target.host + " resolves to " + prohibited_why}};
+    co_return Unexpected{
+        ProxyError{ProxyErrc::destination_ip_prohibited, target.host + " resolves to " + prohibited_why}};
 
   auto ex = co_await asio::this_coro::executor;
   auto race = std::make_shared<Race>(ex);

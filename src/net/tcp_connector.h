@@ -29,7 +29,7 @@ std::vector<tcp::endpoint> interleave_families(const std::vector<tcp::endpoint>&
 
 // Resolves a name (an IP literal is returned as is) within `timeout`; no filtering.
 awaitable<Expected<std::vector<tcp::endpoint>, ProxyError>> resolve_host(const HostPort& target, Millis timeout,
-                                                                        DnsResolver& resolver);
+                                                                         DnsResolver& resolver);
 
 // How long an attempt has alone before the next address is tried (RFC 8305 §5).
 inline constexpr Millis kConnectionAttemptDelay{250};

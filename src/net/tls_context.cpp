@@ -34,7 +34,7 @@ Expected<std::unique_ptr<TlsClientContext>, std::string> TlsClientContext::with_
 TlsServerContext::TlsServerContext() : ctx_(boost::asio::ssl::context::tls_server) { common_settings(ctx_); }
 
 Expected<std::unique_ptr<TlsServerContext>, std::string> TlsServerContext::from_pem(std::string_view cert_chain,
-                                                                                     std::string_view key) {
+                                                                                    std::string_view key) {
   std::unique_ptr<TlsServerContext> ctx(new TlsServerContext());
   boost::system::error_code ec;
   ctx->ctx_.use_certificate_chain(boost::asio::buffer(cert_chain.data(), cert_chain.size()), ec);

@@ -2,9 +2,9 @@
 
 #include <new>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 namespace ferry {
 
@@ -282,10 +282,10 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_connect(ByteStreamPtr lower, 
   if (ec) {
     long verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK)
-      co_return Unexpected{ProxyError{ProxyErrc::tls_certificate_error,
-                                      "certificate of " + host + " not trusted: " +
-                                          X509_verify_cert_error_string(verify)}};
-    co_return Unexpected{ProxyError{ProxyErrc::tls_protocol_error, "TLS handshake with " + host + " failed: " + ec.message()}};
+      co_return Unexpected{ProxyError{ProxyErrc::tls_certificate_error, "certificate of " + host + " not trusted: " +
+                                                                            X509_verify_cert_error_string(verify)}};
+    co_return Unexpected{
+        ProxyError{ProxyErrc::tls_protocol_error, "TLS handshake with " + host + " failed: " + ec.message()}};
   }
   co_return ByteStreamPtr(std::move(tls));
 }
@@ -301,7 +301,8 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_accept(ByteStreamPtr lower, T
   auto tls = std::make_unique<TlsStream>(std::move(lower), ctx.native(), TlsStream::Role::server);
   error_code ec;
   const bool in_time = co_await timed_handshake(*tls, timeout, ec);
-  if (!in_time) co_return Unexpected{ProxyError{ProxyErrc::tls_protocol_error, "TLS handshake with a client timed out"}};
+  if (!in_time)
+    co_return Unexpected{ProxyError{ProxyErrc::tls_protocol_error, "TLS handshake with a client timed out"}};
   if (ec)
     co_return Unexpected{
         ProxyError{ProxyErrc::tls_protocol_error, "TLS handshake with a client failed: " + ec.message()}};

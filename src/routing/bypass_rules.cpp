@@ -113,8 +113,7 @@ bool NoProxyRules::rule_matches(const Rule& r, std::string_view raw_host, uint16
   auto addr = ip::make_address(host, ec);
   switch (r.kind) {
     case Rule::Kind::ip:
-    case Rule::Kind::cidr:
-      return !ec && r.prefix->contains(addr);
+    case Rule::Kind::cidr: return !ec && r.prefix->contains(addr);
     case Rule::Kind::domain:
       if (!ec) return false;
       if (host == r.domain) return true;

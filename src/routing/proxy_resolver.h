@@ -42,7 +42,7 @@ struct RouteQuery {
   TrafficKind kind = TrafficKind::plain_http;
   std::string_view host;
   uint16_t port = 0;
-  std::string_view authority;  // "host[:port]" as in the URL
+  std::string_view authority;   // "host[:port]" as in the URL
   std::string_view path = "/";  // origin-form target; "/" for tunnels
   // What PAC's FindProxyForURL sees: the whole URL for plain HTTP,
   // "https://host:port/" for CONNECT and raw tunnels (as browsers pass it,

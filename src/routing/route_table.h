@@ -25,9 +25,9 @@ enum class TrafficKind {
 
 struct EnvProxies {
   std::optional<ProxyUrl> http_proxy, https_proxy, all_proxy;
-  std::string no_proxy;        // raw list
-  std::string no_proxy_exact;  // FERRY_NO_PROXY_EXACT
-  std::vector<std::string> warnings;  // e.g. an env proxy that points at ferry itself
+  std::string no_proxy;                               // raw list
+  std::string no_proxy_exact;                         // FERRY_NO_PROXY_EXACT
+  std::vector<std::string> warnings;                  // e.g. an env proxy that points at ferry itself
   std::string http_source, https_source, all_source;  // which variable each came from
 };
 
@@ -45,7 +45,7 @@ struct RouteDecision {
   // Failover order, when !direct: a view into the RouteTable, which is
   // immutable and outlives every decision (no copy per request).
   std::span<const ProxyUrl> proxies;
-  std::string rule;               // why, in words: "loopback", "no_proxy_exact github.com", ...
+  std::string rule;  // why, in words: "loopback", "no_proxy_exact github.com", ...
 };
 
 class RouteTable {
@@ -54,7 +54,7 @@ class RouteTable {
     std::vector<ProxyUrl> upstreams;  // flags/config: authoritative when non-empty
     std::string no_proxy;
     std::string no_proxy_exact;
-    std::optional<EnvProxies> env;    // used only when upstreams is empty
+    std::optional<EnvProxies> env;  // used only when upstreams is empty
   };
   static Expected<RouteTable> build(const Inputs& inputs);
 

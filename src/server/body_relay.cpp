@@ -23,7 +23,8 @@ struct Relay {
     } else {
       co_await dst.write(asio::buffer(data), ec);
     }
-    if (ec) co_return BodyRelayError{BodyRelayError::Side::destination, "write failed: " + ec.message(), deadline.expired()};
+    if (ec)
+      co_return BodyRelayError{BodyRelayError::Side::destination, "write failed: " + ec.message(), deadline.expired()};
     deadline.extend();
     co_return std::nullopt;
   }
@@ -32,7 +33,8 @@ struct Relay {
     if (!chunk_output) co_return std::nullopt;
     error_code ec;
     co_await dst.write(asio::buffer(http::kLastChunk), ec);
-    if (ec) co_return BodyRelayError{BodyRelayError::Side::destination, "write failed: " + ec.message(), deadline.expired()};
+    if (ec)
+      co_return BodyRelayError{BodyRelayError::Side::destination, "write failed: " + ec.message(), deadline.expired()};
     co_return std::nullopt;
   }
 
@@ -43,7 +45,8 @@ struct Relay {
     co_await buf.read_from(src, ec, buf.capacity());
     eof = is_end_of_stream(ec);
     truncated = ec == asio::ssl::error::stream_truncated;
-    if (ec && !eof) co_return BodyRelayError{BodyRelayError::Side::source, "read failed: " + ec.message(), deadline.expired()};
+    if (ec && !eof)
+      co_return BodyRelayError{BodyRelayError::Side::source, "read failed: " + ec.message(), deadline.expired()};
     deadline.extend();
     co_return std::nullopt;
   }
@@ -64,14 +67,14 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
   Relay r{src, src_buf, dst, spec.chunk_output, deadline};
   bool eof = false, truncated = false;
   switch (spec.kind) {
-    case BodyKind::none:
-      break;
+    case BodyKind::none: break;
     case BodyKind::content_length: {
       uint64_t remaining = spec.length;
       while (remaining) {
         if (src_buf.empty()) {
           if (auto e = co_await r.fill(eof, truncated)) co_return e;
-          if (eof) co_return BodyRelayError{BodyRelayError::Side::source, "connection closed before the end of the body"};
+          if (eof)
+            co_return BodyRelayError{BodyRelayError::Side::source, "connection closed before the end of the body"};
           continue;
         }
         auto data = src_buf.data();
@@ -92,8 +95,8 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
         }
         auto step = decoder.step(src_buf.data());
         if (step.status == http::ChunkedDecoder::Status::error)
-          co_return BodyRelayError{BodyRelayError::Side::source, "bad chunked framing: " + std::string(step.error), false,
-                                   true};
+          co_return BodyRelayError{BodyRelayError::Side::source, "bad chunked framing: " + std::string(step.error),
+                                   false, true};
         if (step.status == http::ChunkedDecoder::Status::data) {
           if (auto e = co_await r.write(step.data)) co_return e;
         }

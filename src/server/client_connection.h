@@ -24,9 +24,9 @@ struct ClientConnection {
   CountingStream client;  // counts bytes for the request log
   ReadBuffer buf;
   Deadline deadline;
-  std::string peer;  // "127.0.0.1:54321"
+  std::string peer;         // "127.0.0.1:54321"
   const ClientScope scope;  // remote clients get the destination policy (found once, not per request)
-  bool idle = false;  // waiting for a new request (may be closed on shutdown)
+  bool idle = false;        // waiting for a new request (may be closed on shutdown)
   unsigned requests = 0;
   // ferry ends the session after answering while the client may still be
   // sending (an unread body, pipelined requests): close with a linger.
@@ -48,8 +48,8 @@ awaitable<RequestOutcome> answer_error(ClientConnection& conn, ProxyError err, b
 
 struct RequestOutcome {
   int status = 0;
-  std::string error;   // RFC 9209 type, empty on success
-  std::string detail;  // for the log
+  std::string error;             // RFC 9209 type, empty on success
+  std::string detail;            // for the log
   std::string route = "direct";  // "direct" or the upstream's redacted URL
   bool keep_alive = false;
   uint64_t upstream_bytes_sent = 0;

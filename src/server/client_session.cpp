@@ -5,10 +5,10 @@
 
 #include "http/error_response.h"
 #include "http/head_parser.h"
+#include "http/head_reader.h"
 #include "http/message_framing.h"
 #include "http/request_target.h"
 #include "server/connect_handler.h"
-#include "http/head_reader.h"
 #include "server/http_forwarder.h"
 #include "server/lingering_close.h"
 
@@ -137,8 +137,7 @@ awaitable<void> serve(ClientConnection& conn) {
         req.method = "-";
         req.target = "-";
         ProxyError refusal{ProxyErrc::http_request_error,
-                                          "no complete request header within " + format_duration(ctx.config.header_timeout),
-                                          408};
+                           "no complete request header within " + format_duration(ctx.config.header_timeout), 408};
         auto out = co_await refuse(conn, std::move(refusal), {});
         log_request(conn, req, out);
       } else if (conn.deadline.expired() && conn.requests == 0) {
@@ -217,8 +216,9 @@ awaitable<void> run_client_session(Worker& worker, tcp::socket socket) {
   ServerContext& ctx = worker.ctx();
   error_code ec;
   auto ep = socket.remote_endpoint(ec);
-  std::string peer = ec ? "-" : (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) +
-                                    ":" + std::to_string(ep.port());
+  std::string peer = ec ? "-"
+                        : (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) +
+                              ":" + std::to_string(ep.port());
   socket.set_option(tcp::no_delay(true), ec);
   {
     ClientConnection conn(worker, ctx, std::move(socket), std::move(peer));

@@ -14,9 +14,9 @@ Expected<HostPort, ProxyError> check_target(const ServerContext& ctx, const http
   auto target = http::parse_authority_target(head.target);
   if (!target) return Unexpected{ProxyError{ProxyErrc::http_request_error, target.error()}};
   if (!ctx.config.connect_ports.allows(target->port))
-    return Unexpected{ProxyError{ProxyErrc::http_request_denied,
-                                 "CONNECT to port " + std::to_string(target->port) + " is not allowed (--connect-ports " +
-                                     ctx.config.connect_ports.to_string() + ")"}};
+    return Unexpected{ProxyError{ProxyErrc::http_request_denied, "CONNECT to port " + std::to_string(target->port) +
+                                                                     " is not allowed (--connect-ports " +
+                                                                     ctx.config.connect_ports.to_string() + ")"}};
   return *target;
 }
 
@@ -55,8 +55,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   // servers speak first, and their banner is passed on.
   const bool client_speaks_first = target->port == 443;
   const std::string via_lines = forwarded_via_lines(head.fields);
-  auto tunnel =
-      co_await open_tunnel(ctx.upstream_for(conn.scope), *proxies, *target, client_speaks_first, via_lines);
+  auto tunnel = co_await open_tunnel(ctx.upstream_for(conn.scope), *proxies, *target, client_speaks_first, via_lines);
   if (!tunnel) {
     ProxyError err = tunnel.error();
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");
@@ -77,8 +76,8 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
     co_return out;
   }
   ReadBuffer origin_buf(0);
-  auto stats = co_await relay_tunnel(conn.client, conn.buf, origin, origin_buf, conn.deadline,
-                                     ctx.config.idle_timeout, ctx.config.relay);
+  auto stats = co_await relay_tunnel(conn.client, conn.buf, origin, origin_buf, conn.deadline, ctx.config.idle_timeout,
+                                     ctx.config.relay);
   // The splice path bypasses the counting stream; credit its bytes here.
   conn.client.bytes_in += stats.kernel_a_to_b;
   conn.client.bytes_out += stats.kernel_b_to_a;

@@ -36,9 +36,9 @@ bool safe_method(std::string_view m) { return m == "GET" || m == "HEAD" || m == 
 
 // What one try on a forward proxy carries.
 enum class TryKind {
-  full,      // the client's request with its body
+  full,        // the client's request with its body
   ntlm_probe,  // a HEAD of the same URL carrying NTLM type 1 (see below)
-  bodiless,  // the client's head with "Content-Length: 0": NTLM type 1 after a 407
+  bodiless,    // the client's head with "Content-Length: 0": NTLM type 1 after a 407
 };
 
 // The heads a request can go out as. Only the renderings a candidate can use
@@ -107,9 +107,11 @@ struct Forwarding {
     error_code ep_ec;
     auto ep = hop.stream->socket().remote_endpoint(ep_ec);
     ctx.log.log(LogLevel::debug, "origin_connection",
-                {{"origin", target.origin_key()}, {"route", hop.route},
+                {{"origin", target.origin_key()},
+                 {"route", hop.route},
                  {"address", ep_ec ? std::string("-") : ep.address().to_string()},
-                 {"reused", hop.reused}, {"attempt", attempt}});
+                 {"reused", hop.reused},
+                 {"attempt", attempt}});
   }
 };
 
@@ -160,7 +162,8 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   // A request that cannot be sent again takes only recently used pooled
   // connections (review D16).
   const bool resendable = safe_method(f.method) && !client_body;
-  const auto max_idle = resendable ? OriginPool::Clock::duration::max() : OriginPool::Clock::duration(OriginPool::kFreshIdle);
+  const auto max_idle =
+      resendable ? OriginPool::Clock::duration::max() : OriginPool::Clock::duration(OriginPool::kFreshIdle);
   const BodySpec client_body_spec{info.body, info.content_length, info.body == BodyKind::chunked};
 
   AcquiredHop hop;
@@ -170,7 +173,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   bool resent = false;           // the one resend after a reused connection died
   bool body_sent = !client_body;
   bool ferry_expect_refused = false;  // the upstream answered ferry's own Expect with 417
-  std::string wire;  // the head as sent; holds a credential: wiped however the request ends
+  std::string wire;                   // the head as sent; holds a credential: wiped however the request ends
   struct WipeOnExit {
     std::string& s;
     ~WipeOnExit() { auth::cleanse_string(s); }
@@ -312,7 +315,9 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
 
     auto rinfo = http::analyze_response(x.resp, req.method);
     if (!rinfo) {
-      f.fail(hop, {ProxyErrc::http_protocol_error, "malformed response from " + target.authority.to_string() + ": " + rinfo.error()},
+      f.fail(hop,
+             {ProxyErrc::http_protocol_error,
+              "malformed response from " + target.authority.to_string() + ": " + rinfo.error()},
              !body_sent);
       co_return;
     }
@@ -339,10 +344,11 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
         hop.stream->close();
         if (auth->needs_same_connection()) {
           // The next leg belongs to this connection's handshake.
-          f.fail(hop, {ProxyErrc::http_request_denied,
-                       "upstream proxy " + hop.route + " closed the connection in the middle of the " +
-                           std::string(auth::scheme_name(auth->attempt().sent)) + " handshake",
-                       407},
+          f.fail(hop,
+                 {ProxyErrc::http_request_denied,
+                  "upstream proxy " + hop.route + " closed the connection in the middle of the " +
+                      std::string(auth::scheme_name(auth->attempt().sent)) + " handshake",
+                  407},
                  !body_sent);
           co_return;
         }
@@ -363,9 +369,9 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     if (kind == TryKind::bodiless) {
       // The proxy answered NTLM's bodiless leg with something other than a
       // challenge: that answer is not for the request the client sent.
-      f.fail(hop, {ProxyErrc::http_protocol_error,
-                   "upstream proxy " + hop.route + " answered the first NTLM leg with " +
-                       std::to_string(x.resp.status) + " instead of a challenge"},
+      f.fail(hop,
+             {ProxyErrc::http_protocol_error, "upstream proxy " + hop.route + " answered the first NTLM leg with " +
+                                                  std::to_string(x.resp.status) + " instead of a challenge"},
              !body_sent);
       co_return;
     }
@@ -425,8 +431,9 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
                                        const http::RequestInfo& info, const http::AbsoluteTarget& target) {
   // Response bodies are read in 64 KiB steps: a quarter of the system calls
   // of 16 KiB for large downloads. The buffer is freed with the request.
-  Forwarding f{conn, conn.ctx, info, target, std::string(head.method), head.version_minor, {}, ReadBuffer(64 * 1024),
-               std::nullopt, false};
+  Forwarding f{
+      conn,         conn.ctx, info, target, std::string(head.method), head.version_minor, {}, ReadBuffer(64 * 1024),
+      std::nullopt, false};
   co_await forward(f, head);
   if (!f.error) co_return f.out;
   ProxyError err = std::move(*f.error);

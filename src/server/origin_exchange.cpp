@@ -39,10 +39,10 @@ struct Exchange {
         return {ProxyErrc::connection_terminated, "connection to " + name() + " failed: " + r.ec.message()};
       case S::bad_head:
         if (r.too_large)
-          return {ProxyErrc::http_response_header_section_size, "response header from " + name() + " larger than 64 KiB"};
+          return {ProxyErrc::http_response_header_section_size,
+                  "response header from " + name() + " larger than 64 KiB"};
         return {ProxyErrc::http_protocol_error, "malformed response from " + name() + ": " + std::string(r.error)};
-      case S::complete:
-        break;
+      case S::complete: break;
     }
     return {ProxyErrc::proxy_internal_error, "unexpected head state"};
   }
@@ -118,7 +118,8 @@ struct Exchange {
       }
       auto pr = http::parse_response_head(io.origin_buf.data().substr(0, r.head_size), out.resp);
       if (pr.state != http::ParseState::complete) {
-        origin_failed({ProxyErrc::http_protocol_error, "malformed response from " + name() + ": " + std::string(pr.error)});
+        origin_failed({ProxyErrc::http_protocol_error,
+                       "malformed response from " + name() + ": " + std::string(pr.error)});
         co_return false;
       }
       if (out.resp.status >= 200 || out.resp.status == 101) {
@@ -163,7 +164,6 @@ struct Exchange {
     origin_failed({ProxyErrc::connection_terminated, "sending the request body to " + name() + " failed"});
     co_return false;
   }
-
 };
 
 }  // namespace
@@ -177,63 +177,64 @@ std::string PeerName::text() const {
 // wait more than once): small requests pay per frame.
 awaitable<ExchangeOutcome> exchange_request(ExchangeIo io, const OutgoingRequest& req, PeerName peer) {
   Exchange x{io, req, peer, {}};
-    error_code ec;
-    x.arm();
-    co_await x.io.origin.write(asio::buffer(x.req.head.data(), x.req.head.size()), ec);
-    x.io.deadline.disarm();
-    if (ec) {
-      x.out.kind = ExchangeOutcome::Kind::not_sent;
-      x.out.error = ProxyError{ProxyErrc::connection_terminated, "sending the request to " + x.name() + " failed"};
+  error_code ec;
+  x.arm();
+  co_await x.io.origin.write(asio::buffer(x.req.head.data(), x.req.head.size()), ec);
+  x.io.deadline.disarm();
+  if (ec) {
+    x.out.kind = ExchangeOutcome::Kind::not_sent;
+    x.out.error = ProxyError{ProxyErrc::connection_terminated, "sending the request to " + x.name() + " failed"};
+    co_return std::move(x.out);
+  }
+  const bool has_body = x.req.body.kind != http::BodyKind::none;
+  if (has_body && x.req.wait_for_verdict) {
+    const bool go = co_await x.await_verdict();
+    if (x.out.body_refused) {
+      x.out.kind = ExchangeOutcome::Kind::response;
       co_return std::move(x.out);
     }
-    const bool has_body = x.req.body.kind != http::BodyKind::none;
-    if (has_body && x.req.wait_for_verdict) {
-      const bool go = co_await x.await_verdict();
-      if (x.out.body_refused) {
-        x.out.kind = ExchangeOutcome::Kind::response;
-        co_return std::move(x.out);
-      }
-      if (!go) co_return std::move(x.out);
-    }
-    if (has_body && !co_await x.send_body()) co_return std::move(x.out);
-    if (!has_body) x.out.body_sent = true;
+    if (!go) co_return std::move(x.out);
+  }
+  if (has_body && !co_await x.send_body()) co_return std::move(x.out);
+  if (!has_body) x.out.body_sent = true;
 
-    // The response head, relaying interim (1xx) responses.
-    for (;;) {
-      x.arm();
-      auto r = co_await read_head(x.io.origin, x.io.origin_buf);
-      x.io.deadline.disarm();
-      if (r.status != HeadRead::Status::complete) {
-        const bool silent = r.status == HeadRead::Status::closed_clean ||
-                            (r.status == HeadRead::Status::io_error && !x.io.deadline.expired());
-        if (silent && x.io.origin_buf.empty()) {
-          x.out.kind = ExchangeOutcome::Kind::no_response;
-          x.out.error = x.head_read_error(r);
-          co_return std::move(x.out);
-        }
-        x.origin_failed(x.head_read_error(r));
+  // The response head, relaying interim (1xx) responses.
+  for (;;) {
+    x.arm();
+    auto r = co_await read_head(x.io.origin, x.io.origin_buf);
+    x.io.deadline.disarm();
+    if (r.status != HeadRead::Status::complete) {
+      const bool silent = r.status == HeadRead::Status::closed_clean ||
+                          (r.status == HeadRead::Status::io_error && !x.io.deadline.expired());
+      if (silent && x.io.origin_buf.empty()) {
+        x.out.kind = ExchangeOutcome::Kind::no_response;
+        x.out.error = x.head_read_error(r);
         co_return std::move(x.out);
       }
-      auto pr = http::parse_response_head(x.io.origin_buf.data().substr(0, r.head_size), x.out.resp);
-      if (pr.state != http::ParseState::complete) {
-        x.origin_failed({ProxyErrc::http_protocol_error, "malformed response from " + x.name() + ": " + std::string(pr.error)});
-        co_return std::move(x.out);
-      }
-      if (x.out.resp.status >= 200 || x.out.resp.status == 101) {
-        x.out.kind = ExchangeOutcome::Kind::response;
-        x.out.head_size = r.head_size;
-        co_return std::move(x.out);
-      }
-      // Interim responses go to HTTP/1.1 clients as they are, but for a 100
-      // that answers ferry's own Expect.
-      x.io.origin_buf.consume(r.head_size);
-      const bool ferrys_own = x.out.resp.status == 100 && x.req.ferry_added_expect;
-      if (!ferrys_own && !co_await x.relay_interim(x.out.resp)) {
-        x.client_failed({ProxyErrc::connection_terminated, "client went away during an interim response"}, true);
-        co_return std::move(x.out);
-      }
+      x.origin_failed(x.head_read_error(r));
+      co_return std::move(x.out);
     }
-    co_return std::move(x.out);
+    auto pr = http::parse_response_head(x.io.origin_buf.data().substr(0, r.head_size), x.out.resp);
+    if (pr.state != http::ParseState::complete) {
+      x.origin_failed({ProxyErrc::http_protocol_error,
+                       "malformed response from " + x.name() + ": " + std::string(pr.error)});
+      co_return std::move(x.out);
+    }
+    if (x.out.resp.status >= 200 || x.out.resp.status == 101) {
+      x.out.kind = ExchangeOutcome::Kind::response;
+      x.out.head_size = r.head_size;
+      co_return std::move(x.out);
+    }
+    // Interim responses go to HTTP/1.1 clients as they are, but for a 100
+    // that answers ferry's own Expect.
+    x.io.origin_buf.consume(r.head_size);
+    const bool ferrys_own = x.out.resp.status == 100 && x.req.ferry_added_expect;
+    if (!ferrys_own && !co_await x.relay_interim(x.out.resp)) {
+      x.client_failed({ProxyErrc::connection_terminated, "client went away during an interim response"}, true);
+      co_return std::move(x.out);
+    }
+  }
+  co_return std::move(x.out);
 }
 
 }  // namespace ferry

@@ -10,11 +10,11 @@
 
 #include "base/host_port.h"
 #include "base/proxy_error.h"
+#include "http/head_reader.h"
 #include "http/message_head.h"
 #include "net/read_buffer.h"
 #include "server/body_relay.h"
 #include "server/deadline.h"
-#include "http/head_reader.h"
 
 namespace ferry {
 
@@ -39,17 +39,17 @@ struct OutgoingRequest {
   // ferry and is not passed on. Every other 1xx is (RFC 9110 §15.2: a
   // proxy forwards 1xx responses unless it requested them).
   bool ferry_added_expect = false;
-  int client_minor = 1;                  // interim responses go to HTTP/1.1 clients only
-  bool relay_interim = true;             // false for legs whose answers are ferry's own
+  int client_minor = 1;       // interim responses go to HTTP/1.1 clients only
+  bool relay_interim = true;  // false for legs whose answers are ferry's own
 };
 
 struct ExchangeOutcome {
   enum class Kind {
-    response,         // a final (or 101) head is at the front of origin_buf
-    not_sent,         // the head could not be written
-    no_response,      // the origin ended the connection without a byte of response
-    origin_failed,    // `error` says why; nothing reached the client yet
-    client_failed,    // the client went away or sent a bad body; `error` for the log
+    response,       // a final (or 101) head is at the front of origin_buf
+    not_sent,       // the head could not be written
+    no_response,    // the origin ended the connection without a byte of response
+    origin_failed,  // `error` says why; nothing reached the client yet
+    client_failed,  // the client went away or sent a bad body; `error` for the log
   };
   Kind kind = Kind::origin_failed;
   http::ResponseHead resp;
@@ -68,7 +68,7 @@ inline constexpr Millis kContinueWait{1000};
 // Names the other end in error details; the text is built only when an
 // error needs it (a request that succeeds makes no string for it).
 struct PeerName {
-  std::string_view proxy_route;     // non-empty: "upstream proxy <route>"
+  std::string_view proxy_route;      // non-empty: "upstream proxy <route>"
   const HostPort* origin = nullptr;  // else the origin's authority
   std::string text() const;
 };

@@ -172,12 +172,13 @@ awaitable<void> ProxyServer::accept_loop(Worker& worker, tcp::acceptor& acceptor
     if (!allowed) {
       log_.log(LogLevel::warn, "client_denied", {{"client", peer.address().to_string()}});
       start_reject(worker, std::move(socket),
-                   {ProxyErrc::http_request_denied, "client address " + peer.address().to_string() + " is not in --allow"});
+                   {ProxyErrc::http_request_denied,
+                    "client address " + peer.address().to_string() + " is not in --allow"});
       continue;
     }
     if (ctx_.connections.load(std::memory_order_relaxed) >= config_.max_connections) {
-      log_.log(LogLevel::warn, "connection_limit", {{"client", peer.address().to_string()},
-                                                    {"max_connections", uint64_t(config_.max_connections)}});
+      log_.log(LogLevel::warn, "connection_limit",
+               {{"client", peer.address().to_string()}, {"max_connections", uint64_t(config_.max_connections)}});
       start_reject(worker, std::move(socket),
                    {ProxyErrc::connection_limit_reached,
                     "ferry is serving its maximum of " + std::to_string(config_.max_connections) + " connections"});
@@ -212,7 +213,8 @@ void ProxyServer::begin_drain() {
 
 int ProxyServer::run() {
   for (size_t i = 0; i < acceptors_.size(); ++i)
-    asio::co_spawn(acceptor_worker_[i]->io(), accept_loop(*acceptor_worker_[i], *acceptors_[i], acceptor_kind_[i]), asio::detached);
+    asio::co_spawn(acceptor_worker_[i]->io(), accept_loop(*acceptor_worker_[i], *acceptors_[i], acceptor_kind_[i]),
+                   asio::detached);
 
   // Keep every worker running until told to stop, and sweep idle origin
   // connections from each pool now and then.
@@ -240,7 +242,9 @@ int ProxyServer::run() {
              std::to_string(ep.port());
   }
   log_.log(LogLevel::info, "listening",
-           {{"listen", addrs}, {"workers", uint64_t(workers_.size())}, {"via", ctx_.via.received_by()},
+           {{"listen", addrs},
+            {"workers", uint64_t(workers_.size())},
+            {"via", ctx_.via.received_by()},
             {"max_connections", uint64_t(config_.max_connections)}});
 
   // The control loop: signals, then the drain.
@@ -254,7 +258,8 @@ int ProxyServer::run() {
     if (ec) return;
     if (sig == SIGHUP) {
       log_.log(LogLevel::warn, "reload_not_implemented",
-               {{"signal", sig}, {"details", "SIGHUP received; configuration reload is not implemented yet, ferry goes on serving"}});
+               {{"signal", sig},
+                {"details", "SIGHUP received; configuration reload is not implemented yet, ferry goes on serving"}});
       signals.async_wait(on_signal);
       return;
     }
@@ -282,8 +287,9 @@ int ProxyServer::run() {
   for (auto& w : workers_) w->io().stop();
   for (auto& t : threads) t.join();
   // Until the admin endpoint lands, the failover counter is reported here.
-  log_.log(LogLevel::info, "stopped", {{"upstream_failovers", ctx_.upstream.health.failovers()},
-                                       {"rejected_unanswered", rejects_dropped_.load()}});
+  log_.log(LogLevel::info, "stopped",
+           {{"upstream_failovers", ctx_.upstream.health.failovers()},
+            {"rejected_unanswered", rejects_dropped_.load()}});
   log_.flush();
   return 0;
 }

@@ -40,7 +40,7 @@ class ProxyServer {
   std::vector<Worker*> acceptor_worker_;
   std::vector<ListenerKind> acceptor_kind_;
   std::vector<tcp::endpoint> bound_;
-  std::atomic<size_t> rejecting_{0};        // reject() coroutines alive
+  std::atomic<size_t> rejecting_{0};          // reject() coroutines alive
   std::atomic<uint64_t> rejects_dropped_{0};  // refused sockets closed unanswered (over the cap)
 };
 

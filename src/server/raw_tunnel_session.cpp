@@ -21,8 +21,9 @@ struct RawSession {
       : worker(w), ctx(w.ctx()), tcp(std::move(s)), client(tcp), deadline(tcp.socket().get_executor()) {
     error_code ec;
     auto ep = tcp.socket().remote_endpoint(ec);
-    peer = ec ? "-" : (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) + ":" +
-                          std::to_string(ep.port());
+    peer = ec ? "-"
+              : (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) + ":" +
+                    std::to_string(ep.port());
     tcp.socket().set_option(tcp::no_delay(true), ec);
   }
   Worker& worker;
@@ -167,7 +168,8 @@ awaitable<void> socks_session(RawSession& s) {
   if (!got_request) co_return;
   auto req = socks5::parse_request(s.buf.data());
   if (const uint8_t code = socks5::rejection_code(req); code != 0) {
-    s.record({ProxyErrc::http_request_error, req.malformed ? "malformed SOCKS5 request" : "only SOCKS5 CONNECT is supported"});
+    s.record({ProxyErrc::http_request_error,
+              req.malformed ? "malformed SOCKS5 request" : "only SOCKS5 CONNECT is supported"});
     const std::string reply = socks5::reply(code);
     co_await write_bytes(s, reply);
     co_return;

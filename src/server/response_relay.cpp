@@ -39,8 +39,8 @@ awaitable<RelayResult> relay_upgrade(ExchangeIo io, const http::ResponseHead& re
   co_await io.client.write({asio::buffer(out_head), {}, {}}, ec);
   io.deadline.disarm();
   if (!ec) {
-    auto stats = co_await relay_tunnel(io.client, io.client_buf, io.origin, io.origin_buf, io.deadline, io.idle,
-                                       req.relay_mode);
+    auto stats =
+        co_await relay_tunnel(io.client, io.client_buf, io.origin, io.origin_buf, io.deadline, io.idle, req.relay_mode);
     out.kernel_in = stats.kernel_a_to_b;
     out.kernel_out = stats.kernel_b_to_a;
     out.tunnel_sent = stats.a_to_b;
@@ -68,8 +68,7 @@ awaitable<RelayResult> relay_response(ExchangeIo io, const http::ResponseHead& r
   // client chunked, so the client connection survives; an HTTP/1.0 client
   // cannot read chunked, so it gets the decoded body delimited by close.
   BodyKind to_client = info.body;
-  if (req.client_minor == 0 && to_client == BodyKind::chunked)
-    to_client = BodyKind::until_close;
+  if (req.client_minor == 0 && to_client == BodyKind::chunked) to_client = BodyKind::until_close;
   else if (req.client_minor >= 1 && to_client == BodyKind::until_close && !codings_hold_chunked(info))
     to_client = BodyKind::chunked;
   const bool keep_alive =

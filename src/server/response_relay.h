@@ -16,20 +16,20 @@ struct RelayRequest {
   bool client_keep_alive = true;
   bool client_body_unread = false;  // the client still owes body bytes
   bool upgrade_requested = false;
-  bool draining = false;            // the server is shutting down
-  std::string_view via;             // our Via element for the response
+  bool draining = false;   // the server is shutting down
+  std::string_view via;    // our Via element for the response
   RelayMode relay_mode{};  // 101 tunnels
 };
 
 struct RelayResult {
-  bool relayed_head = false;     // some of the response reached the client
+  bool relayed_head = false;  // some of the response reached the client
   bool client_keep_alive = false;
-  bool origin_reusable = false;  // the origin connection may go back to the pool
+  bool origin_reusable = false;     // the origin connection may go back to the pool
   std::optional<ProxyError> error;  // before any byte: ferry answers it
-  std::string log_error;         // after bytes: RFC 9209 type for the log
+  std::string log_error;            // after bytes: RFC 9209 type for the log
   std::string log_detail;
   uint64_t tunnel_sent = 0, tunnel_received = 0;  // 101
-  uint64_t kernel_in = 0, kernel_out = 0;          // spliced tunnel bytes
+  uint64_t kernel_in = 0, kernel_out = 0;         // spliced tunnel bytes
 };
 
 // `resp`/`info` describe the head at the front of io.origin_buf (head_size bytes).

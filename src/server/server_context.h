@@ -20,8 +20,8 @@ struct ServerContext {
       : config(c), log(l), via(std::move(v)), via_1_1(via.value(1)), via_1_0(via.value(0)), routes(up.routes),
         resolver(std::make_unique<StaticProxyResolver>(up.routes)),
         upstream{c.connect_timeout, destinations, *up.proxy_tls, tls, up.health, up.auth, l, up.blocking, via_1_1},
-        remote_upstream{c.connect_timeout, remote_destinations, *up.proxy_tls, tls, up.health, up.auth, l, up.blocking,
-                        via_1_1} {}
+        remote_upstream{
+            c.connect_timeout, remote_destinations, *up.proxy_tls, tls, up.health, up.auth, l, up.blocking, via_1_1} {}
 
   // Our Via element for a message received as HTTP/1.<minor>.
   const std::string& via_for(int minor) const { return minor == 0 ? via_1_0 : via_1_1; }
@@ -39,7 +39,7 @@ struct ServerContext {
   const RouteTable& routes;
   // Where requests go (SPEC §3): the static rules today; PAC plugs in here.
   std::unique_ptr<ProxyResolver> resolver;
-  UpstreamContext upstream;  // borrows destinations and tls above
+  UpstreamContext upstream;         // borrows destinations and tls above
   UpstreamContext remote_upstream;  // the same, with the remote-client destination policy
 
   // The upstream context for a client's requests: clients on other hosts

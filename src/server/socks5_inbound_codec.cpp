@@ -11,8 +11,7 @@ namespace ferry::socks5 {
 namespace {
 
 bool valid_name_byte(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
 uint16_t read_port(std::string_view d, size_t at) { return uint16_t((uint8_t(d[at]) << 8) | uint8_t(d[at + 1])); }
@@ -34,8 +33,7 @@ bool take_domain(std::string_view name, Request& r) {
     boost::asio::ip::address addr;
     if (name.size() >= 2 && name.front() == '[' && name.back() == ']')
       addr = boost::asio::ip::make_address_v6(std::string(name.substr(1, name.size() - 2)), ec);
-    else
-      addr = boost::asio::ip::make_address(std::string(name), ec);
+    else addr = boost::asio::ip::make_address(std::string(name), ec);
     if (!ec) {
       r.host = addr.to_string();
       r.host_is_name = false;
@@ -140,8 +138,7 @@ Request parse_request(std::string_view d) {
       r.size = total;
       return r;
     }
-    default:
-      return bad(kReplyAddressTypeNotSupported);
+    default: return bad(kReplyAddressTypeNotSupported);
   }
 }
 
@@ -176,19 +173,13 @@ std::string reply(uint8_t code, const boost::asio::ip::tcp::endpoint* bound) {
 uint8_t reply_code_for(const ProxyError& err) {
   switch (err.type) {
     case ProxyErrc::dns_error:
-    case ProxyErrc::dns_timeout:
-      return kReplyHostUnreachable;
-    case ProxyErrc::connection_refused:
-      return kReplyConnectionRefused;
-    case ProxyErrc::connection_timeout:
-      return kReplyTtlExpired;
-    case ProxyErrc::destination_unavailable:
-      return kReplyNetworkUnreachable;
+    case ProxyErrc::dns_timeout: return kReplyHostUnreachable;
+    case ProxyErrc::connection_refused: return kReplyConnectionRefused;
+    case ProxyErrc::connection_timeout: return kReplyTtlExpired;
+    case ProxyErrc::destination_unavailable: return kReplyNetworkUnreachable;
     case ProxyErrc::destination_ip_prohibited:
-    case ProxyErrc::http_request_denied:
-      return kReplyNotAllowed;
-    default:
-      return kReplyGeneralFailure;
+    case ProxyErrc::http_request_denied: return kReplyNotAllowed;
+    default: return kReplyGeneralFailure;
   }
 }
 

@@ -1,8 +1,8 @@
 #include "server/tunnel_relay.h"
 
 #include <fcntl.h>
-#include <algorithm>
 #include <unistd.h>
+#include <algorithm>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 

@@ -23,10 +23,11 @@ bool BlockingPool::reserve() {
 namespace detail {
 
 ProxyError pool_full(size_t max_jobs) {
-  return {ProxyErrc::connection_limit_reached,
-          std::to_string(max_jobs) +
-              " Kerberos (GSSAPI) calls are already waiting, most likely for a slow or unreachable KDC; try again later",
-          503};
+  return {
+      ProxyErrc::connection_limit_reached,
+      std::to_string(max_jobs) +
+          " Kerberos (GSSAPI) calls are already waiting, most likely for a slow or unreachable KDC; try again later",
+      503};
 }
 
 ProxyError pool_wait_expired(Millis wait) {

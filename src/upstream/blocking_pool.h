@@ -9,11 +9,11 @@
 // state), so its own KDC waits are bounded where they happen: MitNegotiate
 // waits for a credential acquisition at most `wait` too (single-flight,
 // serving the old credential while a renewal runs).
+#include <atomic>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -87,7 +87,7 @@ struct OffLoopJob {
 // starts before the wait expires, and the caller then waits for it to end.
 template <class F>
 awaitable<typename detail::OffLoopResult<std::invoke_result_t<F&>>::type> off_loop(BlockingPool& pool, F& f,
-                                                                                  bool may_block = true) {
+                                                                                   bool may_block = true) {
   using R = std::invoke_result_t<F&>;
   using Job = detail::OffLoopJob<R>;
   if (!may_block) co_return f();

@@ -5,8 +5,8 @@
 
 namespace ferry {
 
-ProxyAuthExchange::ProxyAuthExchange(BlockingPool& blocking, auth::ProxyAuthenticator* authr,
-                                     auth::DigestRequest req, const ProxyUrl& proxy)
+ProxyAuthExchange::ProxyAuthExchange(BlockingPool& blocking, auth::ProxyAuthenticator* authr, auth::DigestRequest req,
+                                     const ProxyUrl& proxy)
     : blocking_(blocking), authr_(authr), req_(req), proxy_(proxy) {}
 
 ProxyAuthExchange::~ProxyAuthExchange() { auth::cleanse_string(credentials_); }
@@ -59,7 +59,8 @@ bool ProxyAuthExchange::scheme_unknown() const {
 
 awaitable<std::optional<ProxyError>> ProxyAuthExchange::on_challenge(const http::ResponseHead& resp) {
   if (!authr_ || no_credentials_)
-    co_return ProxyError{ProxyErrc::http_request_denied, "upstream proxy " + proxy_.to_redacted_string() + " requires authentication", 407};
+    co_return ProxyError{ProxyErrc::http_request_denied,
+                         "upstream proxy " + proxy_.to_redacted_string() + " requires authentication", 407};
   const auto challenges = proxy_authenticate_values(resp);
   auto respond = [&] { return authr_->answer(challenges, req_, attempt_); };
   auto next = co_await off_loop(blocking_, respond, may_block());

@@ -6,8 +6,8 @@
 
 #include "auth/proxy_authorization.h"
 #include "http/head_parser.h"
-#include "http/message_framing.h"
 #include "http/head_reader.h"
+#include "http/message_framing.h"
 #include "upstream/proxy_auth_exchange.h"
 #include "upstream/socks5_codec.h"
 
@@ -52,7 +52,6 @@ awaitable<bool> timed_read_at_least(ByteStream& s, ReadBuffer& buf, size_t n, Mi
 
 HopFailure unreachable(ProxyError e) { return HopFailure{std::move(e), true}; }
 HopFailure refused(ProxyError e) { return HopFailure{std::move(e), false}; }
-
 
 // The proxy's refusal of a CONNECT, as ferry's own 502 (SPEC §3: not a
 // reason to fail over). Its status and reason are quoted; its body is not.
@@ -142,24 +141,28 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
     // The request held the credentials: wipe it now.
     auth::cleanse_string(request);
     if (!in_time || ec)
-      co_return Unexpected{unreachable({ProxyErrc::connection_terminated, "upstream proxy " + name + ": sending CONNECT failed"})};
+      co_return Unexpected{
+          unreachable({ProxyErrc::connection_terminated, "upstream proxy " + name + ": sending CONNECT failed"})};
 
     auto head = co_await timed_read_head(*conn, buf, ctx.connect_timeout);
     if (!head)
-      co_return Unexpected{unreachable({ProxyErrc::connection_timeout, "upstream proxy " + name +
-                                                                            " did not answer CONNECT within " +
-                                                                            format_duration(ctx.connect_timeout)})};
+      co_return Unexpected{
+          unreachable({ProxyErrc::connection_timeout, "upstream proxy " + name + " did not answer CONNECT within " +
+                                                          format_duration(ctx.connect_timeout)})};
     if (head->status == HeadRead::Status::bad_head)
-      co_return Unexpected{refused({ProxyErrc::http_protocol_error,
-                                    "upstream proxy " + name + " sent a malformed reply to CONNECT: " + std::string(head->error)})};
+      co_return Unexpected{
+          refused({ProxyErrc::http_protocol_error,
+                   "upstream proxy " + name + " sent a malformed reply to CONNECT: " + std::string(head->error)})};
     if (head->status != HeadRead::Status::complete)
-      co_return Unexpected{unreachable({ProxyErrc::connection_terminated,
-                                        "upstream proxy " + name + " closed the connection without answering CONNECT"})};
+      co_return Unexpected{
+          unreachable({ProxyErrc::connection_terminated,
+                       "upstream proxy " + name + " closed the connection without answering CONNECT"})};
     http::ResponseHead resp;
     auto parsed = http::parse_response_head(buf.data().substr(0, head->head_size), resp);
     if (parsed.state != http::ParseState::complete)
-      co_return Unexpected{refused({ProxyErrc::http_protocol_error,
-                                    "upstream proxy " + name + " sent a malformed reply to CONNECT: " + std::string(parsed.error)})};
+      co_return Unexpected{
+          refused({ProxyErrc::http_protocol_error,
+                   "upstream proxy " + name + " sent a malformed reply to CONNECT: " + std::string(parsed.error)})};
 
     if (resp.status >= 200 && resp.status < 300) {
       std::optional<ProxyError> bad = co_await auth.on_accepted(resp, *conn);
@@ -206,16 +209,19 @@ awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(UpstreamContext& ctx, co
   error_code ec;
   const bool in_time = co_await timed_write(*conn, request, ctx.connect_timeout, ec);
   if (!in_time || ec)
-    co_return Unexpected{unreachable({ProxyErrc::connection_terminated, "upstream proxy " + name + ": sending CONNECT failed"})};
+    co_return Unexpected{
+        unreachable({ProxyErrc::connection_terminated, "upstream proxy " + name + ": sending CONNECT failed"})};
   ReadBuffer buf(4096);
   auto head = co_await timed_read_head(*conn, buf, ctx.connect_timeout);
   conn->close();
   if (!head || head->status != HeadRead::Status::complete)
-    co_return Unexpected{unreachable({ProxyErrc::connection_terminated, "upstream proxy " + name + " did not answer CONNECT"})};
+    co_return Unexpected{
+        unreachable({ProxyErrc::connection_terminated, "upstream proxy " + name + " did not answer CONNECT"})};
   http::ResponseHead resp;
   auto parsed = http::parse_response_head(buf.data().substr(0, head->head_size), resp);
   if (parsed.state != http::ParseState::complete)
-    co_return Unexpected{refused({ProxyErrc::http_protocol_error, "upstream proxy " + name + " sent a malformed reply"})};
+    co_return Unexpected{
+        refused({ProxyErrc::http_protocol_error, "upstream proxy " + name + " sent a malformed reply"})};
   ProxyProbe probe;
   probe.status = resp.status;
   probe.challenges = proxy_authenticate_values(resp);
@@ -225,7 +231,9 @@ awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(UpstreamContext& ctx, co
 awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, const ProxyUrl& proxy,
                                                       const HostPort& target) {
   const std::string name = proxy.to_redacted_string();
-  auto bad = [&](const std::string& what) { return unreachable({ProxyErrc::connection_terminated, "SOCKS5 proxy " + name + ": " + what}); };
+  auto bad = [&](const std::string& what) {
+    return unreachable({ProxyErrc::connection_terminated, "SOCKS5 proxy " + name + ": " + what});
+  };
 
   // socks5:// resolves here (the proxy gets an address); socks5h:// lets the proxy resolve.
   std::string host = target.host;
@@ -261,8 +269,9 @@ awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, cons
     std::string msg;
     msg.reserve(3 + 2 * 255);  // no reallocation: the one buffer is wiped below
     if (!socks5::userpass_request(proxy.user, proxy.password.view(), msg))
-      co_return Unexpected{refused({ProxyErrc::proxy_configuration_error,
-                                    "SOCKS5 proxy " + name + ": user name and password must be 1-255 bytes each", 502})};
+      co_return Unexpected{
+          refused({ProxyErrc::proxy_configuration_error,
+                   "SOCKS5 proxy " + name + ": user name and password must be 1-255 bytes each", 502})};
     const bool sent = co_await timed_write(*conn, msg, left(), ec);
     OPENSSL_cleanse(msg.data(), msg.size());
     if (!sent || ec) co_return Unexpected{bad("sending credentials failed")};

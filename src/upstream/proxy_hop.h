@@ -8,8 +8,8 @@
 #include "base/expected.h"
 #include "base/host_port.h"
 #include "http/message_framing.h"
-#include "net/read_buffer.h"
 #include "net/byte_stream.h"
+#include "net/read_buffer.h"
 #include "upstream/upstream_context.h"
 
 namespace ferry {

@@ -62,9 +62,7 @@ Reply parse_reply(std::string_view d) {
     case 1: addr_len = 4; break;
     case 4: addr_len = 16; break;
     case 3: addr_len = 1 + uint8_t(d[4]); break;
-    default:
-      r.malformed = true;
-      return r;
+    default: r.malformed = true; return r;
   }
   size_t total = 4 + addr_len + 2;
   if (d.size() >= total) r.size = total;

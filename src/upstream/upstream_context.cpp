@@ -12,16 +12,14 @@ std::string proxy_key(const ProxyUrl& p) {
 
 std::unique_ptr<auth::ProxyAuthenticator> AuthRegistry::make(const ProxyUrl& proxy, const Settings& settings) const {
   // Userinfo in the URL wins over --user for that upstream (curl does the same).
-  auth::Credentials creds = proxy.has_credentials() ? auth::Credentials{proxy.user, proxy.password}
-                                                    : settings.fallback;
+  auth::Credentials creds = proxy.has_credentials() ? auth::Credentials{proxy.user, proxy.password} : settings.fallback;
   // The SPN comes from the proxy name as configured, never from DNS (a
   // CNAME would name another service), like curl and Chromium.
   auth::NegotiateSetup neg{settings.negotiate,
                            settings.spn_override.empty() ? "HTTP@" + proxy.address.host : settings.spn_override};
   auth::AuthPolicy policy = settings.policy;
   policy.cleartext = proxy.scheme != ProxyScheme::https;
-  policy.kerberos_password =
-      !settings.kerberos_password_user.empty() && settings.kerberos_password_user == creds.user;
+  policy.kerberos_password = !settings.kerberos_password_user.empty() && settings.kerberos_password_user == creds.user;
   auto& backoff = backoffs_[creds.user];
   if (!backoff) backoff = std::make_shared<auth::AuthBackoff>();
   policy.backoff = backoff;

@@ -3,11 +3,11 @@
 // proxy server and the one-shot commands (`ferry connect`, `tunnel`, `check`)
 // dial upstreams the same way. Everything here outlives every connection.
 #include <map>
-#include <unordered_map>
-#include <optional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "auth/proxy_authenticator.h"
 #include "base/duration.h"
@@ -35,7 +35,7 @@ class AuthRegistry {
     auth::Credentials fallback;  // --user/--password-file; URL userinfo wins
     std::shared_ptr<auth::GssMechanism> negotiate;
     std::string spn_override;
-    auth::AuthPolicy policy;              // the flags; cleartext and the back-off are filled in per proxy
+    auth::AuthPolicy policy;             // the flags; cleartext and the back-off are filled in per proxy
     std::string kerberos_password_user;  // the --user whose password makes ferry's own ticket
   };
   // The settings for proxies met later (set once, before serving). PAC will

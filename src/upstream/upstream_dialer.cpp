@@ -118,7 +118,8 @@ std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const Pr
       // A direct connection opened for the local user may reach where remote
       // clients may not (loopback): the two never share pooled connections.
       const bool remote = ctx.destinations.scope == ClientScope::remote;
-      c.pool_key = chain.direct() ? (remote ? origin_key + " remote" : origin_key) : chain.to_string() + " " + origin_key;
+      c.pool_key =
+          chain.direct() ? (remote ? origin_key + " remote" : origin_key) : chain.to_string() + " " + origin_key;
       c.route = chain.direct() ? "direct" : chain.to_string();
       plan.push_back(std::move(c));
       continue;
@@ -203,9 +204,8 @@ awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ct
     }
     mark_ok(ctx.health, proxy);
     if (!t->early_bytes.empty())
-      co_return Unexpected{ProxyError{ProxyErrc::http_protocol_error,
-                                      "upstream proxy " + proxy.to_redacted_string() +
-                                          " sent bytes before the request was made"}};
+      co_return Unexpected{ProxyError{ProxyErrc::http_protocol_error, "upstream proxy " + proxy.to_redacted_string() +
+                                                                          " sent bytes before the request was made"}};
     if (!origin_tls) {
       hop.stream = std::move(t->stream);
       co_return std::move(hop);

@@ -40,7 +40,7 @@ struct RequestHop {
 struct HopCandidate {
   const ProxyChain* chain = nullptr;  // the resolved chain this candidate dials
   const ProxyUrl* proxy = nullptr;    // its proxy; null = direct
-  bool absolute_form = false;       // http(s) upstream and a plain http:// origin
+  bool absolute_form = false;         // http(s) upstream and a plain http:// origin
   std::string pool_key;
   std::string route;
 };

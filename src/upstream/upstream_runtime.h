@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "auth/negotiate/mit_gss.h"
 #include "config/config.h"
 #include "routing/route_table.h"
-#include "auth/negotiate/mit_gss.h"
 #include "upstream/upstream_context.h"
 
 namespace ferry {
@@ -19,9 +19,9 @@ struct UpstreamRuntime {
   UpstreamHealth health;
   std::unique_ptr<TlsClientContext> proxy_tls;
   std::shared_ptr<auth::GssMechanism> negotiate;  // null when Negotiate is off
-  BlockingPool blocking;  // for GSSAPI calls (a slow KDC ties one up)
-  std::vector<std::string> warnings;  // for the log: env proxies ignored, ...
-  bool from_env = false;              // the upstreams came from *_PROXY
+  BlockingPool blocking;                          // for GSSAPI calls (a slow KDC ties one up)
+  std::vector<std::string> warnings;              // for the log: env proxies ignored, ...
+  bool from_env = false;                          // the upstreams came from *_PROXY
 };
 
 // With `load_secrets`, reads the password (file or terminal prompt) when

@@ -51,8 +51,9 @@ TEST(Basic, EncodesRfc7617Example) {
 
 Challenge rfc7616_challenge(const char* algorithm) {
   std::vector<Challenge> cs;
-  std::string v = std::string(R"(Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=)") + algorithm +
-                  R"(, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS")";
+  std::string v =
+      std::string(R"(Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=)") + algorithm +
+      R"(, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS")";
   EXPECT_TRUE(parse_challenges(v, cs));
   return cs.at(0);
 }
@@ -74,7 +75,8 @@ TEST(Digest, Rfc7616Sha256Vector) {
   ASSERT_TRUE(ch);
   auto v = digest_credentials(*ch, "Mufasa", "Circle of Life", {"GET", "/dir/index.html"}, 1,
                               "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ");
-  EXPECT_NE(v.find(R"(response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1")"), std::string::npos) << v;
+  EXPECT_NE(v.find(R"(response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1")"), std::string::npos)
+      << v;
 }
 
 TEST(Digest, StaleAndUnsupported) {

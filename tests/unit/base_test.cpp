@@ -41,26 +41,26 @@ TEST_P(HostPortOk, Parses) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, HostPortOk,
-    testing::Values(
-        HostPortCase{"127.0.0.1:3128", std::nullopt, "127.0.0.1", 3128, "127.0.0.1:3128"},
-        HostPortCase{"Example.COM:443", std::nullopt, "example.com", 443, "example.com:443"},
-        HostPortCase{"my_host-1.corp:8080", std::nullopt, "my_host-1.corp", 8080, "my_host-1.corp:8080"},
-        HostPortCase{"[::1]:3128", std::nullopt, "::1", 3128, "[::1]:3128"},
-        HostPortCase{"[2001:DB8:0:0::1]:80", std::nullopt, "2001:db8::1", 80, "[2001:db8::1]:80"},
-        HostPortCase{"[::ffff:192.0.2.1]:80", std::nullopt, "::ffff:192.0.2.1", 80, "[::ffff:192.0.2.1]:80"},
-        HostPortCase{"host:1", std::nullopt, "host", 1, "host:1"},
-        HostPortCase{"host:65535", std::nullopt, "host", 65535, "host:65535"},
-        HostPortCase{"host", uint16_t(80), "host", 80, "host:80"},
-        HostPortCase{"[::1]", uint16_t(443), "::1", 443, "[::1]:443"},
-        HostPortCase{"host:8080", uint16_t(80), "host", 8080, "host:8080"}),
+    testing::Values(HostPortCase{"127.0.0.1:3128", std::nullopt, "127.0.0.1", 3128, "127.0.0.1:3128"},
+                    HostPortCase{"Example.COM:443", std::nullopt, "example.com", 443, "example.com:443"},
+                    HostPortCase{"my_host-1.corp:8080", std::nullopt, "my_host-1.corp", 8080, "my_host-1.corp:8080"},
+                    HostPortCase{"[::1]:3128", std::nullopt, "::1", 3128, "[::1]:3128"},
+                    HostPortCase{"[2001:DB8:0:0::1]:80", std::nullopt, "2001:db8::1", 80, "[2001:db8::1]:80"},
+                    HostPortCase{"[::ffff:192.0.2.1]:80", std::nullopt, "::ffff:192.0.2.1", 80,
+                                 "[::ffff:192.0.2.1]:80"},
+                    HostPortCase{"host:1", std::nullopt, "host", 1, "host:1"},
+                    HostPortCase{"host:65535", std::nullopt, "host", 65535, "host:65535"},
+                    HostPortCase{"host", uint16_t(80), "host", 80, "host:80"},
+                    HostPortCase{"[::1]", uint16_t(443), "::1", 443, "[::1]:443"},
+                    HostPortCase{"host:8080", uint16_t(80), "host", 8080, "host:8080"}),
     [](const testing::TestParamInfo<HostPortCase>& i) { return "Case" + std::to_string(i.index); });
 
 TEST(HostPort, Rejections) {
-  const char* bad[] = {"",          "host",        "host:",        "host:0",       "host:65536", "host:abc",
-                       "host:-1",   "host:+80",    "host: 80",     "host:80 ",     "::1",        "::1:80",
-                       "2001:db8::1", "[::1",      "[::1]80",      "[::1]:",       "[::1]:0",    "[192.0.2.1]:80",
-                       "[host]:80", ":80",         "ho st:80",     "h%41:80",      "host/x:80",  "a@b:80",
-                       "host:123456"};
+  const char* bad[] = {"",         "host",    "host:",          "host:0",    "host:65536",
+                       "host:abc", "host:-1", "host:+80",       "host: 80",  "host:80 ",
+                       "::1",      "::1:80",  "2001:db8::1",    "[::1",      "[::1]80",
+                       "[::1]:",   "[::1]:0", "[192.0.2.1]:80", "[host]:80", ":80",
+                       "ho st:80", "h%41:80", "host/x:80",      "a@b:80",    "host:123456"};
   for (const char* t : bad) EXPECT_FALSE(parse_host_port(t)) << t;
   EXPECT_FALSE(parse_host_port("::1", 80)) << "IPv6 without brackets even with a default port";
   EXPECT_FALSE(parse_host_port("", 80));
@@ -224,8 +224,8 @@ TEST(Duration, Parses) {
     int64_t ms;
   };
   const Case cases[] = {
-      {"0", 0},           {"0s", 0},        {"250ms", 250}, {"10s", 10'000}, {"10", 10'000},
-      {"5m", 300'000},    {"1h", 3'600'000}, {"90s", 90'000}, {"1ms", 1},   {"24h", 86'400'000},
+      {"0", 0},        {"0s", 0},         {"250ms", 250},  {"10s", 10'000}, {"10", 10'000},
+      {"5m", 300'000}, {"1h", 3'600'000}, {"90s", 90'000}, {"1ms", 1},      {"24h", 86'400'000},
   };
   for (const auto& c : cases) {
     auto d = parse_duration(c.text);

@@ -99,11 +99,9 @@ TEST_P(ChunkedValid, DecodesAtEverySplit) {
 INSTANTIATE_TEST_SUITE_P(
     All, ChunkedValid,
     testing::Values(
-        ValidCase{"Empty", "0\r\n\r\n", ""},
-        ValidCase{"OneChunk", "5\r\nhello\r\n0\r\n\r\n", "hello"},
+        ValidCase{"Empty", "0\r\n\r\n", ""}, ValidCase{"OneChunk", "5\r\nhello\r\n0\r\n\r\n", "hello"},
         ValidCase{"TwoChunks", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world"},
-        ValidCase{"HexUpperAndLower", "A\r\n0123456789\r\nb\r\nabcdefghijk\r\n0\r\n\r\n",
-                  "0123456789abcdefghijk"},
+        ValidCase{"HexUpperAndLower", "A\r\n0123456789\r\nb\r\nabcdefghijk\r\n0\r\n\r\n", "0123456789abcdefghijk"},
         ValidCase{"LeadingZeros", "0005\r\nhello\r\n000\r\n\r\n", "hello"},
         ValidCase{"BinaryPayloadWithCrlfAndNul", "6\r\n\r\n\0\n\r\x80\r\n0\r\n\r\n"s, "\r\n\0\n\r\x80"s},
         ValidCase{"Extension", "5;name=value\r\nhello\r\n0\r\n\r\n", "hello"},
@@ -183,46 +181,39 @@ TEST_P(ChunkedInvalid, IsErrorAtEverySplit) {
 INSTANTIATE_TEST_SUITE_P(
     All, ChunkedInvalid,
     testing::Values(
-        BadCase{"NonHexSize", "g\r\nhello\r\n0\r\n\r\n"},
-        BadCase{"HexPrefix", "0x5\r\nhello\r\n0\r\n\r\n"},
-        BadCase{"EmptySize", "\r\nhello\r\n0\r\n\r\n"},
-        BadCase{"SignedSize", "+5\r\nhello\r\n0\r\n\r\n"},
-        BadCase{"NegativeSize", "-5\r\nhello\r\n0\r\n\r\n"},
-        BadCase{"LeadingSpace", " 5\r\nhello\r\n0\r\n\r\n"},
+        BadCase{"NonHexSize", "g\r\nhello\r\n0\r\n\r\n"}, BadCase{"HexPrefix", "0x5\r\nhello\r\n0\r\n\r\n"},
+        BadCase{"EmptySize", "\r\nhello\r\n0\r\n\r\n"}, BadCase{"SignedSize", "+5\r\nhello\r\n0\r\n\r\n"},
+        BadCase{"NegativeSize", "-5\r\nhello\r\n0\r\n\r\n"}, BadCase{"LeadingSpace", " 5\r\nhello\r\n0\r\n\r\n"},
         BadCase{"TrailingSpaceNoExtension", "5 \r\nhello\r\n0\r\n\r\n"},
         BadCase{"GarbageAfterSize", "5z\r\nhello\r\n0\r\n\r\n"},
         BadCase{"Overflow17Digits", "10000000000000000\r\nx\r\n0\r\n\r\n"},
         BadCase{"Overflow20Digits", "ffffffffffffffffffff\r\nx\r\n0\r\n\r\n"},
-        BadCase{"MissingCrlfAfterData", "5\r\nhelloX\r\n0\r\n\r\n"},
-        BadCase{"DataTooLong", "3\r\nhello\r\n0\r\n\r\n"},
-        BadCase{"OnlyLfAfterData", "5\r\nhello\n0\r\n\r\n"},
-        BadCase{"OnlyCrAfterData", "5\r\nhello\r0\r\n\r\n"},
-        BadCase{"BareLfSizeLine", "5\nhello\r\n0\r\n\r\n"},
-        BadCase{"BareLfLastChunk", "5\r\nhello\r\n0\n\r\n"},
-        BadCase{"BareLfEnd", "5\r\nhello\r\n0\r\n\n"},
-        BadCase{"BareCrSizeLine", "5\rX\r\nhello\r\n0\r\n\r\n"},
+        BadCase{"MissingCrlfAfterData", "5\r\nhelloX\r\n0\r\n\r\n"}, BadCase{"DataTooLong", "3\r\nhello\r\n0\r\n\r\n"},
+        BadCase{"OnlyLfAfterData", "5\r\nhello\n0\r\n\r\n"}, BadCase{"OnlyCrAfterData", "5\r\nhello\r0\r\n\r\n"},
+        BadCase{"BareLfSizeLine", "5\nhello\r\n0\r\n\r\n"}, BadCase{"BareLfLastChunk", "5\r\nhello\r\n0\n\r\n"},
+        BadCase{"BareLfEnd", "5\r\nhello\r\n0\r\n\n"}, BadCase{"BareCrSizeLine", "5\rX\r\nhello\r\n0\r\n\r\n"},
         BadCase{"DoubleCrSizeLine", "5\r\r\nhello\r\n0\r\n\r\n"},
         BadCase{"BareCrInExtension", "5;a=\rb\r\nhello\r\n0\r\n\r\n"},
         BadCase{"NulInSizeLine", "5\0\r\nhello\r\n0\r\n\r\n"s},
-        BadCase{"NulInExtension", "5;a=\0\r\nhello\r\n0\r\n\r\n"s},
-        BadCase{"NulInTrailer", "0\r\nX: a\0b\r\n\r\n"s},
+        BadCase{"NulInExtension", "5;a=\0\r\nhello\r\n0\r\n\r\n"s}, BadCase{"NulInTrailer", "0\r\nX: a\0b\r\n\r\n"s},
         BadCase{"ControlInExtension", "5;a=\x01\r\nhello\r\n0\r\n\r\n"},
         BadCase{"OverlongSizeLine", "5;" + std::string(5000, 'a') + "\r\nhello\r\n0\r\n\r\n"},
         BadCase{"OverlongSizeLineNoCrlf", "5;" + std::string(5000, 'a')},
         BadCase{"OverlongZeros", std::string(5000, '0') + "5\r\nhello\r\n0\r\n\r\n"},
         BadCase{"TrailerWithoutColon", "0\r\nNoColon\r\n\r\n"},
         BadCase{"TrailerObsFold", "0\r\nA: 1\r\n folded\r\n\r\n"},
-        BadCase{"TrailerSpaceBeforeColon", "0\r\nA : 1\r\n\r\n"},
-        BadCase{"TrailerEmptyName", "0\r\n: 1\r\n\r\n"},
-        BadCase{"TrailerBareCr", "0\r\nA: 1\r2\r\n\r\n"},
-        BadCase{"TrailerControlChar", "0\r\nA: \x02\r\n\r\n"},
+        BadCase{"TrailerSpaceBeforeColon", "0\r\nA : 1\r\n\r\n"}, BadCase{"TrailerEmptyName", "0\r\n: 1\r\n\r\n"},
+        BadCase{"TrailerBareCr", "0\r\nA: 1\r2\r\n\r\n"}, BadCase{"TrailerControlChar", "0\r\nA: \x02\r\n\r\n"},
         BadCase{"TrailerBareLf", "0\r\nA: 1\n\r\n"},
-        BadCase{"TrailerSectionTooLarge",
-                "0\r\n" + [] {
-                  std::string t;
-                  for (int i = 0; i < 1000; ++i) t += "X-T" + std::to_string(i) + ": " + std::string(100, 'v') + "\r\n";
-                  return t;
-                }() + "\r\n"}),
+        BadCase{"TrailerSectionTooLarge", "0\r\n" +
+                                              [] {
+                                                std::string t;
+                                                for (int i = 0; i < 1000; ++i)
+                                                  t +=
+                                                      "X-T" + std::to_string(i) + ": " + std::string(100, 'v') + "\r\n";
+                                                return t;
+                                              }() +
+                                              "\r\n"}),
     [](const testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
 
 TEST(ChunkedDecoder, ErrorMessagesNameTheDefect) {

@@ -67,8 +67,10 @@ TEST(ConfigSet, Enums) {
   EXPECT_EQ(b.config().log_format, LogFormat::text);
   ASSERT_TRUE(b.set("log_format", sv({"json"})));
   EXPECT_EQ(b.config().log_format, LogFormat::json);
-  const std::pair<const char*, LogLevel> levels[] = {{"debug", LogLevel::debug}, {"info", LogLevel::info},
-                                                     {"warn", LogLevel::warn},   {"error", LogLevel::error},
+  const std::pair<const char*, LogLevel> levels[] = {{"debug", LogLevel::debug},
+                                                     {"info", LogLevel::info},
+                                                     {"warn", LogLevel::warn},
+                                                     {"error", LogLevel::error},
                                                      {"off", LogLevel::off}};
   for (auto [text, level] : levels) {
     ASSERT_TRUE(b.set("log_level", sv({text}))) << text;
@@ -133,14 +135,13 @@ INSTANTIATE_TEST_SUITE_P(
                     BadSetting{"connect_timeout", {"-1s"}}, BadSetting{"max_connections", {"0"}},
                     BadSetting{"max_connections", {"1000001"}}, BadSetting{"max_connections", {"ten"}},
                     BadSetting{"max_connections", {""}}, BadSetting{"max_connections", {"10k"}},
-                    BadSetting{"max_connections", {"-5"}}, BadSetting{"workers", {"257"}},
-                    BadSetting{"workers", {"x"}}, BadSetting{"relay", {"fast"}}, BadSetting{"relay", {}},
-                    BadSetting{"log_format", {"xml"}}, BadSetting{"log_format", {"JSON "}},
-                    BadSetting{"log_level", {"verbose"}}, BadSetting{"security.allow", {"10.0.0.0/33"}},
-                    BadSetting{"security.allow", {"not-an-ip"}}, BadSetting{"security.allow", {""}},
-                    BadSetting{"security.allow", {}}, BadSetting{"security.connect_ports", {"0"}},
-                    BadSetting{"security.connect_ports", {"https"}}, BadSetting{"security.connect_ports", {""}},
-                    BadSetting{"security.connect_ports", {"70000"}}),
+                    BadSetting{"max_connections", {"-5"}}, BadSetting{"workers", {"257"}}, BadSetting{"workers", {"x"}},
+                    BadSetting{"relay", {"fast"}}, BadSetting{"relay", {}}, BadSetting{"log_format", {"xml"}},
+                    BadSetting{"log_format", {"JSON "}}, BadSetting{"log_level", {"verbose"}},
+                    BadSetting{"security.allow", {"10.0.0.0/33"}}, BadSetting{"security.allow", {"not-an-ip"}},
+                    BadSetting{"security.allow", {""}}, BadSetting{"security.allow", {}},
+                    BadSetting{"security.connect_ports", {"0"}}, BadSetting{"security.connect_ports", {"https"}},
+                    BadSetting{"security.connect_ports", {""}}, BadSetting{"security.connect_ports", {"70000"}}),
     [](const testing::TestParamInfo<BadSetting>& i) { return "Case" + std::to_string(i.index); });
 
 TEST(ConfigSet, BadValueIsNamedInError) {
@@ -205,17 +206,29 @@ TEST(ConfigSet, UnknownKeyRejected) {
 
 TEST(KnownKeys, EveryImplementedKeyIsSettable) {
   // Each implemented key accepts some value, i.e. set() really handles it.
-  const std::map<std::string_view, std::string> good = {
-      {"listen", "127.0.0.1:1"},        {"idle_timeout", "1s"},  {"connect_timeout", "1s"},
-      {"max_connections", "10"},        {"workers", "1"},        {"relay", "copy"},
-      {"log_format", "text"},           {"log_level", "debug"},  {"security.allow", "10.0.0.0/8"},
-      {"security.connect_ports", "443"}, {"socks_listen", "127.0.0.1:1080"},
-      {"upstream.proxies", "http://proxy:3128"}, {"upstream.auth", "basic"},
-      {"upstream.user", "bob"},         {"upstream.password_file", "/etc/ferry/pw"},
-      {"upstream.ca", "/etc/ferry/ca.pem"}, {"routing.no_proxy", ".corp.com"},
-      {"routing.no_proxy_exact", "github.com"}, {"upstream.spn", "HTTP@proxy.corp"},
-      {"upstream.realm", "CORP.EXAMPLE"}, {"upstream.keytab", "/etc/ferry/client.keytab"},
-      {"upstream.auth_allow_basic_fallback", "true"}, {"upstream.require_mutual_auth", "false"}};
+  const std::map<std::string_view, std::string> good = {{"listen", "127.0.0.1:1"},
+                                                        {"idle_timeout", "1s"},
+                                                        {"connect_timeout", "1s"},
+                                                        {"max_connections", "10"},
+                                                        {"workers", "1"},
+                                                        {"relay", "copy"},
+                                                        {"log_format", "text"},
+                                                        {"log_level", "debug"},
+                                                        {"security.allow", "10.0.0.0/8"},
+                                                        {"security.connect_ports", "443"},
+                                                        {"socks_listen", "127.0.0.1:1080"},
+                                                        {"upstream.proxies", "http://proxy:3128"},
+                                                        {"upstream.auth", "basic"},
+                                                        {"upstream.user", "bob"},
+                                                        {"upstream.password_file", "/etc/ferry/pw"},
+                                                        {"upstream.ca", "/etc/ferry/ca.pem"},
+                                                        {"routing.no_proxy", ".corp.com"},
+                                                        {"routing.no_proxy_exact", "github.com"},
+                                                        {"upstream.spn", "HTTP@proxy.corp"},
+                                                        {"upstream.realm", "CORP.EXAMPLE"},
+                                                        {"upstream.keytab", "/etc/ferry/client.keytab"},
+                                                        {"upstream.auth_allow_basic_fallback", "true"},
+                                                        {"upstream.require_mutual_auth", "false"}};
   for (const auto& k : known_keys()) {
     if (!k.implemented) continue;
     auto it = good.find(k.toml_key);

@@ -111,7 +111,8 @@ class JsonReader {
     eat('-');
     if (i_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[i_]))) return std::nullopt;
     if (s_[i_] == '0') ++i_;
-    else while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+    else
+      while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
     if (eat('.')) {
       if (i_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[i_]))) return std::nullopt;
       while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
@@ -159,12 +160,16 @@ TEST(JsonReader, SelfCheck) {
 
 TEST(FormatEvent, JsonExactLine) {
   auto line = format_event(LogFormat::json, LogLevel::info, "request",
-                           {{"method", "GET"}, {"status", 200}, {"bytes", uint64_t(1234)}, {"ok", true},
-                            {"reused", false}, {"ms", 1.5}, {"delta", int64_t(-7)}},
+                           {{"method", "GET"},
+                            {"status", 200},
+                            {"bytes", uint64_t(1234)},
+                            {"ok", true},
+                            {"reused", false},
+                            {"ms", 1.5},
+                            {"delta", int64_t(-7)}},
                            kTs);
-  EXPECT_EQ(line,
-            R"({"ts":"2024-01-02T03:04:05.678Z","level":"info","event":"request","method":"GET","status":200,)"
-            R"("bytes":1234,"ok":true,"reused":false,"ms":1.500,"delta":-7})");
+  EXPECT_EQ(line, R"({"ts":"2024-01-02T03:04:05.678Z","level":"info","event":"request","method":"GET","status":200,)"
+                  R"("bytes":1234,"ok":true,"reused":false,"ms":1.500,"delta":-7})");
   auto obj = parse_json(line);
   ASSERT_TRUE(obj) << line;
   EXPECT_EQ(obj->at("status"), "200");

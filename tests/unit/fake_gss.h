@@ -120,9 +120,7 @@ class FakeGssMechanism final : public GssMechanism {
   void succeed() { script.clear(); }
 
   // The token the n-th context (1-based) returns from its m-th step by default.
-  static std::string default_token(int n, int m = 1) {
-    return "ctx" + std::to_string(n) + "-leg" + std::to_string(m);
-  }
+  static std::string default_token(int n, int m = 1) { return "ctx" + std::to_string(n) + "-leg" + std::to_string(m); }
 
   std::unique_ptr<SecurityContext> start(const std::string& spn) override {
     if (stall) stall->enter();

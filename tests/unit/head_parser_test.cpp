@@ -66,8 +66,8 @@ TEST(ScanForHeadEnd, IncompleteHeadAsksForMore) {
 
 TEST(ScanForHeadEnd, BareLfRejectedEarly) {
   // No terminating empty line yet: the scanner must not wait for more.
-  for (std::string data : {"GET / HTTP/1.1\nHost: a"s, "\n"s, "GET / HTTP/1.1\r\nHost: a\n"s,
-                           "GET / HTTP/1.1\r\nX: a\r\n\n"s}) {
+  for (std::string data :
+       {"GET / HTTP/1.1\nHost: a"s, "\n"s, "GET / HTTP/1.1\r\nHost: a\n"s, "GET / HTTP/1.1\r\nX: a\r\n\n"s}) {
     auto scan = scan_for_head_end(data, 0);
     EXPECT_EQ(scan.state, ParseState::error) << testing::PrintToString(data);
     EXPECT_NE(std::string(scan.error).find("LF"), std::string::npos) << scan.error;
@@ -281,62 +281,54 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         RejectCase{"ObsFoldSpace", kLine + "X: a\r\n b\r\n\r\n"},
         RejectCase{"ObsFoldTab", kLine + "X: a\r\n\tb\r\n\r\n"},
-        RejectCase{"ObsFoldFirstLine", kLine + " X: a\r\n\r\n"},
-        RejectCase{"BareCrInValue", kLine + "X: a\rb\r\n\r\n"},
-        RejectCase{"BareCrEndOfValue", kLine + "X: a\r\r\n\r\n"},
-        RejectCase{"BareCrInName", kLine + "X\r: a\r\n\r\n"},
-        RejectCase{"BareCrLine", kLine + "\r\r\n\r\n"},
-        RejectCase{"BareLfInValue", kLine + "X: a\nb\r\n\r\n"},
+        RejectCase{"ObsFoldFirstLine", kLine + " X: a\r\n\r\n"}, RejectCase{"BareCrInValue", kLine + "X: a\rb\r\n\r\n"},
+        RejectCase{"BareCrEndOfValue", kLine + "X: a\r\r\n\r\n"}, RejectCase{"BareCrInName", kLine + "X\r: a\r\n\r\n"},
+        RejectCase{"BareCrLine", kLine + "\r\r\n\r\n"}, RejectCase{"BareLfInValue", kLine + "X: a\nb\r\n\r\n"},
         RejectCase{"BareLfLineEnd", kLine + "X: a\n\r\n"},
         RejectCase{"NulInValue", kLine + "X: a" + '\0' + "b\r\n\r\n"},
         RejectCase{"NulInName", kLine + "X" + '\0' + ": a\r\n\r\n"},
-        RejectCase{"SpaceBeforeColon", kLine + "X : a\r\n\r\n"},
-        RejectCase{"TabBeforeColon", kLine + "X\t: a\r\n\r\n"},
-        RejectCase{"HostSpaceBeforeColon", kLine + "Host : a\r\n\r\n"},
-        RejectCase{"NoColon", kLine + "X a\r\n\r\n"},
-        RejectCase{"NoColonToken", kLine + "X-Only\r\n\r\n"},
-        RejectCase{"EmptyName", kLine + ": a\r\n\r\n"},
-        RejectCase{"NameWithSlash", kLine + "X/Y: a\r\n\r\n"},
-        RejectCase{"NameWithQuote", kLine + "X\"Y: a\r\n\r\n"},
-        RejectCase{"NameWithParen", kLine + "X(Y): a\r\n\r\n"},
-        RejectCase{"NameWithAt", kLine + "X@Y: a\r\n\r\n"},
+        RejectCase{"SpaceBeforeColon", kLine + "X : a\r\n\r\n"}, RejectCase{"TabBeforeColon", kLine + "X\t: a\r\n\r\n"},
+        RejectCase{"HostSpaceBeforeColon", kLine + "Host : a\r\n\r\n"}, RejectCase{"NoColon", kLine + "X a\r\n\r\n"},
+        RejectCase{"NoColonToken", kLine + "X-Only\r\n\r\n"}, RejectCase{"EmptyName", kLine + ": a\r\n\r\n"},
+        RejectCase{"NameWithSlash", kLine + "X/Y: a\r\n\r\n"}, RejectCase{"NameWithQuote", kLine + "X\"Y: a\r\n\r\n"},
+        RejectCase{"NameWithParen", kLine + "X(Y): a\r\n\r\n"}, RejectCase{"NameWithAt", kLine + "X@Y: a\r\n\r\n"},
         RejectCase{"NameWithObsText", kLine + "X\xc3\xa9: a\r\n\r\n"},
         RejectCase{"NameWithDel", kLine + "X\x7f: a\r\n\r\n"},
-        RejectCase{"ControlInValue", kLine + "X: a\x01" "b\r\n\r\n"},
-        RejectCase{"EscInValue", kLine + "X: \x1b[31m\r\n\r\n"},
-        RejectCase{"DelInValue", kLine + "X: a\x7f\r\n\r\n"},
+        RejectCase{"ControlInValue", kLine + "X: a\x01"
+                                             "b\r\n\r\n"},
+        RejectCase{"EscInValue", kLine + "X: \x1b[31m\r\n\r\n"}, RejectCase{"DelInValue", kLine + "X: a\x7f\r\n\r\n"},
         RejectCase{"VerticalTabInValue", kLine + "X: a\x0b\r\n\r\n"}),
     [](const testing::TestParamInfo<RejectCase>& i) { return std::string(i.param.name); });
 
-INSTANTIATE_TEST_SUITE_P(
-    RequestLine, RequestRejection,
-    testing::Values(
-        RejectCase{"EmptyMethod", " http://a/ HTTP/1.1\r\n\r\n"},
-        RejectCase{"MethodWithSlash", "GE/T http://a/ HTTP/1.1\r\n\r\n"},
-        RejectCase{"MethodWithColon", "GET: http://a/ HTTP/1.1\r\n\r\n"},
-        RejectCase{"MethodWithObsText", "G\xc3\x89T http://a/ HTTP/1.1\r\n\r\n"},
-        RejectCase{"MethodWithTab", "GET\thttp://a/ HTTP/1.1\r\n\r\n"},
-        RejectCase{"MissingTarget", "GET HTTP/1.1\r\n\r\n"},
-        RejectCase{"DoubleSpace", "GET  http://a/ HTTP/1.1\r\n\r\n"},
-        RejectCase{"SpaceInTarget", "GET http://a/b c HTTP/1.1\r\n\r\n"},
-        RejectCase{"TabInTarget", "GET http://a/b\tc HTTP/1.1\r\n\r\n"},
-        RejectCase{"CtlInTarget", "GET http://a/b\x01" "c HTTP/1.1\r\n\r\n"},
-        RejectCase{"DelInTarget", "GET http://a/b\x7f HTTP/1.1\r\n\r\n"},
-        RejectCase{"NonAsciiInTarget", "GET http://a/caf\xc3\xa9 HTTP/1.1\r\n\r\n"},
-        RejectCase{"BareCrInTarget", "GET http://a/\rx HTTP/1.1\r\n\r\n"},
-        RejectCase{"BareCrAfterVersion", "GET http://a/ HTTP/1.1\r\r\n\r\n"},
-        RejectCase{"Http2", "GET http://a/ HTTP/2.0\r\n\r\n"},
-        RejectCase{"Http12", "GET http://a/ HTTP/1.2\r\n\r\n"},
-        RejectCase{"Http09", "GET http://a/ HTTP/0.9\r\n\r\n"},
-        RejectCase{"LowercaseVersion", "GET http://a/ http/1.1\r\n\r\n"},
-        RejectCase{"MixedCaseVersion", "GET http://a/ Http/1.1\r\n\r\n"},
-        RejectCase{"VersionTrailingSpace", "GET http://a/ HTTP/1.1 \r\n\r\n"},
-        RejectCase{"VersionTwoDigits", "GET http://a/ HTTP/1.10\r\n\r\n"},
-        RejectCase{"NoVersion", "GET http://a/\r\n\r\n"},
-        RejectCase{"NoVersionTrailingSpace", "GET http://a/ \r\n\r\n"},
-        RejectCase{"OnlyEmptyLine", "\r\n\r\n"},
-        RejectCase{"ExtraTokenAfterVersion", "GET http://a/ HTTP/1.1 x\r\n\r\n"}),
-    [](const testing::TestParamInfo<RejectCase>& i) { return std::string(i.param.name); });
+INSTANTIATE_TEST_SUITE_P(RequestLine, RequestRejection,
+                         testing::Values(RejectCase{"EmptyMethod", " http://a/ HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"MethodWithSlash", "GE/T http://a/ HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"MethodWithColon", "GET: http://a/ HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"MethodWithObsText", "G\xc3\x89T http://a/ HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"MethodWithTab", "GET\thttp://a/ HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"MissingTarget", "GET HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"DoubleSpace", "GET  http://a/ HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"SpaceInTarget", "GET http://a/b c HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"TabInTarget", "GET http://a/b\tc HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"CtlInTarget",
+                                                    "GET http://a/b\x01"
+                                                    "c HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"DelInTarget", "GET http://a/b\x7f HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"NonAsciiInTarget", "GET http://a/caf\xc3\xa9 HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"BareCrInTarget", "GET http://a/\rx HTTP/1.1\r\n\r\n"},
+                                         RejectCase{"BareCrAfterVersion", "GET http://a/ HTTP/1.1\r\r\n\r\n"},
+                                         RejectCase{"Http2", "GET http://a/ HTTP/2.0\r\n\r\n"},
+                                         RejectCase{"Http12", "GET http://a/ HTTP/1.2\r\n\r\n"},
+                                         RejectCase{"Http09", "GET http://a/ HTTP/0.9\r\n\r\n"},
+                                         RejectCase{"LowercaseVersion", "GET http://a/ http/1.1\r\n\r\n"},
+                                         RejectCase{"MixedCaseVersion", "GET http://a/ Http/1.1\r\n\r\n"},
+                                         RejectCase{"VersionTrailingSpace", "GET http://a/ HTTP/1.1 \r\n\r\n"},
+                                         RejectCase{"VersionTwoDigits", "GET http://a/ HTTP/1.10\r\n\r\n"},
+                                         RejectCase{"NoVersion", "GET http://a/\r\n\r\n"},
+                                         RejectCase{"NoVersionTrailingSpace", "GET http://a/ \r\n\r\n"},
+                                         RejectCase{"OnlyEmptyLine", "\r\n\r\n"},
+                                         RejectCase{"ExtraTokenAfterVersion", "GET http://a/ HTTP/1.1 x\r\n\r\n"}),
+                         [](const testing::TestParamInfo<RejectCase>& i) { return std::string(i.param.name); });
 
 TEST(ParseRequestHead, HeadOver64KiBRejectedByScanner) {
   std::string data = kLine;
@@ -416,8 +408,8 @@ TEST(ParseResponseHead, StatusLineVariants) {
   const Case cases[] = {
       {"HTTP/1.1 200 OK", 200, "OK", 1},
       {"HTTP/1.0 200 OK", 200, "OK", 0},
-      {"HTTP/1.1 200", 200, "", 1},                      // no reason phrase, no space
-      {"HTTP/1.1 200 ", 200, "", 1},                     // empty reason phrase
+      {"HTTP/1.1 200", 200, "", 1},   // no reason phrase, no space
+      {"HTTP/1.1 200 ", 200, "", 1},  // empty reason phrase
       {"HTTP/1.1 100 Continue", 100, "Continue", 1},
       {"HTTP/1.1 599 Whatever it is", 599, "Whatever it is", 1},
       {"HTTP/1.1 200 caf\xc3\xa9\tok", 200, "caf\xc3\xa9\tok", 1},  // obs-text and HTAB allowed
@@ -436,11 +428,11 @@ TEST(ParseResponseHead, StatusLineVariants) {
 
 TEST(ParseResponseHead, Rejections) {
   const std::string bad[] = {
-      "HTTP/1.1 099 Low",     "HTTP/1.1 000 Zero",     "HTTP/1.1 20 OK",      "HTTP/1.1 2x0 OK",
-      "HTTP/1.1 abc OK",      "HTTP/1.1 2000 OK",      "HTTP/1.1  200 OK",    "HTTP/1.1\t200 OK",
-      "HTTP/2.0 200 OK",      "HTTP/1.2 200 OK",       "http/1.1 200 OK",     "HTTP/1.1",
-      "HTTP/1.1 ",            "ICY 200 OK",            "HTTP/1.1 200\tOK",    "HTTP/1.1 200 O\x01K",
-      "HTTP/1.1 200 O\x7fK",  "HTTP/1.1 200 O\rK",     "HTTP/1.1 -20 OK",     "HTTP/1.1 +20 OK",
+      "HTTP/1.1 099 Low",    "HTTP/1.1 000 Zero", "HTTP/1.1 20 OK",   "HTTP/1.1 2x0 OK",
+      "HTTP/1.1 abc OK",     "HTTP/1.1 2000 OK",  "HTTP/1.1  200 OK", "HTTP/1.1\t200 OK",
+      "HTTP/2.0 200 OK",     "HTTP/1.2 200 OK",   "http/1.1 200 OK",  "HTTP/1.1",
+      "HTTP/1.1 ",           "ICY 200 OK",        "HTTP/1.1 200\tOK", "HTTP/1.1 200 O\x01K",
+      "HTTP/1.1 200 O\x7fK", "HTTP/1.1 200 O\rK", "HTTP/1.1 -20 OK",  "HTTP/1.1 +20 OK",
   };
   for (const auto& line : bad) {
     ResponseHead h;
@@ -451,11 +443,8 @@ TEST(ParseResponseHead, Rejections) {
 
 TEST(ParseResponseHead, HeaderRejectionsApplyToo) {
   const std::string bad[] = {
-      "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
-      "HTTP/1.1 200 OK\r\nX : a\r\n\r\n",
-      "HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n",
-      "HTTP/1.1 200 OK\r\nX: a\x01\r\n\r\n",
-      "HTTP/1.1 200 OK\r\n: a\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "HTTP/1.1 200 OK\r\nX : a\r\n\r\n", "HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX: a\x01\r\n\r\n",   "HTTP/1.1 200 OK\r\n: a\r\n\r\n",
   };
   for (const auto& data : bad) {
     ResponseHead h;

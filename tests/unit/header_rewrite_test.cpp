@@ -76,9 +76,8 @@ ForwardRequest fwd_for(const Req& r, std::string_view host = "example.com") {
 
 TEST(IsHopByHop, FixedListAndConnectionTokens) {
   ConnectionOptions none;
-  for (const char* n : {"Connection", "keep-alive", "PROXY-CONNECTION", "TE", "Trailer", "Upgrade",
-                        "Transfer-Encoding", "Content-Length", "Proxy-Authorization", "Proxy-Authenticate",
-                        "HTTP2-Settings"})
+  for (const char* n : {"Connection", "keep-alive", "PROXY-CONNECTION", "TE", "Trailer", "Upgrade", "Transfer-Encoding",
+                        "Content-Length", "Proxy-Authorization", "Proxy-Authenticate", "HTTP2-Settings"})
     EXPECT_TRUE(is_hop_by_hop(n, none)) << n;
   for (const char* n : {"Host", "Accept", "Authorization", "Via", "Cookie", "Trailers", "Tee", "X-Connection"})
     EXPECT_FALSE(is_hop_by_hop(n, none)) << n;
@@ -148,8 +147,8 @@ TEST(BuildRequestHead, KeepsUpgradeWhenUpgrading) {
 }
 
 TEST(BuildRequestHead, ViaAppendedAfterExistingViaLines) {
-  auto r = parse_req(
-      "GET http://a/ HTTP/1.1\r\nVia: 1.0 fred, 1.1 p.example.net\r\nAccept: */*\r\nVia: 1.1 other\r\n\r\n");
+  auto r =
+      parse_req("GET http://a/ HTTP/1.1\r\nVia: 1.0 fred, 1.1 p.example.net\r\nAccept: */*\r\nVia: 1.1 other\r\n\r\n");
   auto lines = lines_of(build_request_head(r.head, r.info, fwd_for(r)));
   EXPECT_EQ(lines, (std::vector<std::string>{"Host: example.com", "Via: 1.0 fred, 1.1 p.example.net", "Accept: */*",
                                              "Via: 1.1 other", "Via: 1.1 ferry-test"}));
@@ -158,15 +157,15 @@ TEST(BuildRequestHead, ViaAppendedAfterExistingViaLines) {
 TEST(BuildRequestHead, RestatesContentLength) {
   auto r = parse_req("POST http://a/ HTTP/1.1\r\ncontent-length:   12  \r\nX: y\r\n\r\n");
   auto lines = lines_of(build_request_head(r.head, r.info, fwd_for(r)));
-  EXPECT_EQ(lines, (std::vector<std::string>{"Host: example.com", "X: y", "Via: 1.1 ferry-test",
-                                             "Content-Length: 12"}));
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"Host: example.com", "X: y", "Via: 1.1 ferry-test", "Content-Length: 12"}));
 }
 
 TEST(BuildRequestHead, RestatesChunked) {
   auto r = parse_req("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n");
   auto lines = lines_of(build_request_head(r.head, r.info, fwd_for(r)));
-  EXPECT_EQ(lines, (std::vector<std::string>{"Host: example.com", "Via: 1.1 ferry-test",
-                                             "Transfer-Encoding: chunked"}));
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"Host: example.com", "Via: 1.1 ferry-test", "Transfer-Encoding: chunked"}));
 }
 
 // RFC 9110 §8.6: "Content-Length: 0" on a POST is kept (servers answer 411
@@ -250,7 +249,8 @@ TEST(BuildResponseHead, EmptyReasonGetsStandardPhrase) {
 
 TEST(BuildResponseHead, ExistingViaPreserved) {
   auto r = parse_resp("HTTP/1.1 200 OK\r\nVia: 1.1 origin-cache\r\nContent-Length: 0\r\n\r\n");
-  auto lines = lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::none, false, false, false}));
+  auto lines =
+      lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::none, false, false, false}));
   auto first = std::find(lines.begin(), lines.end(), "Via: 1.1 origin-cache");
   auto ours = std::find(lines.begin(), lines.end(), "Via: 1.1 ferry-test");
   ASSERT_NE(first, lines.end());
@@ -260,7 +260,8 @@ TEST(BuildResponseHead, ExistingViaPreserved) {
 
 TEST(BuildResponseHead, ConnectionHeaderCases) {
   auto r = parse_resp("HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nContent-Length: 1\r\n\r\n");
-  auto plain = build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::content_length, false, false, false});
+  auto plain =
+      build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::content_length, false, false, false});
   EXPECT_THAT(plain, Not(HasSubstr("Connection")));
   EXPECT_THAT(plain, Not(HasSubstr("X-Hop")));
 
@@ -282,7 +283,8 @@ TEST(BuildResponseHead, ConnectionHeaderCases) {
 // before chunked (gzip here) are the client's to undo and must be passed on.
 TEST(BuildResponseHead, TransferCodingsBeforeChunkedPassedOn) {
   auto r = parse_resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nTrailer: X-Sum\r\n\r\n");
-  auto lines = lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::chunked, false, false, false}));
+  auto lines =
+      lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::chunked, false, false, false}));
   EXPECT_EQ(lines, (std::vector<std::string>{"Via: 1.1 ferry-test", "Transfer-Encoding: gzip, chunked"}));
 }
 
@@ -297,14 +299,16 @@ TEST(BuildResponseHead, UntilCloseToHttp10Client) {
 TEST(BuildResponseHead, HeadContentLengthPreserved) {
   auto r = parse_resp("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", "HEAD");
   ASSERT_EQ(r.info.body, BodyKind::none);
-  auto lines = lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::none, false, false, false}));
+  auto lines =
+      lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::none, false, false, false}));
   EXPECT_THAT(lines, testing::Contains("Content-Length: 1234"));
   EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](auto& l) { return l.rfind("Content-Length:", 0) == 0; }), 1);
 }
 
 TEST(BuildResponseHead, ZeroContentLengthKeptSoClientDoesNotWaitForClose) {
   auto r = parse_resp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-  auto lines = lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::none, false, false, false}));
+  auto lines =
+      lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::none, false, false, false}));
   EXPECT_THAT(lines, testing::Contains("Content-Length: 0"));
 }
 
@@ -312,7 +316,8 @@ TEST(BuildResponseHead, NotModifiedContentLengthPreserved) {
   // header_rewrite.cpp's own comment: "Content-Length of a HEAD or 304
   // response describes the representation ... so it is passed on unchanged".
   auto r = parse_resp("HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: \"x\"\r\n\r\n");
-  auto lines = lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::none, false, false, false}));
+  auto lines =
+      lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::none, false, false, false}));
   EXPECT_THAT(lines, testing::Contains("Content-Length: 1234"));
 }
 
@@ -323,8 +328,9 @@ TEST(BuildResponseHead, NoContentDropsContentLength) {
 }
 
 TEST(BuildResponseHead, SwitchingProtocolsKeepsUpgrade) {
-  auto r = parse_resp("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                      "Sec-WebSocket-Accept: xyz\r\n\r\n");
+  auto r = parse_resp(
+      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+      "Sec-WebSocket-Accept: xyz\r\n\r\n");
   auto lines = lines_of(build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::none, false, false, true}));
   EXPECT_EQ(lines, (std::vector<std::string>{"Upgrade: websocket", "Sec-WebSocket-Accept: xyz", "Via: 1.1 ferry-test",
                                              "Connection: upgrade"}));
@@ -337,8 +343,9 @@ TEST(BuildResponseHead, UpgradeDroppedWhenNotUpgrading) {
 }
 
 TEST(BuildResponseHead, ProxyAuthenticateNotForwarded) {
-  auto r = parse_resp("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Negotiate\r\n"
-                      "Content-Length: 0\r\n\r\n");
+  auto r = parse_resp(
+      "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Negotiate\r\n"
+      "Content-Length: 0\r\n\r\n");
   auto out = build_response_head(r.head, r.info, ForwardResponse{kVia, BodyKind::none, false, false, false});
   EXPECT_THAT(out, Not(HasSubstr("Proxy-Authenticate")));
 }

@@ -84,7 +84,8 @@ TEST(OffLoop, CallsThatCannotBlockRunInline) {
     ran_on = std::this_thread::get_id();
     return 7;
   };
-  asio::co_spawn(io, [&]() -> awaitable<void> { r.emplace(co_await off_loop(pool, f, false)); }, asio::detached);
+  asio::co_spawn(
+      io, [&]() -> awaitable<void> { r.emplace(co_await off_loop(pool, f, false)); }, asio::detached);
   io.run();
   ASSERT_TRUE(r && r->has_value());
   EXPECT_EQ(**r, 7);
@@ -103,7 +104,8 @@ struct Kdc {
   std::vector<std::shared_ptr<StallGate>> gates;
   std::atomic<int> calls{0};
   std::atomic<bool> fail{false};
-  std::shared_ptr<Clock::time_point> now = std::make_shared<Clock::time_point>(Clock::time_point{} + std::chrono::hours(1));
+  std::shared_ptr<Clock::time_point> now =
+      std::make_shared<Clock::time_point>(Clock::time_point{} + std::chrono::hours(1));
 
   std::shared_ptr<StallGate> gate(size_t i) {
     std::lock_guard lock(mu);

@@ -102,7 +102,8 @@ std::string negotiate(std::string_view token) { return "Negotiate " + b64(token)
 // A mechanism, a clock, and the authenticators made with them.
 struct Rig {
   std::shared_ptr<FakeGssMechanism> gss = std::make_shared<FakeGssMechanism>();
-  std::shared_ptr<Clock::time_point> now = std::make_shared<Clock::time_point>(Clock::time_point{} + std::chrono::hours(24));
+  std::shared_ptr<Clock::time_point> now =
+      std::make_shared<Clock::time_point>(Clock::time_point{} + std::chrono::hours(24));
 
   AuthPolicy policy;  // for the authenticators made from now on
   ProxyAuthenticator make(AuthMode mode, Credentials c = {}, bool with_mechanism = true) {
@@ -110,7 +111,8 @@ struct Rig {
     if (with_mechanism) neg.mechanism = gss;
     neg.spn = kSpn;
     auto clock = now;
-    return ProxyAuthenticator(mode, std::move(c), kProxy, std::move(neg), [clock] { return *clock; }, policy);
+    return ProxyAuthenticator(
+        mode, std::move(c), kProxy, std::move(neg), [clock] { return *clock; }, policy);
   }
   int starts() const { return gss->log->starts; }
   const std::vector<std::string>& server_tokens() const { return gss->log->server_tokens; }
@@ -556,9 +558,8 @@ std::string av(uint16_t id, std::string_view value) {
   return s;
 }
 
-const std::string kTargetInfo =
-    av(ntlm::kMsvAvNbDomainName, ntlm::utf16le("TESTDOM")) + av(ntlm::kMsvAvNbComputerName, ntlm::utf16le("PROXY")) +
-    av(ntlm::kMsvAvEol, "");
+const std::string kTargetInfo = av(ntlm::kMsvAvNbDomainName, ntlm::utf16le("TESTDOM")) +
+                                av(ntlm::kMsvAvNbComputerName, ntlm::utf16le("PROXY")) + av(ntlm::kMsvAvEol, "");
 
 // A CHALLENGE_MESSAGE laid out as in MS-NLMP §4.2.4.3: target name, then
 // target info, after a 56-byte header with the Version field.

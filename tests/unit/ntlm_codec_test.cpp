@@ -74,8 +74,8 @@ TEST(Md4, PaddingBoundaries) {
 
 TEST(NtlmUtf16, EncodesNonAscii) {
   EXPECT_EQ(hex(utf16le("Ab")), "41006200");
-  EXPECT_EQ(hex(utf16le("\xc3\xa9")), "e900");             // é
-  EXPECT_EQ(hex(utf16le("\xe2\x82\xac")), "ac20");         // €
+  EXPECT_EQ(hex(utf16le("\xc3\xa9")), "e900");              // é
+  EXPECT_EQ(hex(utf16le("\xe2\x82\xac")), "ac20");          // €
   EXPECT_EQ(hex(utf16le("\xf0\x9f\x98\x80")), "3dd800de");  // U+1F600, a surrogate pair
   EXPECT_TRUE(valid_utf8("J\xc3\xbcrgen"));
 }
@@ -86,15 +86,20 @@ TEST(NtlmUtf16, MalformedBecomesReplacementCharacter) {
     auto u = utf16le(bad);
     EXPECT_EQ(hex(u.substr(0, 2)), "fdff") << hex(bad);
   }
-  EXPECT_EQ(hex(utf16le("\xe2\x82" "a")), "fdfffdff6100");
+  EXPECT_EQ(hex(utf16le("\xe2\x82"
+                        "a")),
+            "fdfffdff6100");
 }
 
 TEST(NtlmUtf16, UpperCasesAsciiLatin1AndMore) {
   EXPECT_EQ(utf16le_upper("user"), utf16le("USER"));
-  EXPECT_EQ(utf16le_upper("j\xc3\xbcrgen"), utf16le("J\xc3\x9cRGEN"));   // ü -> Ü
-  EXPECT_EQ(utf16le_upper("\xc3\xbf"), utf16le("\xc5\xb8"));             // ÿ -> Ÿ
+  EXPECT_EQ(utf16le_upper("j\xc3\xbcrgen"), utf16le("J\xc3\x9cRGEN"));        // ü -> Ü
+  EXPECT_EQ(utf16le_upper("\xc3\xbf"), utf16le("\xc5\xb8"));                  // ÿ -> Ÿ
   EXPECT_EQ(utf16le_upper("\xc3\xb7\xc3\x9f"), utf16le("\xc3\xb7\xc3\x9f"));  // ÷ and ß unchanged
-  EXPECT_EQ(utf16le_upper("\xc5\x82" "\xc5\xbe"), utf16le("\xc5\x81" "\xc5\xbd"));  // ł ž -> Ł Ž
+  EXPECT_EQ(utf16le_upper("\xc5\x82"
+                          "\xc5\xbe"),
+            utf16le("\xc5\x81"
+                    "\xc5\xbd"));  // ł ž -> Ł Ž
   EXPECT_EQ(utf16le_upper("\xd0\xb8\xd0\xb2\xd0\xb0\xd0\xbd"), utf16le("\xd0\x98\xd0\x92\xd0\x90\xd0\x9d"));  // иван
   EXPECT_EQ(utf16le_upper("\xce\xb1\xcf\x82"), utf16le("\xce\x91\xce\xa3"));  // ας -> ΑΣ
 }
@@ -141,8 +146,8 @@ TEST(NtlmV2, SpecVectors) {
             "86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa");  // §4.2.4.2.1
 
   auto temp = ntlmv2_temp(0, kClientChallenge, kTargetInfo);
-  EXPECT_EQ(hex(temp), "01010000000000000000000000000000aaaaaaaaaaaaaaaa00000000" + hex(kTargetInfo) +
-                           "00000000");  // §4.2.4.1.3
+  EXPECT_EQ(hex(temp),
+            "01010000000000000000000000000000aaaaaaaaaaaaaaaa00000000" + hex(kTargetInfo) + "00000000");  // §4.2.4.1.3
   auto proof = ntproof_str(key, kServerChallenge, temp);
   EXPECT_EQ(hex(proof), "68cd0ab851e51c96aabc927bebef6a1c");                         // §4.2.4.2.2
   EXPECT_EQ(hex(session_base_key(key, proof)), "8de40ccadbc14a82f15cb0ad0de95ca3");  // §4.2.4.1.2
@@ -191,9 +196,9 @@ TEST(NtlmNegotiate, FortyBytesWithVersion) {
   uint32_t f = *r.u32(12);
   EXPECT_EQ(f, kDefaultFlags);
   EXPECT_EQ(f, 0xa2888217u);
-  for (uint32_t want : {kNegotiateUnicode, kNegotiateOem, kRequestTarget, kNegotiateSign, kNegotiateNtlm,
-                        kNegotiateAlwaysSign, kNegotiateExtendedSessionSecurity, kNegotiateTargetInfo,
-                        kNegotiateVersion, kNegotiate128, kNegotiate56}) {
+  for (uint32_t want :
+       {kNegotiateUnicode, kNegotiateOem, kRequestTarget, kNegotiateSign, kNegotiateNtlm, kNegotiateAlwaysSign,
+        kNegotiateExtendedSessionSecurity, kNegotiateTargetInfo, kNegotiateVersion, kNegotiate128, kNegotiate56}) {
     EXPECT_TRUE(f & want) << std::hex << want;
   }
   EXPECT_FALSE(f & kNegotiateLmKey);
@@ -422,7 +427,8 @@ TEST(NtlmChallenge, RejectsNoTargetInfo) {
   set16(m, 42, 0);
   expect_rejected(m, "empty target info");
   // A 32-byte, pre-NTLMv2 challenge that claims target info.
-  expect_rejected(kSpecChallenge.substr(0, 32).replace(12, 8, std::string(8, '\0')), "truncated before its target info");
+  expect_rejected(kSpecChallenge.substr(0, 32).replace(12, 8, std::string(8, '\0')),
+                  "truncated before its target info");
 }
 
 TEST(NtlmChallenge, RejectsNoNtlm) {

@@ -67,9 +67,10 @@ TEST(OriginExchange, SimpleResponse) {
 
 TEST(OriginExchange, InterimResponsesDropTheirOwnConnectionFields) {
   Bed b;
-  b.origin.then("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\nConnection: x-private\r\nX-Private: 1\r\n\r\n"
-                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-                kGet.size());
+  b.origin.then(
+      "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\nConnection: x-private\r\nX-Private: 1\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+      kGet.size());
   auto out = b.run(get_request());
   ASSERT_EQ(out.kind, Kind::response);
   EXPECT_EQ(out.resp.status, 200);

@@ -6,7 +6,6 @@
 
 #include <gtest/gtest.h>
 
-
 #include "auth/basic_auth.h"
 #include "scripted_stream.h"
 #include "server/origin_exchange.h"

@@ -25,7 +25,9 @@ Credentials creds(std::string user = "bob", std::string pw = "pw") {
   return c;
 }
 
-ProxyAuthenticator make(AuthMode mode, Credentials c = creds()) { return ProxyAuthenticator(mode, std::move(c), kProxy); }
+ProxyAuthenticator make(AuthMode mode, Credentials c = creds()) {
+  return ProxyAuthenticator(mode, std::move(c), kProxy);
+}
 
 bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
 
@@ -476,12 +478,14 @@ namespace {
 struct FallbackRig {
   std::shared_ptr<fake::FakeGssMechanism> gss = std::make_shared<fake::FakeGssMechanism>();
   std::shared_ptr<ProxyAuthenticator::Clock::time_point> now =
-      std::make_shared<ProxyAuthenticator::Clock::time_point>(ProxyAuthenticator::Clock::time_point{} + std::chrono::hours(1));
+      std::make_shared<ProxyAuthenticator::Clock::time_point>(ProxyAuthenticator::Clock::time_point{} +
+                                                              std::chrono::hours(1));
   AuthPolicy policy;  // default: an http:// proxy, no fallback to Basic
   ProxyAuthenticator make() {
     auto clock = now;
-    return ProxyAuthenticator(AuthMode::automatic, creds(), kProxy, NegotiateSetup{gss, "HTTP@proxy.example"},
-                              [clock] { return *clock; }, policy);
+    return ProxyAuthenticator(
+        AuthMode::automatic, creds(), kProxy, NegotiateSetup{gss, "HTTP@proxy.example"}, [clock] { return *clock; },
+        policy);
   }
 };
 

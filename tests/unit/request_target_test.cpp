@@ -49,8 +49,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "http://example.com:8080"},
         AbsCase{"http://example.com:80/x", false, "example.com", 80, "/x", "example.com", "http://example.com:80"},
         AbsCase{"https://example.com:443/", true, "example.com", 443, "/", "example.com", "https://example.com:443"},
-        AbsCase{"http://example.com:443/", false, "example.com", 443, "/", "example.com:443",
-                "http://example.com:443"},
+        AbsCase{"http://example.com:443/", false, "example.com", 443, "/", "example.com:443", "http://example.com:443"},
         AbsCase{"https://example.com:80/", true, "example.com", 80, "/", "example.com:80", "https://example.com:80"},
         AbsCase{"http://192.0.2.1:81/", false, "192.0.2.1", 81, "/", "192.0.2.1:81", "http://192.0.2.1:81"},
         AbsCase{"http://[::1]/", false, "::1", 80, "/", "[::1]", "http://[::1]:80"},
@@ -58,8 +57,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "http://[2001:db8::1]:8080"},
         AbsCase{"https://[::1]:443", true, "::1", 443, "/", "[::1]", "https://[::1]:443"},
         AbsCase{"http://example.com?q=1", false, "example.com", 80, "/?q=1", "example.com", "http://example.com:80"},
-        AbsCase{"http://example.com:81?q", false, "example.com", 81, "/?q", "example.com:81",
-                "http://example.com:81"},
+        AbsCase{"http://example.com:81?q", false, "example.com", 81, "/?q", "example.com:81", "http://example.com:81"},
         AbsCase{"http://example.com/p@q", false, "example.com", 80, "/p@q", "example.com", "http://example.com:80"}),
     [](const testing::TestParamInfo<AbsCase>& i) { return "Case" + std::to_string(i.index); });
 
@@ -124,8 +122,8 @@ TEST(ParseAuthorityTarget, Valid) {
 
 TEST(ParseAuthorityTarget, Rejections) {
   for (const char* t : {"example.com", "example.com:", "example.com:0", "example.com:99999", "user@example.com:443",
-                        "user:pw@example.com:443", "http://example.com:443", "/path", "::1:443", "[::1]", "",
-                        ":443", "example.com:443/x"}) {
+                        "user:pw@example.com:443", "http://example.com:443", "/path", "::1:443", "[::1]", "", ":443",
+                        "example.com:443/x"}) {
     EXPECT_FALSE(parse_authority_target(t)) << t;
   }
 }

@@ -44,12 +44,20 @@ TEST(ProxyUrl, UserinfoIsPercentDecodedAndRedacted) {
 
 TEST(ProxyUrl, RejectsAndNeverEchoesThePassword) {
   const char* bad[] = {
-      "ftp://u:hunter2@proxy:21",  "http://u:hunter2@proxy:8080/path", "http://u:hunter2@proxy:8080/?q",
-      "http://u:hunter2@proxy:8080#f", "http://u:hunter2@proxy:99999",  "http://u:hunter2@",
-      "http://u:hunter2@pro xy:80",   "http://:hunter2@proxy:80",       "http://u:hunter2%zz@proxy:80",
+      "ftp://u:hunter2@proxy:21",
+      "http://u:hunter2@proxy:8080/path",
+      "http://u:hunter2@proxy:8080/?q",
+      "http://u:hunter2@proxy:8080#f",
+      "http://u:hunter2@proxy:99999",
+      "http://u:hunter2@",
+      "http://u:hunter2@pro xy:80",
+      "http://:hunter2@proxy:80",
+      "http://u:hunter2%zz@proxy:80",
       "http://u:hunter2@::1:80",
       // A password holding URL delimiters must not leak through the error.
-      "http://u:hun/ter2hunter2@proxy:8080", "http://u:hunter2?x@proxy:8080", "http://u:hunter2#x@proxy:8080",
+      "http://u:hun/ter2hunter2@proxy:8080",
+      "http://u:hunter2?x@proxy:8080",
+      "http://u:hunter2#x@proxy:8080",
       "u:hunter2/x@proxy:8080",
   };
   for (const char* in : bad) {
@@ -68,7 +76,8 @@ TEST(ProxyUrl, RedactionDropsTheWholeUserinfo) {
 }
 
 TEST(NoProxyRules, CurlSemantics) {
-  auto rules = NoProxyRules::parse("corp.com, .internal.example ,10.0.0.0/8,192.168.1.5,[::1]:8080,api.test:8443,Trailing.Dot.");
+  auto rules =
+      NoProxyRules::parse("corp.com, .internal.example ,10.0.0.0/8,192.168.1.5,[::1]:8080,api.test:8443,Trailing.Dot.");
   ASSERT_TRUE(rules) << rules.error();
   struct Case {
     const char* host;
@@ -116,7 +125,8 @@ TEST(NoProxyRules, StarAloneMatchesAll) {
 }
 
 TEST(NoProxyRules, RejectsGarbage) {
-  for (const char* bad : {"host:0", "host:99999", "10.0.0.0/33", "bad_!host", "[::1"}) EXPECT_FALSE(NoProxyRules::parse(bad)) << bad;
+  for (const char* bad : {"host:0", "host:99999", "10.0.0.0/33", "bad_!host", "[::1"})
+    EXPECT_FALSE(NoProxyRules::parse(bad)) << bad;
 }
 
 TEST(NoProxyRules, ToStringRoundTrips) {
@@ -162,7 +172,9 @@ TEST(EnvProxies, PrecedenceTable) {
       {{{"http_proxy", "http://h:1"}, {"all_proxy", "http://all:1"}}, TrafficKind::plain_http, "h"},
       {{{"https_proxy", "http://s:1"}, {"http_proxy", "http://h:1"}}, TrafficKind::https_url, "s"},
       {{{"http_proxy", "http://h:1"}}, TrafficKind::https_url, ""},
-      {{{"https_proxy", "http://s:1"}, {"all_proxy", "http://all:1"}, {"http_proxy", "http://h:1"}}, TrafficKind::tunnel, "s"},
+      {{{"https_proxy", "http://s:1"}, {"all_proxy", "http://all:1"}, {"http_proxy", "http://h:1"}},
+       TrafficKind::tunnel,
+       "s"},
       {{{"all_proxy", "http://all:1"}, {"http_proxy", "http://h:1"}}, TrafficKind::tunnel, "all"},
       {{{"http_proxy", "http://h:1"}}, TrafficKind::tunnel, "h"},
       {{}, TrafficKind::tunnel, ""},

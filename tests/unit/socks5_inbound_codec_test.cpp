@@ -152,8 +152,7 @@ TEST(Socks5Inbound, RequestAddressTypes) {
       {bytes({5, 1, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 22}), "2001:db8::1", 22,
        false},
       {bytes({5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 22}), "::1", 22, false},
-      {bytes({5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 10, 0, 0, 1, 0, 22}), "::ffff:10.0.0.1", 22,
-       false},
+      {bytes({5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 10, 0, 0, 1, 0, 22}), "::ffff:10.0.0.1", 22, false},
       // IP literals sent as names (some clients do) come back as literals.
       {bytes({5, 1, 0, 3, 9}) + "127.0.0.1" + bytes({0, 80}), "127.0.0.1", 80, false},
       {bytes({5, 1, 0, 3, 3}) + "::1" + bytes({0, 80}), "::1", 80, false},

@@ -27,10 +27,10 @@ TEST(InterleaveFamilies, SingleFamilyKeepsOrder) {
 }
 
 TEST(InterleaveFamilies, StartsWithResolverPreferredV6) {
-  auto out = interleave_families({ep("2001:db8::1"), ep("2001:db8::2"), ep("2001:db8::3"), ep("192.0.2.1"),
-                                  ep("192.0.2.2")});
-  EXPECT_EQ(names(out), (std::vector<std::string>{"2001:db8::1", "192.0.2.1", "2001:db8::2", "192.0.2.2",
-                                                  "2001:db8::3"}));
+  auto out =
+      interleave_families({ep("2001:db8::1"), ep("2001:db8::2"), ep("2001:db8::3"), ep("192.0.2.1"), ep("192.0.2.2")});
+  EXPECT_EQ(names(out),
+            (std::vector<std::string>{"2001:db8::1", "192.0.2.1", "2001:db8::2", "192.0.2.2", "2001:db8::3"}));
 }
 
 TEST(InterleaveFamilies, StartsWithResolverPreferredV4) {
@@ -56,8 +56,7 @@ TEST(InterleaveFamilies, KeepsPortsAndCount) {
 
 TEST(DestinationFilter, RejectsUnspecifiedMulticastBroadcast) {
   DestinationFilter f;
-  for (const char* a : {"0.0.0.0", "::", "224.0.0.1", "239.255.255.250", "ff02::1", "ff05::1:3",
-                        "255.255.255.255"}) {
+  for (const char* a : {"0.0.0.0", "::", "224.0.0.1", "239.255.255.250", "ff02::1", "ff05::1:3", "255.255.255.255"}) {
     auto why = f.check(ep(a, 80));
     EXPECT_FALSE(why.empty()) << a;
   }

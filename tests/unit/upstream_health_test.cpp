@@ -37,11 +37,8 @@ TEST(UpstreamHealth, FailedGoesLastFor60Seconds) {
     Order during;
   };
   const Case cases[] = {
-      {{"a:1"}, {1, 2, 3, 0}},
-      {{"b:2"}, {0, 2, 3, 1}},
-      {{"d:4"}, {0, 1, 2, 3}},
-      {{"a:1", "c:3"}, {1, 3, 0, 2}},
-      {{"c:3", "a:1"}, {1, 3, 0, 2}},  // same instant: config order among the penalised
+      {{"a:1"}, {1, 2, 3, 0}},        {{"b:2"}, {0, 2, 3, 1}},        {{"d:4"}, {0, 1, 2, 3}},
+      {{"a:1", "c:3"}, {1, 3, 0, 2}}, {{"c:3", "a:1"}, {1, 3, 0, 2}},  // same instant: config order among the penalised
   };
   for (const auto& c : cases) {
     FakeClock clock;

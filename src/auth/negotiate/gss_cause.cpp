@@ -26,18 +26,14 @@ std::string gss_cause_words(GssCause cause, std::string_view spn) {
              " (check --spn and the proxy host name: ferry uses the name as configured, without DNS canonicalisation)";
     case GssCause::kdc_unreachable:
       return "cannot reach the Kerberos KDC (check krb5.conf [realms] and that the KDC is up)";
-    case GssCause::clock_skew:
-      return "the clocks of this machine and the KDC differ too much (synchronise the clock)";
-    case GssCause::bad_password:
-      return "the KDC rejected the password (check --password-file)";
-    case GssCause::client_unknown:
-      return "the KDC does not know the user principal (check --user and --realm)";
+    case GssCause::clock_skew: return "the clocks of this machine and the KDC differ too much (synchronise the clock)";
+    case GssCause::bad_password: return "the KDC rejected the password (check --password-file)";
+    case GssCause::client_unknown: return "the KDC does not know the user principal (check --user and --realm)";
     case GssCause::rejected:
       return "the proxy rejected ferry's Negotiate token (the proxy's keytab may not match " + std::string(spn) + ")";
     case GssCause::mutual_auth_failed:
       return "the proxy's Negotiate answer did not verify (mutual authentication failed)";
-    case GssCause::other:
-      break;
+    case GssCause::other: break;
   }
   return "Kerberos authentication failed";
 }

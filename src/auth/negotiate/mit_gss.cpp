@@ -7,11 +7,11 @@
 #include <gssapi/gssapi_krb5.h>
 #include <krb5/krb5.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
-#include <unistd.h>
 
 namespace ferry::auth {
 
@@ -39,23 +39,15 @@ GssCause classify(OM_uint32 major, OM_uint32 minor) {
   switch (static_cast<int32_t>(minor)) {
     case static_cast<int32_t>(KRB5_FCC_NOFILE):
     case static_cast<int32_t>(KRB5_CC_NOTFOUND):
-    case static_cast<int32_t>(KRB5_CC_NOSUPP):
-      return GssCause::no_credentials;
-    case static_cast<int32_t>(KRB5KRB_AP_ERR_TKT_EXPIRED):
-      return GssCause::credentials_expired;
-    case static_cast<int32_t>(KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN):
-      return GssCause::server_unknown;
-    case static_cast<int32_t>(KRB5_KDC_UNREACH):
-      return GssCause::kdc_unreachable;
-    case static_cast<int32_t>(KRB5KRB_AP_ERR_SKEW):
-      return GssCause::clock_skew;
+    case static_cast<int32_t>(KRB5_CC_NOSUPP): return GssCause::no_credentials;
+    case static_cast<int32_t>(KRB5KRB_AP_ERR_TKT_EXPIRED): return GssCause::credentials_expired;
+    case static_cast<int32_t>(KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN): return GssCause::server_unknown;
+    case static_cast<int32_t>(KRB5_KDC_UNREACH): return GssCause::kdc_unreachable;
+    case static_cast<int32_t>(KRB5KRB_AP_ERR_SKEW): return GssCause::clock_skew;
     case static_cast<int32_t>(KRB5KDC_ERR_PREAUTH_FAILED):
-    case static_cast<int32_t>(KRB5KRB_AP_ERR_BAD_INTEGRITY):
-      return GssCause::bad_password;
-    case static_cast<int32_t>(KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN):
-      return GssCause::client_unknown;
-    default:
-      break;
+    case static_cast<int32_t>(KRB5KRB_AP_ERR_BAD_INTEGRITY): return GssCause::bad_password;
+    case static_cast<int32_t>(KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN): return GssCause::client_unknown;
+    default: break;
   }
   switch (GSS_ROUTINE_ERROR(major)) {
     case GSS_S_NO_CRED: return GssCause::no_credentials;
@@ -85,8 +77,8 @@ GssFailure failure(OM_uint32 major, OM_uint32 minor, std::string_view spn, std::
   GssFailure f;
   f.cause = classify(major, minor);
   const std::string mech_text = status_text(minor, GSS_C_MECH_CODE);
-  if (const GssCause by_text = classify_text(mech_text); by_text != GssCause::other &&
-      (f.cause == GssCause::other || f.cause == GssCause::no_credentials))
+  if (const GssCause by_text = classify_text(mech_text);
+      by_text != GssCause::other && (f.cause == GssCause::other || f.cause == GssCause::no_credentials))
     f.cause = by_text;
   f.words = gss_cause_words(f.cause, spn);
   f.debug = std::string(during) + ": " + status_text(major, GSS_C_GSS_CODE) + " (" + mech_text + ")";
@@ -153,7 +145,8 @@ class MitContext final : public SecurityContext {
     if (startup_failure_) return Unexpected{*startup_failure_};
     OM_uint32 major = 0, minor = 0;
     // "HTTP@host" is a host-based service name; "HTTP/host@REALM" a Kerberos principal.
-    const gss_OID name_type = spn_.find('/') != std::string::npos ? GSS_KRB5_NT_PRINCIPAL_NAME : GSS_C_NT_HOSTBASED_SERVICE;
+    const gss_OID name_type =
+        spn_.find('/') != std::string::npos ? GSS_KRB5_NT_PRINCIPAL_NAME : GSS_C_NT_HOSTBASED_SERVICE;
     if (target_.name == GSS_C_NO_NAME && !import_name(spn_, name_type, target_, major, minor))
       return Unexpected{failure(major, minor, spn_, "gss_import_name")};
     gss_buffer_desc in{server_token.size(), const_cast<char*>(server_token.data())};
@@ -166,7 +159,8 @@ class MitContext final : public SecurityContext {
     gss_release_buffer(&ignored, &out);
     if (GSS_ERROR(major)) {
       GssFailure f = failure(major, minor, spn_, "gss_init_sec_context");
-      if (server_token.empty()) f = diagnose(std::move(f), cred_ ? cred_->krb5 : GSS_C_NO_CREDENTIAL, target_.name, spn_);
+      if (server_token.empty())
+        f = diagnose(std::move(f), cred_ ? cred_->krb5 : GSS_C_NO_CREDENTIAL, target_.name, spn_);
       // A bad answer token from the server is the server's fault, not ours.
       if (!server_token.empty() && f.cause == GssCause::other) {
         f.cause = GssCause::mutual_auth_failed;
@@ -191,8 +185,7 @@ class MitContext final : public SecurityContext {
 class MitNegotiate final : public GssMechanism {
  public:
   MitNegotiate(KerberosIdentity id, Millis kdc_wait)
-      : in_(make_inputs(std::move(id))), id_(in_->id),
-        renewing_([in = in_] { return acquire(*in); }, kdc_wait) {}
+      : in_(make_inputs(std::move(id))), id_(in_->id), renewing_([in = in_] { return acquire(*in); }, kdc_wait) {}
 
   std::unique_ptr<SecurityContext> start(const std::string& spn) override {
     if (id_.source == KerberosIdentity::Source::default_ccache)
@@ -258,8 +251,8 @@ class MitNegotiate final : public GssMechanism {
   static std::shared_ptr<const Inputs> make_inputs(KerberosIdentity id) {
     static std::atomic<unsigned> counter{0};
     // Each ferry identity gets its own in-memory ccache: never the user's.
-    return std::make_shared<const Inputs>(
-        Inputs{std::move(id), "MEMORY:ferry-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)});
+    return std::make_shared<const Inputs>(Inputs{
+        std::move(id), "MEMORY:ferry-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)});
   }
 
   static std::string principal(const KerberosIdentity& id) {
@@ -306,8 +299,8 @@ class MitNegotiate final : public GssMechanism {
       if (!GSS_ERROR(major))
         major = gss_store_cred_into(&minor, fresh->krb5, GSS_C_INITIATE, &kKrb5Oid, 1, 0, &store, nullptr, nullptr);
     } else {
-      major = gss_acquire_cred_from(&minor, name.name, GSS_C_INDEFINITE, &krb5_set, GSS_C_INITIATE, &store, &fresh->krb5,
-                                    nullptr, &lifetime);
+      major = gss_acquire_cred_from(&minor, name.name, GSS_C_INDEFINITE, &krb5_set, GSS_C_INITIATE, &store,
+                                    &fresh->krb5, nullptr, &lifetime);
     }
     if (!GSS_ERROR(major)) {
       OM_uint32 spnego_life = 0;
@@ -328,7 +321,8 @@ class MitNegotiate final : public GssMechanism {
       // Renew at three quarters of the lifetime, and at least a minute
       // before expiry, so no request meets an expired ticket.
       const auto life = std::chrono::seconds(lifetime);
-      const auto margin = std::max<std::chrono::seconds>(life / 4, std::min<std::chrono::seconds>(std::chrono::seconds(60), life / 2));
+      const auto margin =
+          std::max<std::chrono::seconds>(life / 4, std::min<std::chrono::seconds>(std::chrono::seconds(60), life / 2));
       out.refresh_at = now + life - margin;
       out.expires_at = now + life;
     }

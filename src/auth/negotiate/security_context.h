@@ -18,10 +18,10 @@ enum class GssCause {
   server_unknown,       // the KDC does not know the SPN
   kdc_unreachable,
   clock_skew,
-  bad_password,         // preauthentication failed
-  client_unknown,       // the KDC does not know the user
-  rejected,             // the proxy refused a valid-looking token
-  mutual_auth_failed,   // the proxy's answer token did not verify
+  bad_password,        // preauthentication failed
+  client_unknown,      // the KDC does not know the user
+  rejected,            // the proxy refused a valid-looking token
+  mutual_auth_failed,  // the proxy's answer token did not verify
   other,
 };
 
@@ -47,7 +47,7 @@ class SecurityContext {
 
 struct CredentialStatus {
   bool present = false;
-  std::string principal;  // "alice@TEST.LOCAL"
+  std::string principal;   // "alice@TEST.LOCAL"
   int64_t lifetime_s = 0;  // seconds left; 0 when expired or unknown
   std::string source;      // "ccache FILE:/tmp/krb5cc_0", "password", "keytab FILE"
   GssFailure failure;      // when !present

@@ -25,7 +25,9 @@ void compress(uint32_t state[4], const uint8_t block[64]) {
   static constexpr int s1[4] = {3, 7, 11, 19};
   for (int i = 0; i < 16; ++i) {
     uint32_t t = a + f(b, c, d) + x[i];
-    a = d; d = c; c = b;
+    a = d;
+    d = c;
+    c = b;
     b = rotl(t, s1[i % 4]);
   }
   // Round 2: columns of the 4x4 word matrix, constant sqrt(2).
@@ -33,7 +35,9 @@ void compress(uint32_t state[4], const uint8_t block[64]) {
   for (int i = 0; i < 16; ++i) {
     int k = (i % 4) * 4 + i / 4;
     uint32_t t = a + g(b, c, d) + x[k] + 0x5a827999u;
-    a = d; d = c; c = b;
+    a = d;
+    d = c;
+    c = b;
     b = rotl(t, s2[i % 4]);
   }
   // Round 3: bit-reversed word order, constant sqrt(3).
@@ -41,7 +45,9 @@ void compress(uint32_t state[4], const uint8_t block[64]) {
   static constexpr int s3[4] = {3, 9, 11, 15};
   for (int i = 0; i < 16; ++i) {
     uint32_t t = a + h(b, c, d) + x[order3[i]] + 0x6ed9eba1u;
-    a = d; d = c; c = b;
+    a = d;
+    d = c;
+    c = b;
     b = rotl(t, s3[i % 4]);
   }
 

@@ -144,8 +144,8 @@ std::array<uint8_t, 16> hmac_md5(const std::array<uint8_t, 16>& key, std::string
   // HMAC-MD5 is in OpenSSL 3's default provider. Should it fail anyway (a
   // FIPS-only build) the zero result makes the server refuse the login,
   // which is the honest outcome.
-  if (!HMAC(EVP_md5(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-            data.size(), out.data(), &len) ||
+  if (!HMAC(EVP_md5(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+            out.data(), &len) ||
       len != out.size()) {
     out.fill(0);
   }
@@ -312,8 +312,7 @@ std::array<uint8_t, 16> ntowf_v2(std::string_view password, std::string_view use
   return out;
 }
 
-std::string ntlmv2_temp(uint64_t time, const std::array<uint8_t, 8>& client_challenge,
-                        std::string_view target_info) {
+std::string ntlmv2_temp(uint64_t time, const std::array<uint8_t, 8>& client_challenge, std::string_view target_info) {
   std::string t;
   t.reserve(28 + target_info.size() + 4);
   t.push_back('\x01');  // RespType
@@ -346,15 +345,14 @@ std::array<uint8_t, 24> lmv2_response(const std::array<uint8_t, 16>& ntowf,
   return out;
 }
 
-std::array<uint8_t, 16> session_base_key(const std::array<uint8_t, 16>& ntowf,
-                                         const std::array<uint8_t, 16>& ntproof) {
+std::array<uint8_t, 16> session_base_key(const std::array<uint8_t, 16>& ntowf, const std::array<uint8_t, 16>& ntproof) {
   return hmac_md5(ntowf, {reinterpret_cast<const char*>(ntproof.data()), ntproof.size()});
 }
 
 Expected<std::string, std::string> authenticate_message(const Challenge& challenge, const Identity& identity,
                                                         std::string_view password,
-                                                        std::array<uint8_t, 8> client_challenge,
-                                                        uint64_t filetime_now, uint32_t requested_flags) {
+                                                        std::array<uint8_t, 8> client_challenge, uint64_t filetime_now,
+                                                        uint32_t requested_flags) {
   uint32_t flags = challenge.flags & requested_flags;
   // Name one character set only: with both offered, MS-NLMP 3.2.5.1.1 has the
   // server use Unicode, and so do we.
@@ -381,7 +379,9 @@ Expected<std::string, std::string> authenticate_message(const Challenge& challen
   if (!challenge.timestamp) lm = lmv2_response(key, challenge.server_challenge, client_challenge);
   OPENSSL_cleanse(key.data(), key.size());
 
-  for (auto [field, what] : {std::pair{&domain, "domain"}, {&user, "user name"}, {&workstation, "workstation"},
+  for (auto [field, what] : {std::pair{&domain, "domain"},
+                             {&user, "user name"},
+                             {&workstation, "workstation"},
                              {&nt, "NTLMv2 response (target info too large)"}}) {
     if (field->size() > 0xffff) return fail(std::string("NTLM ") + what + " too long");
   }

@@ -43,9 +43,8 @@ inline constexpr uint32_t kNegotiate56 = 0x80000000;
 // gss-ntlmssp appears to expect it. Never LM_KEY (LM crypto) and never
 // KEY_EXCH (RC4).
 inline constexpr uint32_t kDefaultFlags = kNegotiateUnicode | kNegotiateOem | kRequestTarget | kNegotiateSign |
-                                          kNegotiateNtlm | kNegotiateAlwaysSign |
-                                          kNegotiateExtendedSessionSecurity | kNegotiateTargetInfo |
-                                          kNegotiateVersion | kNegotiate128 | kNegotiate56;
+                                          kNegotiateNtlm | kNegotiateAlwaysSign | kNegotiateExtendedSessionSecurity |
+                                          kNegotiateTargetInfo | kNegotiateVersion | kNegotiate128 | kNegotiate56;
 
 // AV_PAIR ids (MS-NLMP 2.2.2.1).
 inline constexpr uint16_t kMsvAvEol = 0;
@@ -67,9 +66,7 @@ class LeReader {
 
   size_t size() const { return buf_.size(); }
   // True when [offset, offset + len) lies inside the buffer.
-  bool contains(uint64_t offset, uint64_t len) const {
-    return offset <= buf_.size() && len <= buf_.size() - offset;
-  }
+  bool contains(uint64_t offset, uint64_t len) const { return offset <= buf_.size() && len <= buf_.size() - offset; }
   std::optional<std::string_view> bytes(uint64_t offset, uint64_t len) const;
   std::optional<uint8_t> u8(uint64_t offset) const;
   std::optional<uint16_t> u16(uint64_t offset) const;
@@ -118,8 +115,7 @@ struct Identity {
 // 16-bit length of the wire format.
 Expected<std::string, std::string> authenticate_message(const Challenge& challenge, const Identity& identity,
                                                         std::string_view password,
-                                                        std::array<uint8_t, 8> client_challenge,
-                                                        uint64_t filetime_now,
+                                                        std::array<uint8_t, 8> client_challenge, uint64_t filetime_now,
                                                         uint32_t requested_flags = kDefaultFlags);
 
 // ---- Building blocks, exposed so tests can check MS-NLMP §4.2.4 exactly ----
@@ -146,8 +142,7 @@ std::array<uint8_t, 16> nt_hash(std::string_view password);
 std::array<uint8_t, 16> ntowf_v2(std::string_view password, std::string_view user, std::string_view domain);
 
 // temp = 0x01 0x01 Z(6) Time ClientChallenge Z(4) TargetInfo Z(4).
-std::string ntlmv2_temp(uint64_t time, const std::array<uint8_t, 8>& client_challenge,
-                        std::string_view target_info);
+std::string ntlmv2_temp(uint64_t time, const std::array<uint8_t, 8>& client_challenge, std::string_view target_info);
 
 // NTProofStr = HMAC_MD5(NTOWFv2, ServerChallenge || temp).
 std::array<uint8_t, 16> ntproof_str(const std::array<uint8_t, 16>& ntowf,
@@ -160,7 +155,6 @@ std::array<uint8_t, 24> lmv2_response(const std::array<uint8_t, 16>& ntowf,
 
 // SessionBaseKey = HMAC_MD5(NTOWFv2, NTProofStr). Unused by the codec (no
 // signing or sealing) but checked against the spec as a cross-check.
-std::array<uint8_t, 16> session_base_key(const std::array<uint8_t, 16>& ntowf,
-                                         const std::array<uint8_t, 16>& ntproof);
+std::array<uint8_t, 16> session_base_key(const std::array<uint8_t, 16>& ntowf, const std::array<uint8_t, 16>& ntproof);
 
 }  // namespace ferry::ntlm
