@@ -5,7 +5,8 @@
 namespace ferry::http {
 
 bool is_hop_by_hop(std::string_view name, const ConnectionOptions& connection) {
-  // HTTP2-Settings belongs to an h2c upgrade (RFC 7540 §3.2.1), which
+  // Proxy-Authentication-Info answers ferry's own proxy auth (RFC 9110
+  // §11.7.3), like Proxy-Authenticate. HTTP2-Settings belongs to an h2c upgrade (RFC 7540 §3.2.1), which
   // ferry never passes on, even when a client forgets to name it in Connection.
   static constexpr std::string_view kFixed[] = {"connection",
                                                 "keep-alive",
@@ -17,6 +18,7 @@ bool is_hop_by_hop(std::string_view name, const ConnectionOptions& connection) {
                                                 "content-length",
                                                 "proxy-authorization",
                                                 "proxy-authenticate",
+                                                "proxy-authentication-info",
                                                 "http2-settings"};
   for (auto h : kFixed)
     if (iequals(name, h)) return true;

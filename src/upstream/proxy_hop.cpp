@@ -301,7 +301,7 @@ awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, cons
     if (reply.malformed) co_return Unexpected{bad("malformed reply")};
     if (reply.size) {
       if (reply.code != 0) {
-        ProxyError e = socks5::reply_error(reply.code, "SOCKS5 proxy " + name);
+        ProxyError e = socks5::reply_error(reply.code, name);  // it says "SOCKS5 proxy" itself
         // General failure (1) is the proxy's own trouble: try the next one.
         co_return Unexpected{HopFailure{std::move(e), reply.code == 1}};
       }

@@ -76,8 +76,9 @@ ForwardRequest fwd_for(const Req& r, std::string_view host = "example.com") {
 
 TEST(IsHopByHop, FixedListAndConnectionTokens) {
   ConnectionOptions none;
-  for (const char* n : {"Connection", "keep-alive", "PROXY-CONNECTION", "TE", "Trailer", "Upgrade", "Transfer-Encoding",
-                        "Content-Length", "Proxy-Authorization", "Proxy-Authenticate", "HTTP2-Settings"})
+  for (const char* n :
+       {"Connection", "keep-alive", "PROXY-CONNECTION", "TE", "Trailer", "Upgrade", "Transfer-Encoding",
+        "Content-Length", "Proxy-Authorization", "Proxy-Authenticate", "Proxy-Authentication-Info", "HTTP2-Settings"})
     EXPECT_TRUE(is_hop_by_hop(n, none)) << n;
   for (const char* n : {"Host", "Accept", "Authorization", "Via", "Cookie", "Trailers", "Tee", "X-Connection"})
     EXPECT_FALSE(is_hop_by_hop(n, none)) << n;
