@@ -68,9 +68,16 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   // A bare 200: no Content-Length, no Connection: close (SPEC §4).
   std::string reply = "HTTP/1.1 200 Connection established\r\nVia: " + ctx.via_1_1 + "\r\n\r\n";
   error_code ec;
+  // Under the idle deadline: a client that does not read must not pin the
+  // tunnel and its upstream connection (review D9).
+  conn.deadline.arm(ctx.config.idle_timeout, [&conn, &origin] {
+    conn.client.cancel();
+    origin.cancel();
+  });
   co_await conn.client.write(asio::buffer(reply), ec);
   out.status = 200;
   if (!ec && !tunnel->early_bytes.empty()) co_await conn.client.write(asio::buffer(tunnel->early_bytes), ec);
+  conn.deadline.disarm();
   if (ec) {
     origin.close();
     co_return out;
