@@ -32,7 +32,7 @@ ClientScope scope_of_client(const asio::ip::address& client) {
 
 bool plain_http_port_allowed(uint16_t port) { return port == 80 || port == 443 || port > 1024; }
 
-void DestinationFilter::set_host_addresses(std::vector<asio::ip::address> addresses) {
+void DestinationFilter::set_host_addresses(const std::vector<asio::ip::address>& addresses) {
   host_addresses_.clear();
   for (const auto& a : addresses) host_addresses_.push_back(without_scope(unmapped(a)));
 }

@@ -27,7 +27,7 @@ class DestinationFilter {
   void prohibit(const tcp::endpoint& ep) { prohibited_.push_back(ep); }
   // This host's interface addresses: a wildcard listener is reachable
   // through each of them, and remote clients may not target them.
-  void set_host_addresses(std::vector<asio::ip::address> addresses);
+  void set_host_addresses(const std::vector<asio::ip::address>& addresses);
   // Empty when allowed, else why not.
   std::string check(const tcp::endpoint& ep, ClientScope scope = ClientScope::local) const;
 

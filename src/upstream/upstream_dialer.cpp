@@ -47,6 +47,7 @@ std::vector<size_t> attempt_order(const UpstreamHealth& health, const ProxyList&
     return order;
   }
   std::vector<std::string> keys;
+  keys.reserve(chains.size());
   for (const auto& c : chains) keys.push_back(c.direct() ? std::string("DIRECT") : proxy_key(c.first()));
   return health.attempt_order(keys);
 }
