@@ -59,11 +59,7 @@ awaitable<void> connect_and_relay(UpstreamContext& up, const RouteTable& routes,
   auto ex = co_await asio::this_coro::executor;
   const StaticProxyResolver resolver(routes);
   const std::string authority = target.to_string();
-  RouteQuery query;
-  query.kind = TrafficKind::tunnel;
-  query.host = target.host;
-  query.port = target.port;
-  query.authority = authority;
+  const RouteQuery query = RouteQuery::tunnel(target, authority);
   const Resolution resolved = resolver.answer(query);
   auto tunnel = co_await open_tunnel(up, *resolved.proxies, target, false);
   if (!tunnel) {

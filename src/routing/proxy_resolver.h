@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/expected.h"
+#include "base/host_port.h"
 #include "base/proxy_error.h"
 #include "net/asio.h"
 #include "routing/route_table.h"
@@ -48,6 +49,16 @@ struct RouteQuery {
   // "https://host:port/" for CONNECT and raw tunnels (as browsers pass it,
   // path withheld).
   std::string url() const;
+  // A raw tunnel's query (CONNECT, SOCKS5, `ferry connect`); `authority` is
+  // target.to_string(), kept alive by the caller.
+  static RouteQuery tunnel(const HostPort& target, std::string_view authority) {
+    RouteQuery q;
+    q.kind = TrafficKind::tunnel;
+    q.host = target.host;
+    q.port = target.port;
+    q.authority = authority;
+    return q;
+  }
 };
 
 struct Resolution {

@@ -36,11 +36,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   conn.buf.consume(head.size);
 
   const std::string authority = target->to_string();
-  RouteQuery query;
-  query.kind = TrafficKind::tunnel;
-  query.host = target->host;
-  query.port = target->port;
-  query.authority = authority;
+  const RouteQuery query = RouteQuery::tunnel(*target, authority);
   Expected<Resolution, ProxyError> resolved = Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "no route"}};
   if (auto now = ctx.resolver->resolve_now(query)) resolved = std::move(*now);
   else resolved = co_await ctx.resolver->resolve(query);

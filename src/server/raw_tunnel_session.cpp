@@ -70,11 +70,7 @@ template <class OnOpened>
 awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened before_relay) {
   ServerContext& ctx = s.ctx;
   const std::string authority = target.to_string();
-  RouteQuery query;
-  query.kind = TrafficKind::tunnel;
-  query.host = target.host;
-  query.port = target.port;
-  query.authority = authority;
+  const RouteQuery query = RouteQuery::tunnel(target, authority);
   Expected<Resolution, ProxyError> resolved = Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "no route"}};
   if (auto now = ctx.resolver->resolve_now(query)) resolved = std::move(*now);
   else resolved = co_await ctx.resolver->resolve(query);
