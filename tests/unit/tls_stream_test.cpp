@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <unistd.h>
+#include <cstdio>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
@@ -101,11 +103,15 @@ class TlsStreamTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     auto [cert, key] = self_signed(kHost);
-    ca_path_ = ::testing::TempDir() + "/ferry-tls-stream-test-ca.pem";
+    // Per process: ctest runs each test as its own process, in parallel, and
+    // each makes its own certificate.
+    ca_path_ = ::testing::TempDir() + "/ferry-tls-stream-test-ca-" + std::to_string(::getpid()) + ".pem";
     std::ofstream(ca_path_) << cert;
     cert_ = cert;
     key_ = key;
   }
+
+  static void TearDownTestSuite() { std::remove(ca_path_.c_str()); }
 
   void SetUp() override {
     auto server = TlsServerContext::from_pem(cert_, key_);
