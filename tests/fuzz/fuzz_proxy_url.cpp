@@ -62,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
              !reparsed->has_credentials());
 
   std::string full = std::string(proxy_scheme_name(url->scheme)) + "://";
-  if (url->has_credentials()) full += percent_encode(url->user) + ":" + percent_encode(url->password) + "@";
+  if (url->has_credentials()) full += percent_encode(url->user) + ":" + percent_encode(url->password.view()) + "@";
   full += url->address.to_string();
   auto again = parse_proxy_url(full);
   FUZZ_CHECK(again && *again == *url);
