@@ -138,8 +138,8 @@ std::optional<ProxyError> ProxyAuthenticator::backing_off() const {
                 std::to_string(left->count()) + " s");
 }
 
-std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt& attempt,
-                                          bool connection_authenticated) {
+std::optional<std::string> ProxyAuthenticator::first_try_now(const DigestRequest& req, AuthAttempt& attempt,
+                                                             bool connection_authenticated) {
   Scheme scheme;
   {
     std::lock_guard lock(mu_);
@@ -150,7 +150,7 @@ std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt&
     if (uses_password(scheme) && backing_off()) {
       // Nothing new is sent; a connection that already authenticated stays so.
       attempt.rode_on_connection = connection_authenticated;
-      return {};
+      return std::string();
     }
     attempt.wave = policy_.backoff->wave();
     if (scheme != Scheme::negotiate && scheme != Scheme::ntlm) {
@@ -162,7 +162,7 @@ std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt&
     // NTLM authenticates the connection: start the handshake on new ones only.
     if (connection_authenticated) {
       attempt.rode_on_connection = true;
-      return {};
+      return std::string();
     }
     return ntlm_type1(attempt);
   }
@@ -170,8 +170,14 @@ std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt&
   // rejects a token seen before); nothing on one already authenticated.
   if (connection_authenticated) {
     attempt.rode_on_connection = true;
-    return {};
+    return std::string();
   }
+  return std::nullopt;  // a fresh token: GSSAPI, which may wait for the KDC
+}
+
+std::string ProxyAuthenticator::first_try(const DigestRequest& req, AuthAttempt& attempt,
+                                          bool connection_authenticated) {
+  if (auto now = first_try_now(req, attempt, connection_authenticated)) return std::move(*now);
   auto value = counted_negotiate(attempt);
   if (!value) {
     attempt.token_failure = value.error();

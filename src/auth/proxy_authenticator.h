@@ -83,6 +83,11 @@ class ProxyAuthenticator {
   // the proxy is known to want a scheme ferry can answer (or --auth basic /
   // negotiate), else empty. `connection_authenticated`: a Negotiate
   // connection that already authenticated needs no new token.
+  // The same, when it can be had without GSSAPI (which may wait for the
+  // KDC); nullopt when a fresh Negotiate token is needed: then first_try
+  // goes off the event loop.
+  std::optional<std::string> first_try_now(const DigestRequest& req, AuthAttempt& attempt,
+                                           bool connection_authenticated = false);
   std::string first_try(const DigestRequest& req, AuthAttempt& attempt, bool connection_authenticated = false);
 
   // After a 407 whose Proxy-Authenticate values are `challenge_values`:

@@ -26,11 +26,12 @@ awaitable<std::optional<ProxyError>> ProxyAuthExchange::begin_try(const ByteStre
   if (!authr_ || no_credentials_) co_return std::nullopt;
   attempt_ = auth::AuthAttempt{};
   const bool authenticated = conn.proxy_authenticated;
-  if (!may_block() || authenticated) {
-    // Nothing can wait (no GSSAPI call): computed here, no pool round trip.
-    credentials_ = authr_->first_try(req_, attempt_, authenticated);
+  // Without a GSSAPI call nothing can wait: computed here, no pool round trip.
+  if (auto now = authr_->first_try_now(req_, attempt_, authenticated)) {
+    credentials_ = std::move(*now);
     co_return std::nullopt;
   }
+  attempt_ = auth::AuthAttempt{};
   auto first = [&] { return authr_->first_try(req_, attempt_, authenticated); };
   auto made = co_await off_loop(blocking_, first, true);
   if (!made) co_return made.error();
