@@ -19,13 +19,13 @@
 #include <vector>
 
 #include "auth/auth_backoff.h"
+#include "auth/auth_mode.h"
 #include "auth/challenge.h"
 #include "auth/credentials.h"
 #include "auth/digest_auth.h"
 #include "auth/negotiate/security_context.h"
 #include "base/expected.h"
 #include "base/proxy_error.h"
-#include "config/config.h"
 
 namespace ferry::auth {
 

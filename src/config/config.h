@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/auth_mode.h"
 #include "base/duration.h"
 #include "base/host_port.h"
 #include "base/ip_prefix.h"
@@ -17,8 +18,6 @@ namespace ferry {
 enum class RelayMode { automatic, splice, copy };
 
 // How ferry answers an upstream proxy's 407 (SPEC §2 --auth).
-enum class AuthMode { automatic, negotiate, ntlm, digest, basic, none };
-std::string_view auth_mode_name(AuthMode m);
 
 struct PortList {
   bool any = false;

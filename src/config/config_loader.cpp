@@ -26,18 +26,6 @@ std::string PortList::to_string() const {
   return s;
 }
 
-std::string_view auth_mode_name(AuthMode m) {
-  switch (m) {
-    case AuthMode::automatic: return "auto";
-    case AuthMode::negotiate: return "negotiate";
-    case AuthMode::ntlm: return "ntlm";
-    case AuthMode::digest: return "digest";
-    case AuthMode::basic: return "basic";
-    case AuthMode::none: return "none";
-  }
-  return "auto";
-}
-
 const std::vector<KnownKey>& known_keys() {
   static const std::vector<KnownKey> keys = {
       {"listen", "--listen", true},
