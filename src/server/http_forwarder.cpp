@@ -102,6 +102,16 @@ struct Forwarding {
     out.keep_alive = false;
   }
 
+  // After an answer ferry consumes itself (a 407, the NTLM probe's, a 417
+  // to its own Expect): whether that connection can carry the next try.
+  // Closed when it cannot.
+  awaitable<bool> keep_for_next_try(AcquiredHop& hop, size_t head_size, const http::ResponseInfo& answer) {
+    origin_buf.consume(head_size);
+    const bool keep = co_await skip_small_body(*hop.stream, origin_buf, answer, ctx.config.connect_timeout);
+    if (!keep) hop.stream->close();
+    co_return keep;
+  }
+
   void log_connection(const AcquiredHop& hop, int attempt) {
     if (!ctx.log.enabled(LogLevel::debug)) return;
     error_code ep_ec;
@@ -121,6 +131,17 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   const http::RequestInfo& info = f.info;
   const http::AbsoluteTarget& target = f.target;
   const bool client_body = info.body != BodyKind::none;
+
+  // Clients on other hosts name only Squid's safe ports (review D8): known
+  // before any routing work.
+  if (conn.scope == ClientScope::remote && !plain_http_port_allowed(target.authority.port)) {
+    AcquiredHop none;
+    f.fail(none,
+           {ProxyErrc::http_request_denied, "port " + std::to_string(target.authority.port) +
+                                                " is not allowed for clients on other hosts (80, 443, 1025-65535)"},
+           client_body);
+    co_return;
+  }
 
   // Plan.
   const std::string host_header = target.host_header();
@@ -145,14 +166,6 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   const ProxyListPtr proxies = resolved->proxies;  // the candidates point into it
   // Clients on other hosts get the destination policy (review D8).
   UpstreamContext& upstream = ctx.upstream_for(conn.scope);
-  if (conn.scope == ClientScope::remote && !plain_http_port_allowed(target.authority.port)) {
-    AcquiredHop none;
-    f.fail(none,
-           {ProxyErrc::http_request_denied, "port " + std::to_string(target.authority.port) +
-                                                " is not allowed for clients on other hosts (80, 443, 1025-65535)"},
-           client_body);
-    co_return;
-  }
   HopAcquirer hops(upstream, conn.worker.pool(), plan_request_hops(upstream, *proxies, target.authority, target.tls),
                    target.authority, target.tls);
   const Renderings heads = render(ctx, head, info, target, host_header, hops);
@@ -180,7 +193,6 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   } wipe_wire{wire};
 
   for (int attempt = 0;; ++attempt) {
-    const bool client_body_unread = !body_sent;
     // Acquire.
     if (!keep_connection) {
       std::optional<AcquiredHop> pooled;
@@ -199,7 +211,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
         if (!got) {
           f.out.route = hop.stream ? hop.route : hops.first_route();
           ProxyError err = got.error();
-          f.fail(hop, std::move(err), client_body_unread);
+          f.fail(hop, std::move(err), !body_sent);
           co_return;
         }
         hop = std::move(*got);
@@ -289,11 +301,11 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
       // A forward proxy that took a fresh connection and then closed or
       // reset it without a byte of answer (a dead backend behind a load
       // balancer) failed at the connection level: fail over, as long as the
-      // request can still be sent again.
-      const bool answering_407 = auth && auth->answer_pending();
+      // request can still be sent again. (The next proxy gets an auth
+      // exchange of its own: no answer meant for this one reaches it.)
       ProxyError dead{ProxyErrc::connection_terminated,
                       "upstream proxy " + hop.route + " closed the connection without answering"};
-      if (!client_body && !answering_407 && hops.fail_over(hop, dead)) {
+      if (!client_body && hops.fail_over(hop, dead)) {
         hop.stream->close();
         continue;
       }
@@ -326,7 +338,6 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
       // client's Proxy-Authorization is never forwarded, the proxy's
       // challenge never relayed); the authenticator caps the retries.
       std::optional<ProxyError> refused = co_await auth->on_challenge(x.resp);
-      f.origin_buf.consume(x.head_size);
       if (!refused && client_body && body_sent)
         // The body is gone; the request cannot be repeated. The scheme is
         // learnt now, so the client's retry carries credentials at once.
@@ -339,9 +350,8 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
         f.fail(hop, std::move(denied), !body_sent);
         co_return;
       }
-      keep_connection = co_await skip_small_body(*hop.stream, f.origin_buf, *rinfo, ctx.config.connect_timeout);
+      keep_connection = co_await f.keep_for_next_try(hop, x.head_size, *rinfo);
       if (!keep_connection) {
-        hop.stream->close();
         if (auth->needs_same_connection()) {
           // The next leg belongs to this connection's handshake.
           f.fail(hop,
@@ -360,10 +370,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
       // destination needs no credentials. The real request goes without
       // them, on this connection if the HEAD's answer left it usable.
       auth->drop_credentials();
-      f.origin_buf.consume(x.head_size);
-      keep_connection = co_await skip_small_body(*hop.stream, f.origin_buf, *rinfo, ctx.config.connect_timeout);
-      if (!f.origin_buf.empty()) keep_connection = false;  // bytes after a HEAD's answer: not trusted
-      if (!keep_connection) hop.stream->close();
+      keep_connection = co_await f.keep_for_next_try(hop, x.head_size, *rinfo);
       continue;
     }
     if (kind == TryKind::bodiless) {
@@ -380,9 +387,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
       // client never asked, so it must not see the 417 (review S3). Once
       // more without it, the body going with the head.
       ferry_expect_refused = true;
-      f.origin_buf.consume(x.head_size);
-      keep_connection = co_await skip_small_body(*hop.stream, f.origin_buf, *rinfo, ctx.config.connect_timeout);
-      if (!keep_connection) hop.stream->close();
+      keep_connection = co_await f.keep_for_next_try(hop, x.head_size, *rinfo);
       continue;
     }
     if (auth) {

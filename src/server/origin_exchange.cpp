@@ -234,7 +234,6 @@ awaitable<ExchangeOutcome> exchange_request(ExchangeIo io, const OutgoingRequest
       co_return std::move(x.out);
     }
   }
-  co_return std::move(x.out);
 }
 
 }  // namespace ferry

@@ -85,7 +85,8 @@ std::vector<std::string> proxy_authenticate_values(const http::ResponseHead& res
 
 awaitable<bool> skip_small_body(ByteStream& s, ReadBuffer& buf, const http::ResponseInfo& info, Millis timeout) {
   if (!info.keep_alive) co_return false;
-  if (info.body == http::BodyKind::none) co_return true;
+  // Bytes after a bodiless answer are a framing fault: not a connection to reuse.
+  if (info.body == http::BodyKind::none) co_return buf.empty();
   if (info.body != http::BodyKind::content_length || info.content_length > 64 * 1024) co_return false;
   const bool complete = co_await timed_read_at_least(s, buf, size_t(info.content_length), timeout);
   if (!complete) co_return false;

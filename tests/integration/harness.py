@@ -1069,3 +1069,8 @@ def pending_bytes(conn, wait=0.3):
         return b""
     finally:
         conn.sock.settimeout(old)
+
+
+def open_fds(pid):
+    """How many descriptors process `pid` holds (a leak shows as a count that does not come back)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))

@@ -6,7 +6,7 @@ import time
 import unittest
 
 from harness import (BlackholeListener, Ferry, Nginx, ProxyTestCase, RawConn, ScriptedOrigin, SockReader, TestCA,
-                     ThreadedServer, free_port, get, pending_bytes, raw_request, wait_until)
+                     ThreadedServer, free_port, get, open_fds, pending_bytes, raw_request, wait_until)
 
 MARKER = b"ORIGIN-RAW-MARKER"
 
@@ -318,10 +318,6 @@ class SlowClosingOrigin(ThreadedServer):
             return
         time.sleep(self.delay)
         sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nslow\n")
-
-
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def _add_malformed_cases():

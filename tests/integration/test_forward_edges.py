@@ -8,13 +8,10 @@ import subprocess
 import time
 import unittest
 
-from harness import CURL, ProxyTestCase, SockReader, ThreadedServer, parse_head, read_body, wait_until
+from harness import (CURL, ProxyTestCase, SockReader, ThreadedServer, open_fds, parse_head, read_body,
+                     wait_until)
 
 BODY_60K = b"z" * (60 * 1024)
-
-
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 class SixtyKOrigin(ThreadedServer):
