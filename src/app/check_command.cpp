@@ -133,6 +133,7 @@ int run_check(const Config& config) {
       config.connect_timeout, destinations, *(*rt)->proxy_tls, origin_tls, (*rt)->health, (*rt)->auth, log,
       (*rt)->blocking};
   asio::io_context io(1);
+  const BlockingPoolShutdownGuard pool_before_io((*rt)->blocking);
   asio::co_spawn(io, run_checks(ctx, **rt, config, r), asio::detached);
   io.run();
   return r.failures == 0 ? 0 : 1;

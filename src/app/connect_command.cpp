@@ -112,6 +112,7 @@ int run_connect(const Config& config, const std::string& target_text) {
       (*rt)->blocking};
 
   asio::io_context io(1);
+  const BlockingPoolShutdownGuard pool_before_io((*rt)->blocking);
   ConnectRun run;
   asio::co_spawn(io, connect_and_relay(up, (*rt)->routes, *target, run), asio::detached);
   io.run();

@@ -58,10 +58,7 @@ int run_serve(const Config& config) {
   // declared after the server, shuts the pool down first on every path:
   // running calls finish and queued ones are dropped while the io_contexts
   // still exist (they then destroy the handlers they were handed).
-  struct PoolBeforeServer {
-    BlockingPool& pool;
-    ~PoolBeforeServer() { pool.shutdown(); }
-  } pool_before_server{(*upstreams)->blocking};
+  const BlockingPoolShutdownGuard pool_before_server((*upstreams)->blocking);
   auto bound = server.bind();
   if (!bound) {
     log.log(LogLevel::error, "startup_failed", {{"error", bound.error()}});

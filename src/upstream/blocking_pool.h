@@ -53,6 +53,22 @@ class BlockingPool {
   std::atomic<size_t> jobs_{0};
 };
 
+// Declared after the io_contexts whose coroutines call off_loop, it shuts
+// the pool down before they die, on every return path. A call's state holds
+// a channel of its caller's io_context, and the pool thread that ran it may
+// still hold that state after the caller resumed and the io_context ran
+// out of work; destroying it after the io_context reads freed memory.
+class BlockingPoolShutdownGuard {
+ public:
+  explicit BlockingPoolShutdownGuard(BlockingPool& pool) : pool_(pool) {}
+  ~BlockingPoolShutdownGuard() { pool_.shutdown(); }
+  BlockingPoolShutdownGuard(const BlockingPoolShutdownGuard&) = delete;
+  BlockingPoolShutdownGuard& operator=(const BlockingPoolShutdownGuard&) = delete;
+
+ private:
+  BlockingPool& pool_;
+};
+
 namespace detail {
 
 // off_loop's result: Expected<T, ProxyError> stays as it is, any other R

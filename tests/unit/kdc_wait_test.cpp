@@ -37,6 +37,7 @@ TEST(OffLoop, StalledKdcCallBoundsTheQueueAndTheWait) {
                              auth::NegotiateSetup{gss, "HTTP@proxy.example"});
   const auth::DigestRequest req{"GET", "http://x/"};
   asio::io_context io;
+  const BlockingPoolShutdownGuard pool_before_io(pool);
   AuthAttempt at1, at2, at3;
   std::optional<Expected<std::string, ProxyError>> r1, r2, r3;
   Clock::duration r2_waited{}, r3_waited{};
@@ -78,6 +79,7 @@ TEST(OffLoop, StalledKdcCallBoundsTheQueueAndTheWait) {
 TEST(OffLoop, CallsThatCannotBlockRunInline) {
   BlockingPool pool(1, 1, Millis(100));
   asio::io_context io;
+  const BlockingPoolShutdownGuard pool_before_io(pool);
   std::thread::id ran_on;
   std::optional<Expected<int, ProxyError>> r;
   auto f = [&] {
