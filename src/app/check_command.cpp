@@ -44,7 +44,7 @@ std::string schemes_of(const std::vector<std::string>& values) {
   return out.empty() ? "none" : out;
 }
 
-awaitable<void> check_kdcs(UpstreamContext& ctx, Report& r) {
+awaitable<void> check_kdcs(const UpstreamContext& ctx, Report& r) {
   auto kdcs = auth::configured_kdcs();
   if (kdcs.kdcs.empty()) {
     r.info("kdc", kdcs.error);
@@ -57,7 +57,7 @@ awaitable<void> check_kdcs(UpstreamContext& ctx, Report& r) {
   }
 }
 
-awaitable<void> check_upstream(UpstreamContext& ctx, const ProxyUrl& proxy, Report& r) {
+awaitable<void> check_upstream(const UpstreamContext& ctx, const ProxyUrl& proxy, Report& r) {
   const std::string name = proxy.to_redacted_string();
   if (proxy.scheme == ProxyScheme::socks5 || proxy.scheme == ProxyScheme::socks5h) {
     auto t = co_await socks5_tunnel(ctx, proxy, kSocksProbeTarget);
@@ -83,7 +83,7 @@ awaitable<void> check_upstream(UpstreamContext& ctx, const ProxyUrl& proxy, Repo
   r.line(passed, "auth " + name, passed ? "ferry's credentials were accepted" : t.error().error.details);
 }
 
-awaitable<void> run_checks(UpstreamContext& ctx, UpstreamRuntime& rt, const Config& config, Report& r) {
+awaitable<void> run_checks(const UpstreamContext& ctx, UpstreamRuntime& rt, const Config& config, Report& r) {
   if (rt.negotiate) {
     auto run_status = [&] { return rt.negotiate->status(); };
     auto status = co_await off_loop(ctx.blocking, run_status);

@@ -14,12 +14,21 @@ namespace ferry {
 class Worker;
 
 struct ClientConnection {
-  ClientConnection(Worker& w, ServerContext& c, tcp::socket s, std::string peer_text)
-      : worker(w), ctx(c), tcp(std::move(s)), client(tcp), deadline(tcp.socket().get_executor()),
-        peer(std::move(peer_text)), scope(ServerContext::scope_of(tcp.socket())) {}
+  ClientConnection(Worker& w, ServerContext& c, SnapshotPtr first, tcp::socket s, std::string peer_text)
+      : worker(w), ctx(c), snapshot(std::move(first)), tcp(std::move(s)), client(tcp),
+        deadline(tcp.socket().get_executor()), peer(std::move(peer_text)),
+        scope(ServerContext::scope_of(tcp.socket())) {}
+
+  // The snapshot this request is served under; taken again before each
+  // request (a reload between requests applies to the next one).
+  const Config& config() const { return *snapshot->config; }
+  void refresh_snapshot(const SnapshotPtr& current) {
+    if (snapshot != current) snapshot = current;
+  }
 
   Worker& worker;
   ServerContext& ctx;
+  SnapshotPtr snapshot;
   TcpStream tcp;
   CountingStream client;  // counts bytes for the request log
   ReadBuffer buf;

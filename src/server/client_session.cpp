@@ -17,7 +17,7 @@ namespace ferry {
 using namespace asio::experimental::awaitable_operators;
 
 awaitable<void> ClientConnection::send_own(const std::string& response) {
-  deadline.arm(ctx.config.header_timeout, [this] { client.cancel(); });
+  deadline.arm(config().header_timeout, [this] { client.cancel(); });
   error_code ec;
   co_await client.write(asio::buffer(response), ec);
   deadline.disarm();
@@ -116,12 +116,13 @@ awaitable<void> serve(ClientConnection& conn) {
   ServerContext& ctx = conn.ctx;
   for (;;) {
     if (ctx.draining.load(std::memory_order_relaxed)) co_return;
+    conn.refresh_snapshot(conn.worker.snapshot());
     conn.idle = true;
     conn.buf.shrink_if_empty();
     LoggedRequest req;
     req.in_before = conn.client.bytes_in;
     req.out_before = conn.client.bytes_out;
-    conn.deadline.arm(ctx.config.header_timeout, [&conn] { conn.client.cancel(); });
+    conn.deadline.arm(conn.config().header_timeout, [&conn] { conn.client.cancel(); });
     auto hr = co_await read_head(conn.client, conn.buf);
     conn.deadline.disarm();
     conn.idle = false;
@@ -137,13 +138,13 @@ awaitable<void> serve(ClientConnection& conn) {
         req.method = "-";
         req.target = "-";
         ProxyError refusal{ProxyErrc::http_request_error,
-                           "no complete request header within " + format_duration(ctx.config.header_timeout), 408};
+                           "no complete request header within " + format_duration(conn.config().header_timeout), 408};
         auto out = co_await refuse(conn, std::move(refusal), {});
         log_request(conn, req, out);
       } else if (conn.deadline.expired() && conn.requests == 0) {
         // Connected but never sent anything: answer 408 like Squid does.
         auto err = ProxyError{ProxyErrc::http_request_error,
-                              "no request within " + format_duration(ctx.config.header_timeout), 408};
+                              "no request within " + format_duration(conn.config().header_timeout), 408};
         co_await conn.send_error(err, true, {});
       }
       // Unless the client ended it (EOF, reset), input may be on its way.
@@ -221,7 +222,7 @@ awaitable<void> run_client_session(Worker& worker, tcp::socket socket) {
                               ":" + std::to_string(ep.port());
   socket.set_option(tcp::no_delay(true), ec);
   {
-    ClientConnection conn(worker, ctx, std::move(socket), std::move(peer));
+    ClientConnection conn(worker, ctx, worker.snapshot(), std::move(socket), std::move(peer));
     auto tracked = worker.track(&conn);
     co_await (serve_guarded(conn) || conn.deadline.watch());
     worker.untrack(tracked);

@@ -10,13 +10,13 @@ namespace ferry {
 namespace {
 
 // Where the tunnel goes, or why it does not.
-Expected<HostPort, ProxyError> check_target(const ServerContext& ctx, const http::RequestHead& head) {
+Expected<HostPort, ProxyError> check_target(const Config& config, const http::RequestHead& head) {
   auto target = http::parse_authority_target(head.target);
   if (!target) return Unexpected{ProxyError{ProxyErrc::http_request_error, target.error()}};
-  if (!ctx.config.connect_ports.allows(target->port))
+  if (!config.connect_ports.allows(target->port))
     return Unexpected{ProxyError{ProxyErrc::http_request_denied, "CONNECT to port " + std::to_string(target->port) +
                                                                      " is not allowed (--connect-ports " +
-                                                                     ctx.config.connect_ports.to_string() + ")"}};
+                                                                     config.connect_ports.to_string() + ")"}};
   return *target;
 }
 
@@ -27,7 +27,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   RequestOutcome out;
   // Errors are answered through named locals, never temporaries inside a
   // co_await (GCC 12 can destroy those twice).
-  auto target = check_target(ctx, head);
+  auto target = check_target(conn.config(), head);
   if (!target) {
     ProxyError err = target.error();
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");
@@ -38,8 +38,8 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   const std::string authority = target->to_string();
   const RouteQuery query = RouteQuery::tunnel(*target, authority);
   Expected<Resolution, ProxyError> resolved = Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "no route"}};
-  if (auto now = ctx.resolver->resolve_now(query)) resolved = std::move(*now);
-  else resolved = co_await ctx.resolver->resolve(query);
+  if (auto now = conn.snapshot->resolver->resolve_now(query)) resolved = std::move(*now);
+  else resolved = co_await conn.snapshot->resolver->resolve(query);
   if (!resolved) {
     ProxyError err = resolved.error();
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");
@@ -51,7 +51,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   // servers speak first, and their banner is passed on.
   const bool client_speaks_first = target->port == 443;
   const std::string via_lines = forwarded_via_lines(head.fields);
-  auto tunnel = co_await open_tunnel(ctx.upstream_for(conn.scope), *proxies, *target, client_speaks_first, via_lines);
+  auto tunnel = co_await open_tunnel(conn.snapshot->upstream_for(conn.scope), *proxies, *target, client_speaks_first, via_lines);
   if (!tunnel) {
     ProxyError err = tunnel.error();
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");
@@ -66,7 +66,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   error_code ec;
   // Under the idle deadline: a client that does not read must not pin the
   // tunnel and its upstream connection (review D9).
-  conn.deadline.arm(ctx.config.idle_timeout, [&conn, &origin] {
+  conn.deadline.arm(conn.config().idle_timeout, [&conn, &origin] {
     conn.client.cancel();
     origin.cancel();
   });
@@ -79,8 +79,8 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
     co_return out;
   }
   ReadBuffer origin_buf(0);
-  auto stats = co_await relay_tunnel(conn.client, conn.buf, origin, origin_buf, conn.deadline, ctx.config.idle_timeout,
-                                     ctx.config.relay);
+  auto stats = co_await relay_tunnel(conn.client, conn.buf, origin, origin_buf, conn.deadline, conn.config().idle_timeout,
+                                     conn.config().relay);
   // The splice path bypasses the counting stream; credit its bytes here.
   conn.client.bytes_in += stats.kernel_a_to_b;
   conn.client.bytes_out += stats.kernel_b_to_a;
@@ -88,7 +88,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   out.upstream_bytes_received = stats.b_to_a;
   if (stats.idle_timeout) {
     out.error = "connection_read_timeout";
-    out.detail = "tunnel idle for " + format_duration(ctx.config.idle_timeout);
+    out.detail = "tunnel idle for " + format_duration(conn.config().idle_timeout);
   }
   origin.close();
   co_return out;

@@ -23,7 +23,7 @@ struct AcquiredHop {
 
 class HopAcquirer {
  public:
-  HopAcquirer(UpstreamContext& ctx, OriginPool& pool, std::vector<HopCandidate> candidates, HostPort origin,
+  HopAcquirer(const UpstreamContext& ctx, OriginPool& pool, std::vector<HopCandidate> candidates, HostPort origin,
               bool origin_tls)
       : ctx_(ctx), pool_(pool), candidates_(std::move(candidates)), origin_(std::move(origin)), tls_(origin_tls) {}
 
@@ -45,7 +45,7 @@ class HopAcquirer {
   const std::string& first_route() const { return candidates_.front().route; }
 
  private:
-  UpstreamContext& ctx_;
+  const UpstreamContext& ctx_;
   OriginPool& pool_;
   const std::vector<HopCandidate> candidates_;
   const HostPort origin_;

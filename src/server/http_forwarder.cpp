@@ -107,7 +107,7 @@ struct Forwarding {
   // Closed when it cannot.
   awaitable<bool> keep_for_next_try(AcquiredHop& hop, size_t head_size, const http::ResponseInfo& answer) {
     origin_buf.consume(head_size);
-    const bool keep = co_await skip_small_body(*hop.stream, origin_buf, answer, ctx.config.connect_timeout);
+    const bool keep = co_await skip_small_body(*hop.stream, origin_buf, answer, conn.config().connect_timeout);
     if (!keep) hop.stream->close();
     co_return keep;
   }
@@ -152,9 +152,9 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   query.authority = host_header;
   query.path = target.origin_form;
   // The static rules answer at once; a resolver that must wait (PAC) is awaited.
-  std::optional<Resolution> resolved = ctx.resolver->resolve_now(query);
+  std::optional<Resolution> resolved = conn.snapshot->resolver->resolve_now(query);
   if (!resolved) {
-    auto waited = co_await ctx.resolver->resolve(query);
+    auto waited = co_await conn.snapshot->resolver->resolve(query);
     if (!waited) {
       AcquiredHop none;
       ProxyError err = waited.error();
@@ -165,7 +165,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   }
   const ProxyListPtr proxies = resolved->proxies;  // the candidates point into it
   // Clients on other hosts get the destination policy (review D8).
-  UpstreamContext& upstream = ctx.upstream_for(conn.scope);
+  const UpstreamContext& upstream = conn.snapshot->upstream_for(conn.scope);
   HopAcquirer hops(upstream, conn.worker.pool(), plan_request_hops(upstream, *proxies, target.authority, target.tls),
                    target.authority, target.tls);
   const Renderings heads = render(ctx, head, info, target, host_header, hops);
@@ -280,7 +280,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     req.ferry_added_expect = ferry_expect;
     req.client_minor = f.client_minor;
     req.relay_interim = kind == TryKind::full;
-    ExchangeIo io{conn.client, conn.buf, *hop.stream, f.origin_buf, conn.deadline, ctx.config.idle_timeout};
+    ExchangeIo io{conn.client, conn.buf, *hop.stream, f.origin_buf, conn.deadline, conn.config().idle_timeout};
     const PeerName peer{hop.forward_proxy ? std::string_view(hop.route) : std::string_view(), &target.authority};
     ExchangeOutcome x = co_await exchange_request(io, req, peer);
     if (x.body_sent && kind == TryKind::full) body_sent = true;
@@ -410,7 +410,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     rr.upgrade_requested = info.upgrade;
     rr.draining = ctx.draining.load(std::memory_order_relaxed);
     rr.via = ctx.via_for(x.resp.version_minor);
-    rr.relay_mode = ctx.config.relay;
+    rr.relay_mode = conn.config().relay;
     RelayResult relayed = co_await relay_response(io, x.resp, *rinfo, x.head_size, rr);
     if (relayed.error) {
       ProxyError err = std::move(*relayed.error);

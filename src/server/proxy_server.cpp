@@ -68,7 +68,7 @@ uint64_t raise_fd_limit() {
 }
 
 ProxyServer::ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams)
-    : config_(config), log_(log), ctx_(config, log, http::Via::random(), upstreams) {
+    : config_(config), log_(log), ctx_(std::make_shared<const Config>(config), log, http::Via::random(), upstreams) {
   // Read once at start: an address gained later (DHCP) is not recognised.
   ctx_.filter.set_host_addresses(host_interface_addresses());
   unsigned n = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -288,7 +288,7 @@ int ProxyServer::run() {
   for (auto& t : threads) t.join();
   // Until the admin endpoint lands, the failover counter is reported here.
   log_.log(LogLevel::info, "stopped",
-           {{"upstream_failovers", ctx_.upstream.health.failovers()},
+           {{"upstream_failovers", ctx_.runtime.health.failovers()},
             {"rejected_unanswered", rejects_dropped_.load()}});
   log_.flush();
   return 0;

@@ -18,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 struct RawSession {
   RawSession(Worker& w, tcp::socket s)
-      : worker(w), ctx(w.ctx()), tcp(std::move(s)), client(tcp), deadline(tcp.socket().get_executor()) {
+      : worker(w), ctx(w.ctx()), snapshot(w.snapshot()), tcp(std::move(s)), client(tcp), deadline(tcp.socket().get_executor()) {
     error_code ec;
     auto ep = tcp.socket().remote_endpoint(ec);
     peer = ec ? "-"
@@ -28,6 +28,8 @@ struct RawSession {
   }
   Worker& worker;
   ServerContext& ctx;
+  const SnapshotPtr snapshot;  // a tunnel is one request: served under one snapshot
+  const Config& config() const { return *snapshot->config; }
   TcpStream tcp;
   CountingStream client;
   ReadBuffer buf{512};
@@ -68,19 +70,18 @@ struct RawSession {
 // `before_relay` tells the client it may start (the SOCKS5 reply).
 template <class OnOpened>
 awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened before_relay) {
-  ServerContext& ctx = s.ctx;
   const std::string authority = target.to_string();
   const RouteQuery query = RouteQuery::tunnel(target, authority);
   Expected<Resolution, ProxyError> resolved = Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "no route"}};
-  if (auto now = ctx.resolver->resolve_now(query)) resolved = std::move(*now);
-  else resolved = co_await ctx.resolver->resolve(query);
+  if (auto now = s.snapshot->resolver->resolve_now(query)) resolved = std::move(*now);
+  else resolved = co_await s.snapshot->resolver->resolve(query);
   if (!resolved) {
     s.record(resolved.error());
     co_await before_relay(&resolved.error());
     co_return;
   }
   const ProxyListPtr proxies = resolved->proxies;
-  auto tunnel = co_await open_tunnel(ctx.upstream_for(s.tcp.socket()), *proxies, target, false);
+  auto tunnel = co_await open_tunnel(s.snapshot->upstream_for(ServerContext::scope_of(s.tcp.socket())), *proxies, target, false);
   if (!tunnel) {
     s.record(tunnel.error());
     if (!proxies->direct_only()) s.route = route_summary(*proxies);
@@ -104,13 +105,13 @@ awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened 
       co_return;
     }
   }
-  auto stats = co_await relay_tunnel(s.client, s.buf, *tunnel->stream, origin_buf, s.deadline, ctx.config.idle_timeout,
-                                     ctx.config.relay);
+  auto stats = co_await relay_tunnel(s.client, s.buf, *tunnel->stream, origin_buf, s.deadline, s.config().idle_timeout,
+                                     s.config().relay);
   s.client.bytes_in += stats.kernel_a_to_b;
   s.client.bytes_out += stats.kernel_b_to_a;
   if (stats.idle_timeout) {
     s.error = "connection_read_timeout";
-    s.details = "tunnel idle for " + format_duration(ctx.config.idle_timeout);
+    s.details = "tunnel idle for " + format_duration(s.config().idle_timeout);
   }
   tunnel->stream->close();
 }
@@ -119,7 +120,7 @@ awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened 
 // the header timeout. Returns false on EOF, error or timeout.
 template <class Parse>
 awaitable<bool> read_message(RawSession& s, Parse parse) {
-  s.deadline.arm(s.ctx.config.header_timeout, [&s] { s.client.cancel(); });
+  s.deadline.arm(s.config().header_timeout, [&s] { s.client.cancel(); });
   for (;;) {
     auto m = parse(s.buf.data());
     if (m.malformed || m.size) break;
@@ -173,10 +174,10 @@ awaitable<void> socks_session(RawSession& s) {
   s.buf.consume(req.size);
   HostPort target{req.host, req.port};
   s.target = target.to_string();
-  if (!s.ctx.config.connect_ports.allows(target.port)) {
+  if (!s.config().connect_ports.allows(target.port)) {
     ProxyError denied{ProxyErrc::http_request_denied, "port " + std::to_string(target.port) +
                                                           " is not allowed (--connect-ports " +
-                                                          s.ctx.config.connect_ports.to_string() + ")"};
+                                                          s.config().connect_ports.to_string() + ")"};
     s.record(denied);
     const std::string reply = socks5::reply(socks5::reply_code_for(denied));
     co_await write_bytes(s, reply);

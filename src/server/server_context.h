@@ -1,6 +1,6 @@
 #pragma once
-// What every session shares: the immutable configuration and the few
-// process-wide counters. Owned by ProxyServer; passed by reference.
+// What every session shares: the current configuration snapshot, the
+// process-wide state and counters. Owned by ProxyServer; passed by reference.
 #include <atomic>
 #include <string>
 
@@ -10,23 +10,22 @@
 #include "net/dns_pool.h"
 #include "net/tcp_connector.h"
 #include "net/tls_stream.h"
-#include "routing/proxy_resolver.h"
+#include "server/config_snapshot.h"
 #include "upstream/upstream_runtime.h"
 
 namespace ferry {
 
 struct ServerContext {
-  ServerContext(const Config& c, EventLog& l, http::Via v, UpstreamRuntime& up)
-      : config(c), log(l), via(std::move(v)), via_1_1(via.value(1)), via_1_0(via.value(0)), routes(up.routes),
-        resolver(std::make_unique<StaticProxyResolver>(up.routes)),
-        upstream{c.connect_timeout, destinations, *up.proxy_tls, tls, up.health, up.auth, l, up.blocking, via_1_1},
-        remote_upstream{
-            c.connect_timeout, remote_destinations, *up.proxy_tls, tls, up.health, up.auth, l, up.blocking, via_1_1} {}
+  ServerContext(std::shared_ptr<const Config> config, EventLog& l, http::Via v, UpstreamRuntime& up)
+      : log(l), via(std::move(v)), via_1_1(via.value(1)), via_1_0(via.value(0)), runtime(up),
+        snapshots(std::make_shared<const ConfigSnapshot>(
+            std::move(config), borrow_for_process(up.routes),
+            ProcessState{destinations, remote_destinations, *up.proxy_tls, tls, up.health, up.auth, l, up.blocking,
+                         via_1_1})) {}
 
   // Our Via element for a message received as HTTP/1.<minor>.
   const std::string& via_for(int minor) const { return minor == 0 ? via_1_0 : via_1_1; }
 
-  const Config& config;
   EventLog& log;
   const http::Via via;
   const std::string via_1_1;  // "1.1 ferry-xxxx", for responses ferry makes
@@ -36,16 +35,10 @@ struct ServerContext {
   const Destinations destinations{dns, filter, ClientScope::local};
   const Destinations remote_destinations{dns, filter, ClientScope::remote};
   TlsClientContext tls;
-  const RouteTable& routes;
-  // Where requests go (SPEC §3): the static rules today; PAC plugs in here.
-  std::unique_ptr<ProxyResolver> resolver;
-  UpstreamContext upstream;         // borrows destinations and tls above
-  UpstreamContext remote_upstream;  // the same, with the remote-client destination policy
+  UpstreamRuntime& runtime;  // health, auth state, the GSSAPI pool: they outlive snapshots
+  // The configuration requests are served under (config_snapshot.h).
+  SnapshotSource snapshots;
 
-  // The upstream context for a client's requests: clients on other hosts
-  // may not reach into this host (SPEC §3.3 loopback rule is for the local user).
-  UpstreamContext& upstream_for(ClientScope scope) { return scope == ClientScope::local ? upstream : remote_upstream; }
-  UpstreamContext& upstream_for(const tcp::socket& client) { return upstream_for(scope_of(client)); }
   static ClientScope scope_of(const tcp::socket& client) {
     error_code ec;
     auto ep = client.remote_endpoint(ec);

@@ -11,10 +11,12 @@ namespace ferry {
 
 class Worker {
  public:
-  explicit Worker(ServerContext& ctx) : ctx_(ctx) {}
+  explicit Worker(ServerContext& ctx) : ctx_(ctx), snapshots_(ctx.snapshots) {}
   asio::io_context& io() { return io_; }
   ServerContext& ctx() { return ctx_; }
   OriginPool& pool() { return pool_; }
+  // The current configuration snapshot, as this thread last saw it.
+  const SnapshotPtr& snapshot() { return snapshots_.get(); }
 
   // Sessions register so a shutdown can close the ones that sit idle.
   std::list<ClientConnection*>::iterator track(ClientConnection* c) { return sessions_.insert(sessions_.end(), c); }
@@ -24,6 +26,7 @@ class Worker {
 
  private:
   ServerContext& ctx_;
+  SnapshotCache snapshots_;
   asio::io_context io_{1};
   OriginPool pool_;
   std::list<ClientConnection*> sessions_;

@@ -94,7 +94,7 @@ awaitable<bool> skip_small_body(ByteStream& s, ReadBuffer& buf, const http::Resp
   co_return buf.empty();
 }
 
-awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(UpstreamContext& ctx, const ProxyUrl& proxy) {
+awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(const UpstreamContext& ctx, const ProxyUrl& proxy) {
   // A configured upstream is the operator's choice: the remote-client
   // destination policy is for targets, not for it (a local cntlm stays usable).
   const Destinations to_proxy{ctx.destinations.resolver, ctx.destinations.filter};
@@ -114,7 +114,7 @@ awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(UpstreamContext&
   co_return std::move(*secured);
 }
 
-awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx, const ProxyUrl& proxy,
+awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(const UpstreamContext& ctx, const ProxyUrl& proxy,
                                                             const HostPort& target, bool client_speaks_first,
                                                             std::string_view forwarded_via) {
   const std::string authority = target.to_string();
@@ -199,7 +199,7 @@ awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx
   }
 }
 
-awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(UpstreamContext& ctx, const ProxyUrl& proxy,
+awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(const UpstreamContext& ctx, const ProxyUrl& proxy,
                                                         const HostPort& target) {
   const std::string name = proxy.to_redacted_string();
   auto opened = co_await connect_to_proxy(ctx, proxy);
@@ -229,7 +229,7 @@ awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(UpstreamContext& ctx, co
   co_return probe;
 }
 
-awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, const ProxyUrl& proxy,
+awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(const UpstreamContext& ctx, const ProxyUrl& proxy,
                                                       const HostPort& target) {
   const std::string name = proxy.to_redacted_string();
   auto bad = [&](const std::string& what) {

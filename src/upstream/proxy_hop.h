@@ -36,7 +36,7 @@ std::vector<std::string> proxy_authenticate_values(const http::ResponseHead& res
 awaitable<bool> skip_small_body(ByteStream& s, ReadBuffer& buf, const http::ResponseInfo& info, Millis timeout);
 
 // TCP to the proxy, plus TLS (verified against ctx.proxy_tls) for https://.
-awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(UpstreamContext& ctx, const ProxyUrl& proxy);
+awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(const UpstreamContext& ctx, const ProxyUrl& proxy);
 
 // Asks an http:// or https:// proxy for a tunnel to `target`, answering
 // one 407 (two for a stale Digest nonce). Any reply other than 2xx or 407
@@ -46,7 +46,7 @@ awaitable<Expected<ByteStreamPtr, HopFailure>> connect_to_proxy(UpstreamContext&
 // (ssh, smtp) pass them on as early_bytes instead.
 // `forwarded_via` holds the client's Via field lines ("Via: …\r\n" each),
 // sent before ferry's own (ctx.via).
-awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(UpstreamContext& ctx, const ProxyUrl& proxy,
+awaitable<Expected<Tunnel, HopFailure>> http_connect_tunnel(const UpstreamContext& ctx, const ProxyUrl& proxy,
                                                             const HostPort& target, bool client_speaks_first,
                                                             std::string_view forwarded_via = {});
 
@@ -59,12 +59,12 @@ struct ProxyProbe {
   int status = 0;
   std::vector<std::string> challenges;
 };
-awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(UpstreamContext& ctx, const ProxyUrl& proxy,
+awaitable<Expected<ProxyProbe, HopFailure>> probe_proxy(const UpstreamContext& ctx, const ProxyUrl& proxy,
                                                         const HostPort& target);
 
 // SOCKS5 (RFC 1928) with username/password (RFC 1929) when the URL has
 // userinfo. socks5h sends the name; socks5 resolves it here first.
-awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(UpstreamContext& ctx, const ProxyUrl& proxy,
+awaitable<Expected<Tunnel, HopFailure>> socks5_tunnel(const UpstreamContext& ctx, const ProxyUrl& proxy,
                                                       const HostPort& target);
 
 }  // namespace ferry

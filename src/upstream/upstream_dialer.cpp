@@ -6,7 +6,7 @@ namespace {
 
 bool is_http_proxy(const ProxyUrl& p) { return p.scheme == ProxyScheme::http || p.scheme == ProxyScheme::https; }
 
-awaitable<Expected<Tunnel, HopFailure>> tunnel_via(UpstreamContext& ctx, const ProxyUrl& proxy, const HostPort& target,
+awaitable<Expected<Tunnel, HopFailure>> tunnel_via(const UpstreamContext& ctx, const ProxyUrl& proxy, const HostPort& target,
                                                    bool client_speaks_first, std::string_view forwarded_via = {}) {
   if (is_http_proxy(proxy)) {
     auto t = co_await http_connect_tunnel(ctx, proxy, target, client_speaks_first, forwarded_via);
@@ -18,7 +18,7 @@ awaitable<Expected<Tunnel, HopFailure>> tunnel_via(UpstreamContext& ctx, const P
 
 // Logs and records a connection-level failure; returns the error to report
 // if this was the last candidate.
-void note_failure(UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e, bool more_left) {
+void note_failure(const UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e, bool more_left) {
   const std::string key = proxy_key(proxy);
   const bool newly_down = ctx.health.mark_failed(key);
   if (more_left) ctx.health.count_failover();
@@ -66,7 +66,7 @@ void mark_ok(UpstreamHealth& health, const ProxyUrl& proxy) {
 
 }  // namespace
 
-awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, const ProxyList& proxies,
+awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(const UpstreamContext& ctx, const ProxyList& proxies,
                                                           const HostPort& target, bool client_speaks_first,
                                                           std::string_view forwarded_via) {
   RoutedTunnel out;
@@ -149,11 +149,11 @@ std::string route_summary(const ProxyList& proxies) {
   return s;
 }
 
-void report_upstream_failure(UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e, bool failing_over) {
+void report_upstream_failure(const UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e, bool failing_over) {
   note_failure(ctx, proxy, e, failing_over);
 }
 
-awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ctx,
+awaitable<Expected<RequestHop, ProxyError>> open_request_hop(const UpstreamContext& ctx,
                                                              std::span<const HopCandidate> candidates,
                                                              const HostPort& origin, bool origin_tls) {
   ProxyError last{ProxyErrc::proxy_configuration_error, "no route"};

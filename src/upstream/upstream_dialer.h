@@ -19,7 +19,7 @@ struct RoutedTunnel {
 
 // A byte tunnel to `target` (CONNECT, SOCKS5 inbound, `ferry connect`);
 // `forwarded_via`: the client's Via lines, for a CONNECT sent upstream.
-awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(UpstreamContext& ctx, const ProxyList& proxies,
+awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(const UpstreamContext& ctx, const ProxyList& proxies,
                                                           const HostPort& target, bool client_speaks_first,
                                                           std::string_view forwarded_via = {});
 
@@ -53,12 +53,12 @@ std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const Pr
 std::string route_summary(const ProxyList& proxies);
 
 // Dials the candidates in order with failover.
-awaitable<Expected<RequestHop, ProxyError>> open_request_hop(UpstreamContext& ctx,
+awaitable<Expected<RequestHop, ProxyError>> open_request_hop(const UpstreamContext& ctx,
                                                              std::span<const HopCandidate> candidates,
                                                              const HostPort& origin, bool origin_tls);
 
 // Records a connection-level failure of `proxy` found after the dial (a
 // forward proxy that closed without answering): the 60 s skip and the log.
-void report_upstream_failure(UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e, bool failing_over);
+void report_upstream_failure(const UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e, bool failing_over);
 
 }  // namespace ferry
