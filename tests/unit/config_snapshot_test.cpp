@@ -127,5 +127,30 @@ TEST(ConfigSnapshot, ConcurrentPublishAndReadSeeConsistentSnapshots) {
   EXPECT_EQ(source.generation(), 200u);
 }
 
+// What survives a swap is keyed by proxy identity, not by the snapshot's
+// objects: a new route table naming the same proxy finds the same
+// authenticator (its learnt scheme, its Negotiate state) and health record.
+TEST(ConfigSnapshot, AuthAndHealthStateAreFoundByProxyIdentityAcrossSnapshots) {
+  Bed bed;
+  bed.auth.set_defaults({});
+  auto before = bed.make({"http://user@p1:8080"}, Millis(1000));
+  const ProxyUrl& old_proxy = *before->routes->all_proxies().front();
+  bed.auth.add(old_proxy, {});
+  bed.auth.bind(old_proxy);
+  auto* authenticator = bed.auth.find(old_proxy);
+  ASSERT_NE(authenticator, nullptr);
+  bed.health.mark_failed(proxy_key(old_proxy));
+
+  auto after = bed.make({"http://user@p1:8080", "http://p2:8080"}, Millis(1000));
+  const ProxyUrl& new_proxy = *after->routes->all_proxies().front();
+  ASSERT_NE(&new_proxy, &old_proxy);
+  EXPECT_EQ(bed.auth.find(new_proxy), authenticator);
+  EXPECT_TRUE(bed.health.is_penalised(proxy_key(new_proxy)));
+  // A proxy the new snapshot adds gets its own authenticator.
+  const ProxyUrl& added = *after->routes->all_proxies().back();
+  EXPECT_NE(bed.auth.find(added), authenticator);
+  EXPECT_NE(bed.auth.find(added), nullptr);
+}
+
 }  // namespace
 }  // namespace ferry
