@@ -298,7 +298,14 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_connect(tcp::socket socket, T
 }
 
 awaitable<Expected<ByteStreamPtr, ProxyError>> tls_accept(ByteStreamPtr lower, TlsServerContext& ctx, Millis timeout) {
-  auto tls = std::make_unique<TlsStream>(std::move(lower), ctx.native(), TlsStream::Role::server);
+  auto accepted = co_await tls_accept_stream(std::move(lower), ctx.native(), timeout);
+  if (!accepted) co_return Unexpected{std::move(accepted.error())};
+  co_return ByteStreamPtr(std::move(*accepted));
+}
+
+awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
+                                                                             asio::ssl::context& ctx, Millis timeout) {
+  auto tls = std::make_unique<TlsStream>(std::move(lower), ctx, TlsStream::Role::server);
   error_code ec;
   const bool in_time = co_await timed_handshake(*tls, timeout, ec);
   if (!in_time)
@@ -306,7 +313,7 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_accept(ByteStreamPtr lower, T
   if (ec)
     co_return Unexpected{
         ProxyError{ProxyErrc::tls_protocol_error, "TLS handshake with a client failed: " + ec.message()}};
-  co_return ByteStreamPtr(std::move(tls));
+  co_return tls;
 }
 
 }  // namespace ferry

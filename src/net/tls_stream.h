@@ -77,5 +77,9 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_connect(tcp::socket socket, T
 
 // Runs the server handshake over `lower` (tls_protocol_error on failure).
 awaitable<Expected<ByteStreamPtr, ProxyError>> tls_accept(ByteStreamPtr lower, TlsServerContext& ctx, Millis timeout);
+// The same with any server context, keeping the TlsStream's type (the
+// caller reads the SNI and ALPN the client sent).
+awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
+                                                                             asio::ssl::context& ctx, Millis timeout);
 
 }  // namespace ferry

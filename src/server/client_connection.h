@@ -1,7 +1,9 @@
 #pragma once
 // Per-client-connection state, owned by the session coroutine's frame.
 // Handlers borrow it by reference for the duration of one request.
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "base/proxy_error.h"
 #include "net/read_buffer.h"
@@ -12,12 +14,23 @@
 namespace ferry {
 
 class Worker;
+struct InjectRule;
+
+// Set on the connection that serves the requests inside an intercepted
+// CONNECT tunnel (TLS terminated by ferry): every request goes to `origin`
+// over TLS, and `rules` apply to it.
+struct InterceptScope {
+  HostPort origin;  // the CONNECT target
+  std::vector<std::shared_ptr<const InjectRule>> rules;
+};
 
 struct ClientConnection {
-  ClientConnection(Worker& w, ServerContext& c, SnapshotPtr first, tcp::socket s, std::string peer_text)
-      : worker(w), ctx(c), snapshot(std::move(first)), tcp(std::move(s)), client(tcp),
-        deadline(tcp.socket().get_executor()), peer(std::move(peer_text)),
-        scope(ServerContext::scope_of(tcp.socket())) {}
+  // `transport` (the client's TCP stream, or TLS over it inside an
+  // intercepted tunnel) outlives the connection.
+  ClientConnection(Worker& w, ServerContext& c, SnapshotPtr first, ByteStream& transport, std::string peer_text,
+                   ClientScope client_scope)
+      : worker(w), ctx(c), snapshot(std::move(first)), client(transport),
+        deadline(transport.socket().get_executor()), peer(std::move(peer_text)), scope(client_scope) {}
 
   // The snapshot this request is served under; taken again before each
   // request (a reload between requests applies to the next one).
@@ -29,7 +42,6 @@ struct ClientConnection {
   Worker& worker;
   ServerContext& ctx;
   SnapshotPtr snapshot;
-  TcpStream tcp;
   CountingStream client;  // counts bytes for the request log
   ReadBuffer buf;
   Deadline deadline;
@@ -40,6 +52,9 @@ struct ClientConnection {
   // ferry ends the session after answering while the client may still be
   // sending (an unread body, pipelined requests): close with a linger.
   bool linger = false;
+  // Inside an intercepted tunnel: the tunnel's origin and rules (owned by
+  // the tunnel). The snapshot then stays the tunnel's for every request.
+  const InterceptScope* intercept = nullptr;
 
   // Writes a response ferry makes itself (Proxy-Status and all); `method` is
   // the request's ("" when there was none), so a HEAD gets no body.
@@ -54,6 +69,15 @@ struct RequestOutcome;
 // `err` is taken by value: the coroutine may outlive the caller's copy.
 awaitable<RequestOutcome> answer_error(ClientConnection& conn, ProxyError err, bool keep_alive,
                                        std::string_view method);
+
+namespace http {
+struct RequestHead;
+struct RequestInfo;
+}  // namespace http
+// Answers a well-framed request that ferry refuses itself (no byte goes
+// on); keeps the connection when its framing allows.
+awaitable<RequestOutcome> decline(ClientConnection& conn, const http::RequestHead& head, const http::RequestInfo& info,
+                                  ProxyError err, std::string_view method);
 
 struct RequestOutcome {
   int status = 0;

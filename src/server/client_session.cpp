@@ -10,6 +10,7 @@
 #include "http/request_target.h"
 #include "server/connect_handler.h"
 #include "server/http_forwarder.h"
+#include "server/intercepted_tunnel.h"
 #include "server/lingering_close.h"
 
 namespace ferry {
@@ -90,7 +91,8 @@ bool usable_after_own_answer(const ClientConnection& conn, const http::RequestIn
   return info.keep_alive && info.body == http::BodyKind::none && !conn.ctx.draining.load(std::memory_order_relaxed);
 }
 
-// Answers a well-framed request that ferry refuses itself (no byte goes on).
+}  // namespace
+
 awaitable<RequestOutcome> decline(ClientConnection& conn, const http::RequestHead& head, const http::RequestInfo& info,
                                   ProxyError err, std::string_view method) {
   ProxyError local = std::move(err);
@@ -99,6 +101,8 @@ awaitable<RequestOutcome> decline(ClientConnection& conn, const http::RequestHea
   RequestOutcome out = co_await answer_error(conn, std::move(local), keep_alive, method);
   co_return out;
 }
+
+namespace {
 
 // "OPTIONS ... Max-Forwards: 0" is addressed to ferry itself (RFC 9110 §7.6.2).
 awaitable<RequestOutcome> answer_options(ClientConnection& conn, const http::RequestHead& head,
@@ -116,7 +120,7 @@ awaitable<void> serve(ClientConnection& conn) {
   ServerContext& ctx = conn.ctx;
   for (;;) {
     if (ctx.draining.load(std::memory_order_relaxed)) co_return;
-    conn.refresh_snapshot(conn.worker.snapshot());
+    if (!conn.intercept) conn.refresh_snapshot(conn.worker.snapshot());
     conn.idle = true;
     conn.buf.shrink_if_empty();
     LoggedRequest req;
@@ -156,6 +160,9 @@ awaitable<void> serve(ClientConnection& conn) {
     auto parsed = http::parse_request_head(conn.buf.data().substr(0, hr.head_size), head);
     req.method = std::string(head.method.empty() ? "-" : head.method);
     req.target = head.target.empty() ? "-" : http::loggable_target(head.target);
+    // Inside an intercepted tunnel the log names the origin, not just a path.
+    if (conn.intercept && !head.target.empty() && head.target.front() == '/')
+      req.target = "https://" + conn.intercept->origin.to_string() + req.target;
     if (parsed.state != http::ParseState::complete) {
       ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + std::string(parsed.error)};
       auto out = co_await refuse(conn, std::move(refusal), req.method);
@@ -185,6 +192,8 @@ awaitable<void> serve(ClientConnection& conn) {
       out = co_await decline(conn, head, *info, std::move(refusal), req.method);
     } else if (head.method == "OPTIONS" && info->max_forwards == 0u) {
       out = co_await answer_options(conn, head, *info);
+    } else if (conn.intercept) {
+      out = co_await handle_intercepted_request(conn, head, *info);
     } else if (head.method == "CONNECT") {
       out = co_await handle_connect(conn, head);
     } else if (auto target = http::parse_absolute_target(head.target); !target) {
@@ -201,7 +210,9 @@ awaitable<void> serve(ClientConnection& conn) {
   }
 }
 
-awaitable<void> serve_guarded(ClientConnection& conn) {
+}  // namespace
+
+awaitable<void> serve_connection(ClientConnection& conn) {
   try {
     co_await serve(conn);
   } catch (const std::exception& e) {
@@ -210,8 +221,6 @@ awaitable<void> serve_guarded(ClientConnection& conn) {
     conn.ctx.log.log(LogLevel::error, "session_error", {{"client", conn.peer}, {"what", e.what()}});
   }
 }
-
-}  // namespace
 
 awaitable<void> run_client_session(Worker& worker, tcp::socket socket) {
   ServerContext& ctx = worker.ctx();
@@ -222,12 +231,13 @@ awaitable<void> run_client_session(Worker& worker, tcp::socket socket) {
                               ":" + std::to_string(ep.port());
   socket.set_option(tcp::no_delay(true), ec);
   {
-    ClientConnection conn(worker, ctx, worker.snapshot(), std::move(socket), std::move(peer));
+    TcpStream tcp(std::move(socket));
+    ClientConnection conn(worker, ctx, worker.snapshot(), tcp, std::move(peer), ServerContext::scope_of(tcp.socket()));
     auto tracked = worker.track(&conn);
-    co_await (serve_guarded(conn) || conn.deadline.watch());
+    co_await (serve_connection(conn) || conn.deadline.watch());
     worker.untrack(tracked);
-    if (conn.linger) co_await lingering_close(conn.tcp.socket(), kClientLinger);
-    conn.tcp.close();
+    if (conn.linger) co_await lingering_close(tcp.socket(), kClientLinger);
+    tcp.close();
   }
   ctx.connections.fetch_sub(1, std::memory_order_relaxed);
 }

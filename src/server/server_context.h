@@ -10,6 +10,7 @@
 #include "net/dns_pool.h"
 #include "net/tcp_connector.h"
 #include "net/tls_stream.h"
+#include "server/certificate_source.h"
 #include "server/config_snapshot.h"
 #include "upstream/upstream_runtime.h"
 
@@ -36,6 +37,9 @@ struct ServerContext {
   const Destinations remote_destinations{dns, filter, ClientScope::remote};
   TlsClientContext tls;
   UpstreamRuntime& runtime;  // health, auth state, the GSSAPI pool: they outlive snapshots
+  // Leaf certificates for intercepted tunnels; null when no inject rule
+  // can ever apply (set before serving).
+  CertificateSource* certificates = nullptr;
   // The configuration requests are served under (config_snapshot.h).
   SnapshotSource snapshots;
 

@@ -1,0 +1,138 @@
+#include "server/intercepted_tunnel.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "http/request_target.h"
+#include "net/buffered_stream_ref.h"
+#include "server/certificate_source.h"
+#include "server/client_session.h"
+#include "server/http_forwarder.h"
+#include "server/worker.h"
+
+namespace ferry {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+std::string_view host_field(const http::RequestHead& head) {
+  for (const auto& f : head.fields)
+    if (iequals(f.name, "Host")) return f.value;
+  return {};
+}
+
+// The origin a request inside the tunnel names (absolute-form authority,
+// else Host), when it is not the tunnel's own: RFC 9110 §15.5.20's 421.
+std::optional<std::string> misdirection(const http::RequestHead& head, const HostPort& origin,
+                                        http::AbsoluteTarget& target) {
+  const std::string expected = origin.to_string();
+  if (!head.target.empty() && head.target.front() != '/') {
+    auto absolute = http::parse_absolute_target(head.target);
+    if (!absolute || !absolute->tls || !(absolute->authority == origin))
+      return "request target '" + http::loggable_target(head.target) + "' is not on " + expected +
+             ", the host this tunnel was opened to";
+    target.origin_form = absolute->origin_form;
+  } else {
+    target.origin_form = std::string(head.target);
+  }
+  const std::string_view host = host_field(head);
+  auto named = parse_host_port(host, uint16_t{443});
+  if (!named || !(*named == origin))
+    return "Host '" + std::string(host.substr(0, 256)) + "' is not " + expected +
+           ", the host this tunnel was opened to";
+  return std::nullopt;
+}
+
+void log_tunnel_tls_failure(ClientConnection& conn, const HostPort& origin, std::string_view error,
+                            const std::string& details) {
+  conn.ctx.log.log(LogLevel::warn, "intercept_tls_failed",
+                   {{"client", conn.peer}, {"host", origin.to_string()}, {"error", error}, {"details", details}});
+}
+
+// The client offered only protocols other than http/1.1 in ALPN (an h2-only
+// client): OpenSSL's alert for it, named so the log says what to change.
+std::string handshake_failure_words(const ProxyError& e) {
+  if (e.details.find("no application protocol") != std::string::npos)
+    return "the client offered no ALPN protocol ferry speaks inside an intercepted tunnel (only http/1.1): " +
+           e.details;
+  return e.details;
+}
+
+}  // namespace
+
+awaitable<RequestOutcome> handle_intercepted_request(ClientConnection& conn, const http::RequestHead& head,
+                                                     const http::RequestInfo& info) {
+  const InterceptScope& scope = *conn.intercept;
+  RequestOutcome out;
+  if (head.method == "CONNECT") {
+    ProxyError refusal{ProxyErrc::http_request_denied, "CONNECT inside an intercepted tunnel is not supported"};
+    out = co_await decline(conn, head, info, std::move(refusal), head.method);
+    co_return out;
+  }
+  http::AbsoluteTarget target;
+  target.tls = true;
+  target.authority = scope.origin;
+  if (auto wrong = misdirection(head, scope.origin, target)) {
+    ProxyError refusal{ProxyErrc::http_request_denied, std::move(*wrong), 421};
+    out = co_await decline(conn, head, info, std::move(refusal), head.method);
+    co_return out;
+  }
+  out = co_await forward_http(conn, head, info, target);
+  co_return out;
+}
+
+awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScope scope) {
+  ServerContext& ctx = conn.ctx;
+  RequestOutcome out;
+  out.route = "intercepted";
+  auto server_ctx = ctx.certificates->server_context(scope.origin.host);
+  if (!server_ctx) {
+    ProxyError err{ProxyErrc::proxy_internal_error,
+                   "cannot make a certificate for " + scope.origin.host + ": " + server_ctx.error()};
+    out = co_await answer_error(conn, std::move(err), false, "CONNECT");
+    co_return out;
+  }
+  const std::string reply = "HTTP/1.1 200 Connection established\r\nVia: " + ctx.via_1_1 + "\r\n\r\n";
+  co_await conn.send_own(reply);
+  out.status = 200;
+
+  // The handshake reads from the client connection's buffer first: a client
+  // may send its ClientHello right behind the CONNECT head.
+  auto tls = co_await tls_accept_stream(std::make_unique<BufferedStreamRef>(conn.client, conn.buf), **server_ctx,
+                                        conn.config().header_timeout);
+  if (!tls) {
+    out.error = std::string(proxy_errc_name(tls.error().type));
+    out.detail = handshake_failure_words(tls.error());
+    log_tunnel_tls_failure(conn, scope.origin, out.error, out.detail);
+    co_return out;
+  }
+  // SNI, when the client sent one, must name the CONNECT host: a client
+  // that asks for another name inside this tunnel is not talking to it.
+  if (const char* sni = SSL_get_servername((*tls)->native_handle(), TLSEXT_NAMETYPE_host_name);
+      sni && !iequals(sni, scope.origin.host)) {
+    out.error = std::string(proxy_errc_name(ProxyErrc::tls_certificate_error));
+    out.detail = "the client's SNI '" + std::string(std::string_view(sni).substr(0, 256)) +
+                 "' is not the CONNECT host " + scope.origin.host;
+    log_tunnel_tls_failure(conn, scope.origin, out.error, out.detail);
+    (*tls)->close();
+    co_return out;
+  }
+
+  {
+    ClientConnection inner(conn.worker, ctx, conn.snapshot, **tls, conn.peer, conn.scope);
+    inner.intercept = &scope;
+    auto tracked = conn.worker.track(&inner);
+    co_await (serve_connection(inner) || inner.deadline.watch());
+    conn.worker.untrack(tracked);
+  }
+  // close_notify, so the client can tell our end from a truncation.
+  conn.deadline.arm(conn.config().header_timeout, [&conn] { conn.client.cancel(); });
+  co_await (*tls)->shutdown_send();
+  conn.deadline.disarm();
+  out.keep_alive = false;
+  co_return out;
+}
+
+}  // namespace ferry
