@@ -407,19 +407,21 @@ def _read_request_body(r, fields, keep, limit):
 
 
 def _stream_exact(r, n, sink):
-    """Passes the next n bytes of SockReader r to sink without collecting them."""
-    while n:
-        if r.buf:
-            take = min(n, len(r.buf))
-            sink(bytes(r.buf[:take]))
-            del r.buf[:take]
-        else:
-            data = r.sock.recv(min(n, 1 << 20))
-            if not data:
-                raise EOFError(f"eof with {n} body bytes to go")
-            take = len(data)
-            sink(data)
+    """Passes the next n bytes of SockReader r to sink (as bytes or
+    memoryviews valid during the call) without collecting them."""
+    if r.buf:
+        take = min(n, len(r.buf))
+        sink(bytes(r.buf[:take]))
+        del r.buf[:take]
         n -= take
+    # recv_into one buffer: recv(n) would allocate n bytes per TLS record.
+    view = memoryview(bytearray(min(n, 1 << 16)))
+    while n:
+        got = r.sock.recv_into(view[:min(n, len(view))])
+        if not got:
+            raise EOFError(f"eof with {n} body bytes to go")
+        sink(view[:got])
+        n -= got
 
 
 def _big_blocks(n):
@@ -661,11 +663,13 @@ def _parse_header_dump(text):
 
 
 def run_curl(url, proxy=None, cafile=None, method=None, headers=(), body=None, chunks=None, repeat=1,
-             resolve=None, extra=(), timeout=30, workdir=None):
+             resolve=None, extra=(), timeout=30, workdir=None, body_file=None):
     """curl [-x proxy] [--cacert cafile] ... URL (repeat times on one
     connection). body: bytes sent with Content-Length; chunks: list of bytes
-    sent chunked (curl picks its own chunk sizes). resolve: {"host:port":
-    "ip"} for --resolve. Bad certificate -> returncode 60."""
+    sent chunked (curl picks its own chunk sizes); body_file: a file streamed
+    with -T (POST unless `method`; any size: --data-binary would load it
+    whole). resolve: {"host:port": "ip"} for --resolve. A bad certificate:
+    returncode 60."""
     tmp = tempfile.mkdtemp(prefix="run-curl-", dir=workdir)
     try:
         cmd = [CURL, "-sS", "--noproxy", "", "--suppress-connect-headers", "-D", os.path.join(tmp, "head"),
@@ -686,6 +690,8 @@ def run_curl(url, proxy=None, cafile=None, method=None, headers=(), body=None, c
             cmd += ["--data-binary", "@" + path]
             cmd += ["-H", "Transfer-Encoding: chunked"] if chunks is not None else \
                 ["-H", "Content-Type: application/octet-stream"]
+        if body_file is not None:
+            cmd += ["-T", body_file] + ([] if method else ["-X", "POST"])
         for hostport, ip in (resolve or {}).items():
             cmd += ["--resolve", f"{hostport}:{ip}"]
         cmd += list(extra)
@@ -704,7 +710,7 @@ def run_curl(url, proxy=None, cafile=None, method=None, headers=(), body=None, c
                     b = f.read()
             except OSError:
                 b = b""
-            responses.append((status, fields, b))
+            responses.append((status, fields, b"" if method == "HEAD" else b))  # -I writes the head there
         return ClientResult(r.returncode, r.stderr.decode("utf-8", "replace"), responses, args=cmd)
     finally:
         shutil.rmtree(tmp, True)
