@@ -92,14 +92,16 @@ class TestbedTest(ProxyTestCase):
                                  ("content-length", len(body), sha256_hex(body)))
                 self.assertEqual(j["sni"], "origin.test")
                 self.assertTunnelled(self.echo.port, before)
-                r = run(self.echo.url("/upload", "origin.test"), self.proxy, self.ca.ca_cert, method="PUT",
-                        chunks=chunks)
-                self.assertOk(r)
-                j = r.json()
-                self.assertEqual((j["method"], j["framing"], j["body_sha256"]),
-                                 ("PUT", "chunked", sha256_hex(b"".join(chunks))))
-                if name != "curl":  # curl picks its own chunk sizes
-                    self.assertEqual(j["chunk_sizes"], [len(c) for c in chunks])
+                for method in ("PUT", None):  # None: the client's own choice (node frames a GET only when told)
+                    r = run(self.echo.url("/upload", "origin.test"), self.proxy, self.ca.ca_cert, method=method,
+                            chunks=chunks, repeat=2)
+                    self.assertOk(r, 2)
+                    for i in range(2):
+                        j = r.json(i)
+                        self.assertEqual((j["method"] if method else "*", j["framing"], j["body_sha256"]),
+                                         (method or "*", "chunked", sha256_hex(b"".join(chunks))))
+                        if name != "curl":  # curl picks its own chunk sizes
+                            self.assertEqual(j["chunk_sizes"], [len(c) for c in chunks])
 
     def test_keep_alive_reuse_visible_per_client(self):
         seen = set()
