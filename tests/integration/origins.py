@@ -1,32 +1,32 @@
 """Real TLS origins and real clients for ferry's interception tests.
 
-Usage (in a ProxyTestCase; every server binds 127.0.0.1 on a free port):
+Usage (in a ProxyTestCase; servers bind 127.0.0.1 on free ports; certs cover 127.0.0.1, localhost,
+harness.TEST_NAMES (origin.test...) and *.origin.test):
 
-    ca = TestCA(cls.tmp)                                  # harness: CA + cert for 127.0.0.1/localhost/TEST_NAMES
-    echo = cls.start_server(TlsEchoOrigin(cls.tmp, ca))   # cert="expired"|"wrong-name"|"untrusted", alpn=(...)
-    git = cls.start_server(GitHttpOrigin(cls.tmp, ca))    # git smart HTTP over HTTPS: git.url("origin.test")
+    ca = TestCA(cls.tmp)                                  # harness: the test CA (ca.ca_cert = trust file)
+    echo = cls.start_server(TlsEchoOrigin(cls.tmp, ca))   # cert="expired"|"wrong-name"|"untrusted", alpn=(..)
+    git = cls.start_server(GitHttpOrigin(cls.tmp, ca))    # git smart HTTP over HTTPS at git.url("origin.test")
     web = cls.start_server(Nginx(cls.tmp, ca))            # harness: static files over HTTPS (web.https_port)
-    ferry = cls.start_ferry("--connect-ports", str(echo.port), hosts=TEST_HOSTS)
-    proxy = f"http://127.0.0.1:{ferry.port}"
-    r = run_curl(echo.url("/x", "origin.test"), proxy, ca.ca_cert, headers=["X-A: 1"])
-    info = r.json()     # echo JSON: method, target, headers [[name, value]...] raw case and order,
-                        # body_length, body_sha256, framing, chunks, chunk_sizes, sni, alpn,
-                        # connection_id, request_index (keep-alive reuse: same id, index 1, 2, ...)
-    run_requests / run_httpx / run_node take the same (url, proxy, cafile, method=, headers=, body=,
-    chunks=[b"..", b".."] (chunked upload, one chunk per item), repeat=N (N requests on one connection));
-    each returns ClientResult (.status .headers .body .stderr .returncode .responses; .json(i)).
-    run_s_client(echo.port, "origin.test", proxy, cafile, alpn="h2") -> .info: verify_code, alpn,
-    peer_cert_sha256 (compare with cert_sha256(echo.cert) to see whose certificate the client got).
-    run_git_clone(git.url("origin.test"), dest, proxy, cafile) -> .info["head"] == git.head.
-    tls_connect(echo.port, "origin.test", ca.ca_cert, proxy_port=ferry.port) -> RawConn over TLS for
-    byte-exact tests (pipelining, placeholders split across TLS records / TCP segments).
-    issue_cert(ca, dir, name, hosts, kind) makes good / expired / wrong-name / untrusted certificates.
-    Server side: echo.requests (the JSON of every request), echo.handshakes (SNI, ALPN, errors).
-    /echo-body echoes the body, /status/N, /header?name=X&value=Y, /big?bytes=N, /slow-body?chunks=K&delay=S.
+    ferry = cls.start_ferry("--connect-ports", f"{echo.port},{git.port}", hosts={**TEST_HOSTS, **many_hosts(9)})
+    r = run_curl(echo.url("/x", "origin.test"), f"http://127.0.0.1:{ferry.port}", ca.ca_cert, headers=["X-A: 1"])
+    j = r.json()   # method, target, headers [[name, value]] (raw case and order: harness.field(j["headers"], n)),
+                   # body_length, body_sha256, framing (content-length|chunked|none), chunks, chunk_sizes,
+                   # trailers, sni, alpn, connection_id + request_index (keep-alive reuse: same id, 1, 2, ...)
+    run_requests / run_httpx / run_node: same (url, proxy, cafile, method=, headers=, body=, chunks=[b"", ..]
+    (chunked, one chunk per item), repeat=N (N requests, one connection)) -> ClientResult: .returncode .stderr
+    .status .headers .body (first response) .responses [(status, headers, body)] .json(i) .info
+    run_s_client(port, "origin.test", proxy, cafile, alpn="h2", request=b"GET ...") -> .info verify_code, alpn,
+    peer_cert_sha256 (== cert_sha256(echo.cert): the client got the origin's own certificate, not ferry's)
+    run_git_clone(git.url("origin.test"), dest, proxy, cafile) -> .info["head"] == git.head
+    tls_connect(echo.port, "origin.test", cafile, proxy_port=ferry.port) -> RawConn over TLS: byte-exact
+    requests (pipelining, a placeholder split across TLS records / TCP segments, Host or SNI mismatch)
+    Paths: /echo-body (?chunked=1&chunk=N), /status/N, /header?name=X&value=Y, /require?name=X&value=Y (401
+    unless sent), /big?bytes=N (&chunked=1), /slow-body?chunks=K&delay=S, /upgrade (101 + echo), ?close=1.
+    Server side: echo.requests (every request's JSON), echo.handshakes (SNI, ALPN, handshake errors).
 
 Clients run in subprocesses: curl, openssl s_client, git, Debian's python3-requests and python3-httpx
-(through /usr/bin/python3, whatever python runs the tests) and node. Node: this machine has 20.20.2
-(a nodesource build); Debian 12's own nodejs is 18.20: the node script uses only APIs both have.
+(always /usr/bin/python3, whatever python runs the tests) and node (FERRY_TEST_NODE overrides). This
+machine has node 20.20.2 (a nodesource build); Debian 12's nodejs is 18.20.4: test_testbed passes with both.
 """
 
 import base64
@@ -54,7 +54,8 @@ GIT = shutil.which("git") or "/usr/bin/git"
 FCGIWRAP = shutil.which("fcgiwrap") or "/usr/sbin/fcgiwrap"
 GIT_HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
 
-DEFAULT_HOSTS = ("127.0.0.1", "localhost", *TEST_NAMES)
+# *.origin.test: any number of distinct host names for one origin (many_hosts).
+DEFAULT_HOSTS = ("127.0.0.1", "localhost", *TEST_NAMES, "*.origin.test")
 CERT_KINDS = ("good", "expired", "wrong-name", "untrusted")
 
 
@@ -121,6 +122,12 @@ def issue_cert(ca, directory, name, hosts=DEFAULT_HOSTS, kind="good", days=2):
     os.chmod(cert, 0o644)
     os.chmod(key, 0o644)  # nginx workers may run as another user; test keys only
     return cert, key
+
+
+def many_hosts(n, suffix="origin.test"):
+    """{h1.SUFFIX: 127.0.0.1, ...}: n distinct names for Ferry(hosts=...)
+    (with TEST_HOSTS), all served by one origin through its *.origin.test SAN."""
+    return {f"h{i}.{suffix}": "127.0.0.1" for i in range(1, n + 1)}
 
 
 def cert_sha256(path_or_pem):
@@ -301,13 +308,31 @@ class TlsEchoOrigin:
                     "connection_id": hs["connection_id"], "request_index": index, "peer_port": peer[1]}
             with self.lock:
                 self.requests.append(info)
+            if path == "/upgrade" and field(fields, "upgrade"):
+                return self._upgrade(tls, r, field(fields, "upgrade"), info)
             self._answer(tls, method, path, q, info, kept, close)
+            if q.get("close") == ["1"]:
+                return  # closes without announcing it, as an origin dropping a kept-alive connection does
             if close:
                 try:
                     tls.unwrap()  # close_notify, so clients see a clean end
                 except (ssl.SSLError, OSError, ValueError):
                     pass
                 return
+
+    @staticmethod
+    def _upgrade(tls, r, protocol, info):
+        """101 Switching Protocols, then an echo of every byte until EOF."""
+        tls.sendall(_response(101, [("Upgrade", protocol), ("Connection", "Upgrade"),
+                                    ("X-Echo-Connection", str(info["connection_id"]))], None))
+        if r.buf:
+            tls.sendall(bytes(r.buf))
+            r.buf.clear()
+        while True:
+            data = tls.recv(65536)
+            if not data:
+                return
+            tls.sendall(data)
 
     def _answer(self, tls, method, path, q, info, kept, close):
         arg = lambda name, default: q.get(name, [default])[-1]
@@ -349,6 +374,11 @@ class TlsEchoOrigin:
             status = int(path[len("/status/"):])
         elif path == "/header":
             extra += list(zip(q.get("name", []), q.get("value", [])))
+        elif path == "/require":
+            # 200 only when the request carries header `name` with exactly `value` (else 401): for
+            # credentials that must reach the origin (and an origin that rejects a stale one).
+            got = [v for n, v in info["headers"] if n.lower() == arg("name", "authorization").lower()]
+            status = 200 if got == [arg("value", "")] else 401
         body = json.dumps(info, indent=1).encode() + b"\n"
         extra.append(("Content-Type", "application/json"))
         if status in (204, 304):
@@ -745,7 +775,8 @@ if spec["lib"] == "requests":
     for i in range(spec["repeat"]):
         r = s.request(spec["method"], spec["url"], headers=dict(spec["headers"]), data=payload(), proxies=proxies,
                       timeout=spec["timeout"], allow_redirects=False)
-        out.append({"status": r.status_code, "headers": list(r.raw.headers.items()), "body": base64.b64encode(r.content).decode()})
+        out.append({"status": r.status_code, "headers": list(r.raw.headers.items()),
+                    "body": base64.b64encode(r.content).decode()})
     info = {"version": requests.__version__}
 else:
     import httpx
@@ -823,7 +854,11 @@ class TunnelAgent extends https.Agent {
                               path: authority, headers: {host: authority}, agent: false});
     req.on('connect', (res, socket, head) => {
       info.connect_status = res.statusCode;
-      if (res.statusCode !== 200) { socket.destroy(); cb(new Error(`proxy answered CONNECT with ${res.statusCode}`)); return; }
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        cb(new Error(`proxy answered CONNECT with ${res.statusCode}`));
+        return;
+      }
       if (head && head.length) socket.unshift(head);
       const s = tls.connect({socket, host, servername: net.isIP(host) ? undefined : host,
                              ALPNProtocols: spec.alpn || undefined});
@@ -835,7 +870,10 @@ class TunnelAgent extends https.Agent {
   }
 }
 const agentOpts = {keepAlive: true, maxSockets: 1};
-if (spec.resolve) agentOpts.lookup = (h, o, cb) => (o && o.all) ? cb(null, [{address: spec.resolve, family: 4}]) : cb(null, spec.resolve, 4);
+if (spec.resolve) {
+  agentOpts.lookup = (h, o, cb) => (o && o.all) ? cb(null, [{address: spec.resolve, family: 4}])
+                                                : cb(null, spec.resolve, 4);
+}
 const agent = spec.proxy ? new TunnelAgent(agentOpts) : new https.Agent(agentOpts);
 function one() {
   return new Promise((resolve, reject) => {

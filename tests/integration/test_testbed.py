@@ -12,8 +12,8 @@ import unittest
 
 from harness import (CURL, OPENSSL, TEST_HOSTS, Nginx, ProxyTestCase, StreamingOrigin, TestCA, port_open, sha256_hex,
                      wait_until)
-from origins import (CERT_KINDS, GitHttpOrigin, TlsEchoOrigin, cert_sha256, issue_cert, run_curl, run_git_clone,
-                     run_httpx, run_node, run_requests, run_s_client, tls_connect)
+from origins import (CERT_KINDS, GitHttpOrigin, TlsEchoOrigin, cert_sha256, issue_cert, many_hosts, run_curl,
+                     run_git_clone, run_httpx, run_node, run_requests, run_s_client, tls_connect)
 
 CLIENTS = {"curl": run_curl, "requests": run_requests, "httpx": run_httpx, "node": run_node}
 
@@ -28,7 +28,7 @@ class TestbedTest(ProxyTestCase):
         cls.git = cls.start_server(GitHttpOrigin(cls.tmp, cls.ca))
         cls.nginx = cls.start_server(Nginx(cls.tmp, cls.ca))
         ports = [cls.echo.port, cls.git.port, cls.nginx.https_port, *(o.port for o in cls.bad.values())]
-        cls.ferry = cls.start_ferry("--connect-ports", ",".join(map(str, ports)), hosts=TEST_HOSTS)
+        cls.ferry = cls.start_ferry("--connect-ports", ",".join(map(str, ports)), hosts={**TEST_HOSTS, **many_hosts(3)})
         cls.proxy = f"http://127.0.0.1:{cls.ferry.port}"
 
     def tunnels_to(self, port):
@@ -129,7 +129,8 @@ class TestbedTest(ProxyTestCase):
         u = lambda p: self.echo.url(p, "origin.test")
         p, ca = self.proxy, self.ca.ca_cert
         r = run_curl(u("/echo-body"), p, ca, body=b"echo me back")
-        self.assertEqual((r.status, r.body, r.header("X-Echo-Sha256")), (200, b"echo me back", sha256_hex(b"echo me back")))
+        self.assertEqual((r.status, r.body, r.header("X-Echo-Sha256")),
+                         (200, b"echo me back", sha256_hex(b"echo me back")))
         r = run_curl(u("/echo-body?chunked=1&chunk=5"), p, ca, body=b"echo me back")
         self.assertEqual((r.body, r.header("Transfer-Encoding")), (b"echo me back", "chunked"))
         r = run_curl(u("/status/503"), p, ca)
@@ -150,6 +151,27 @@ class TestbedTest(ProxyTestCase):
         self.assertGreaterEqual(time.monotonic() - t, 0.4)
         r = run_curl(u("/e"), p, ca, body=b"after continue", headers=["Expect: 100-continue"])
         self.assertEqual(r.json()["body_sha256"], sha256_hex(b"after continue"))
+
+    def test_require_close_upgrade_and_many_names(self):
+        u = lambda p, host="origin.test": self.echo.url(p, host)
+        p, ca = self.proxy, self.ca.ca_cert
+        need = "/require?name=Authorization&value=Bearer%20tok-9"
+        self.assertEqual(run_curl(u(need), p, ca, headers=["Authorization: Bearer tok-9"]).status, 200)
+        self.assertEqual(run_curl(u(need), p, ca, headers=["Authorization: Bearer stale"]).status, 401)
+        self.assertEqual(run_curl(u(need), p, ca).status, 401)
+        with tls_connect(self.echo.port, "origin.test", ca, proxy_port=self.ferry.port) as c:
+            c.send(b"GET /c?close=1 HTTP/1.1\r\nHost: origin.test\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual((r.status, r.header("Connection")), (200, None))
+            self.assertTrue(c.closed_by_peer(2))
+        with tls_connect(self.echo.port, "origin.test", ca, proxy_port=self.ferry.port) as c:
+            c.send(b"GET /upgrade HTTP/1.1\r\nHost: origin.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+            self.assertEqual(c.read_response().status, 101)
+            c.send(b"frame bytes")
+            self.assertEqual(c.recv_exact(11), b"frame bytes")
+        r = run_curl(u("/n", "h3.origin.test"), p, ca)
+        self.assertOk(r)
+        self.assertEqual(r.json()["sni"], "h3.origin.test")
 
     def test_large_upload_is_streamed(self):
         path = os.path.join(self.tmp, "upload-64m")
