@@ -45,8 +45,8 @@ import threading
 import time
 import urllib.parse
 
-from harness import (CURL, NGINX, OPENSSL, TEST_NAMES, RawConn, SockReader, StreamingOrigin, clean_env, field,
-                     free_port, parse_head, port_open, wait_until)
+from harness import (CURL, NGINX, OPENSSL, TEST_NAMES, EchoServer, RawConn, SockReader, StreamingOrigin, clean_env,
+                     field, free_port, parse_head, port_open, wait_until)
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-requests and python3-httpx
 NODE = os.environ.get("FERRY_TEST_NODE") or shutil.which("node") or "/usr/bin/node"  # another node to try
@@ -328,11 +328,7 @@ class TlsEchoOrigin:
         if r.buf:
             tls.sendall(bytes(r.buf))
             r.buf.clear()
-        while True:
-            data = tls.recv(65536)
-            if not data:
-                return
-            tls.sendall(data)
+        EchoServer.handle(None, tls)  # harness's echo loop; it uses no server state
 
     def _answer(self, tls, method, path, q, info, kept, close):
         arg = lambda name, default: q.get(name, [default])[-1]

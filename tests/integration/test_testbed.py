@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from harness import (CURL, OPENSSL, TEST_HOSTS, Nginx, ProxyTestCase, StreamingOrigin, TestCA, port_open, sha256_hex,
+from harness import (OPENSSL, TEST_HOSTS, Nginx, ProxyTestCase, StreamingOrigin, TestCA, port_open, sha256_hex,
                      wait_until)
 from origins import (CERT_KINDS, GitHttpOrigin, TlsEchoOrigin, cert_sha256, issue_cert, many_hosts, run_curl,
                      run_git_clone, run_httpx, run_node, run_requests, run_s_client, tls_connect)
