@@ -280,6 +280,8 @@ class TlsEchoOrigin:
                         s.close()
                     except OSError:
                         pass
+            with self.lock:
+                self._conns.pop(me, None)  # thousands of short connections keep nothing behind
 
     def _requests(self, tls, hs, peer):
         r = SockReader(tls)

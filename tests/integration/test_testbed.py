@@ -31,6 +31,11 @@ class TestbedTest(ProxyTestCase):
         cls.ferry = cls.start_ferry("--connect-ports", ",".join(map(str, ports)), hosts={**TEST_HOSTS, **many_hosts(3)})
         cls.proxy = f"http://127.0.0.1:{cls.ferry.port}"
 
+    def setUp(self):
+        super().setUp()
+        # Every request a client sent was well framed and read whole.
+        self.addCleanup(lambda: self.assertEqual(self.echo.errors, []))
+
     def tunnels_to(self, port):
         return [e for e in self.ferry.events("tunnel") if e.get("target") == f"origin.test:{port}"]
 
@@ -245,6 +250,9 @@ class TestbedTest(ProxyTestCase):
     # -- lifecycle -----------------------------------------------------------
     def test_stop_closes_everything(self):
         o = TlsEchoOrigin(self.tmp, self.ca)
+        for _ in range(3):
+            self.assertOk(run_curl(o.url("/", "localhost"), None, self.ca.ca_cert))
+        self.assertTrue(wait_until(lambda: o.threads_alive() == 0 and not o._conns, 5), "finished threads linger")
         idle = tls_connect(o.port, "localhost", self.ca.ca_cert)
         idle.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         self.assertEqual(idle.read_response().status, 200)
