@@ -848,8 +848,13 @@ class TunnelAgent extends https.Agent {
   createConnection(options, cb) {
     const proxy = new URL(spec.proxy);
     const authority = (net.isIPv6(host) ? `[${host}]` : host) + ':' + port;
+    const headers = {host: authority};
+    if (proxy.username) {
+      const creds = decodeURIComponent(proxy.username) + ':' + decodeURIComponent(proxy.password);
+      headers['Proxy-Authorization'] = 'Basic ' + Buffer.from(creds).toString('base64');
+    }
     const req = http.request({host: proxy.hostname, port: Number(proxy.port || 80), method: 'CONNECT',
-                              path: authority, headers: {host: authority}, agent: false});
+                              path: authority, headers, agent: false});
     req.on('connect', (res, socket, head) => {
       info.connect_status = res.statusCode;
       if (res.statusCode !== 200) {
@@ -931,14 +936,18 @@ def run_s_client(port, servername, proxy=None, cafile=None, host="127.0.0.1", al
     """openssl s_client [-proxy HOST:PORT] -connect HOST:PORT -servername NAME
     -verify_return_error [-alpn LIST]; sends `request` (bytes, e.g. a GET
     with Connection: close) and reads to EOF, or, with request None, only
-    handshakes. proxy: a URL or host:port. info: verify_code (0 = ok),
+    handshakes. proxy: a URL (user:password@ for Basic) or host:port. info: verify_code (0 = ok),
     verify_text, alpn (None when none), protocol, peer_cert_sha256. status,
     headers, body come from the HTTP response when there is one."""
     cmd = [OPENSSL, "s_client", "-connect", f"{host}:{port}", "-verify_return_error"]
     if servername:
         cmd += ["-servername", servername, "-verify_hostname", servername]
     if proxy:
-        cmd += ["-proxy", proxy.split("://", 1)[-1].rstrip("/")]
+        u = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        cmd += ["-proxy", f"{u.hostname}:{u.port}"]
+        if u.username is not None:
+            cmd += ["-proxy_user", urllib.parse.unquote(u.username),
+                    "-proxy_pass", "pass:" + urllib.parse.unquote(u.password or "")]
     if cafile:
         cmd += ["-CAfile", cafile]
     if alpn:
@@ -1018,19 +1027,21 @@ class TlsConn(RawConn):
 
 
 def tls_connect(port, server_hostname, cafile=None, proxy_port=None, host="127.0.0.1", connect_host=None,
-                alpn=("http/1.1",), verify=True, timeout=10):
+                alpn=("http/1.1",), verify=True, timeout=10, proxy_headers=()):
     """TLS to host:port (or through a CONNECT to `connect_host or
     server_hostname`:port on the proxy at 127.0.0.1:proxy_port) with SNI
     `server_hostname`, verifying against `cafile` (verify=False: accept any
     certificate). Returns a TlsConn (send / read_response / recv_some...).
     Raises ssl.SSLError on a failed handshake, ConnectionError when the proxy
-    refuses the CONNECT."""
+    refuses the CONNECT. proxy_headers: extra CONNECT header lines
+    ("Proxy-Authorization: Basic ...")."""
     raw = socket.create_connection((host if proxy_port is None else "127.0.0.1", proxy_port or port), timeout)
     connect_response = None
     try:
         if proxy_port is not None:
             authority = f"{connect_host or server_hostname}:{port}"
-            raw.sendall(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode())
+            extra = "".join(h + "\r\n" for h in proxy_headers)
+            raw.sendall(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{extra}\r\n".encode())
             r = SockReader(raw)
             head = r.read_until(b"\r\n\r\n")
             if head is None:

@@ -3,6 +3,7 @@ every real client, directly and through ferry's plain CONNECT tunnel (the
 clients trust the origin's test CA themselves), so a later interception
 test that fails points at ferry, not at its fixtures."""
 
+import base64
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ from harness import (OPENSSL, TEST_HOSTS, Nginx, ProxyTestCase, StreamingOrigin,
                      wait_until)
 from origins import (CERT_KINDS, GitHttpOrigin, TlsEchoOrigin, cert_sha256, issue_cert, many_hosts, run_curl,
                      run_git_clone, run_httpx, run_node, run_requests, run_s_client, tls_connect)
+from upstreams import Squid
 
 CLIENTS = {"curl": run_curl, "requests": run_requests, "httpx": run_httpx, "node": run_node}
 
@@ -246,6 +248,32 @@ class TestbedTest(ProxyTestCase):
                 r = run(url, self.proxy, self.ca.ca_cert)
                 self.assertOk(r)
                 self.assertEqual(r.body, self.nginx.file64k)
+
+    def test_every_client_through_squid_with_basic_auth(self):
+        """The runners against another CONNECT proxy, with credentials in the proxy URL."""
+        sq = Squid(self.tmp, auth="basic", users={"bob": "b:p@ss w"}, hosts=TEST_HOSTS,
+                   connect_ports=(self.echo.port, self.git.port))
+        self.addCleanup(sq.stop, 5, False)
+        proxy = sq.url(creds=("bob", "b:p@ss w"))
+        for name, run in CLIENTS.items():
+            with self.subTest(client=name):
+                r = run(self.echo.url("/sq", "origin.test"), proxy, self.ca.ca_cert)
+                self.assertOk(r)
+                self.assertEqual(r.json()["sni"], "origin.test")
+                r = run(self.echo.url("/sq", "origin.test"), sq.url(creds=("bob", "wrong")), self.ca.ca_cert)
+                self.assertNotEqual(r.returncode, 0, r)
+        req = b"GET /s HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n"
+        r = run_s_client(self.echo.port, "origin.test", proxy, self.ca.ca_cert, request=req)
+        self.assertEqual((r.returncode, r.status), (0, 200), r)
+        r = run_git_clone(self.git.url("origin.test"), os.path.join(self.tmp, "clone-squid"), proxy, self.ca.ca_cert)
+        self.assertEqual(r.info["head"], self.git.head, r)
+        auth = "Proxy-Authorization: Basic " + base64.b64encode(b"bob:b:p@ss w").decode()
+        with tls_connect(self.echo.port, "origin.test", self.ca.ca_cert, proxy_port=sq.port,
+                         proxy_headers=[auth]) as c:
+            c.send(b"GET /t HTTP/1.1\r\nHost: origin.test\r\n\r\n")
+            self.assertEqual(json.loads(c.read_response().body)["target"], "/t")
+        users = {e["user"] for e in sq.access_lines() if e["method"] == "CONNECT" and e["status"] == 200}
+        self.assertEqual(users, {"bob"})
 
     # -- lifecycle -----------------------------------------------------------
     def test_stop_closes_everything(self):
