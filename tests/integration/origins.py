@@ -17,7 +17,8 @@ harness.TEST_NAMES (origin.test...) and *.origin.test):
     .status .headers .body (first response) .responses [(status, headers, body)] .json(i) .info
     run_s_client(port, "origin.test", proxy, cafile, alpn="h2", request=b"GET ...") -> .info verify_code, alpn,
     peer_cert_sha256 (== cert_sha256(echo.cert): the client got the origin's own certificate, not ferry's)
-    run_git_clone(git.url("origin.test"), dest, proxy, cafile) -> .info["head"] == git.head
+    run_git_clone(git.url("origin.test"), dest, proxy, cafile) -> .info["head"] == git.head; run_git_push(dest,
+    proxy, cafile, add_bytes=2 << 20, refspec="HEAD:side") pushes a commit (a chunked POST): git.current_head("side")
     tls_connect(echo.port, "origin.test", cafile, proxy_port=ferry.port) -> RawConn over TLS: byte-exact
     requests (pipelining, a placeholder split across TLS records / TCP segments, Host or SNI mismatch)
     Paths: /echo-body (?chunked=1&chunk=N), /status/N, /header?name=X&value=Y, /require?name=X&value=Y (401
@@ -510,8 +511,8 @@ class GitHttpOrigin:
     issue_cert for `hosts`) -> fcgiwrap (its own process on a unix socket in
     the temp dir, not the system service) -> git http-backend with
     GIT_PROJECT_ROOT and GIT_HTTP_EXPORT_ALL. Serves REPO (a bare repository
-    with `commits` commits, each adding a file; push enabled) at
-    url(host) = https://HOST:PORT/git/repo.git; `head` is its HEAD sha."""
+    with `commits` commits, each adding a file; push enabled: run_git_push) at
+    url(host) = https://HOST:PORT/git/repo.git; `head` is its first HEAD sha."""
 
     REPO = "repo.git"
 
@@ -555,7 +556,13 @@ class GitHttpOrigin:
         bare = os.path.join(self.root, self.REPO)
         git("clone", "-q", "--bare", work, bare, cwd=self.dir)
         git("config", "http.receivepack", "true", cwd=bare)
-        return git("rev-parse", "HEAD", cwd=bare)
+        self.bare = bare
+        return self.current_head()
+
+    def current_head(self, ref="HEAD"):
+        """The sha of `ref` in the served repository now (after pushes)."""
+        return subprocess.run([GIT, "rev-parse", ref], cwd=self.bare, env=_git_env(self.dir), check=True,
+                              capture_output=True, text=True).stdout.strip()
 
     def _start(self):
         sock = os.path.join(self.dir, "fcgiwrap.sock")
@@ -1003,6 +1010,28 @@ def run_git_clone(url, dest, proxy=None, cafile=None, resolve=None, timeout=60, 
         info["head"] = q("rev-parse", "HEAD")
         info["log"] = q("log", "--format=%s").splitlines()
     return ClientResult(r.returncode, r.stderr.decode("utf-8", "replace"), (), info, args=cmd)
+
+
+def run_git_push(clone, proxy=None, cafile=None, refspec="HEAD:main", timeout=60, add_bytes=0):
+    """In a clone made by run_git_clone: with add_bytes, commits a file of
+    that many random bytes first (git sends a pack over http.postBuffer, 1 MiB,
+    as a chunked POST); then git push origin REFSPEC through `proxy`.
+    info: head (the pushed sha)."""
+    env = _git_env(os.path.dirname(os.path.abspath(clone)), {"GIT_SSL_CAINFO": cafile} if cafile else None)
+    git = lambda *a: subprocess.run([GIT, "-C", clone, *a], capture_output=True, env=env, timeout=timeout,
+                                    stdin=subprocess.DEVNULL)
+    if add_bytes:
+        name = f"blob-{os.urandom(4).hex()}.bin"
+        with open(os.path.join(clone, name), "wb") as f:
+            f.write(os.urandom(add_bytes))
+        for step in (("add", name), ("commit", "-q", "-m", f"add {name}")):
+            r = git(*step)
+            if r.returncode != 0:
+                return ClientResult(r.returncode, r.stderr.decode("utf-8", "replace"), args=r.args)
+    cmd = (["-c", f"http.proxy={proxy}"] if proxy else []) + ["push", "-q", "origin", refspec]
+    r = git(*cmd)
+    head = git("rev-parse", "HEAD").stdout.decode().strip()
+    return ClientResult(r.returncode, r.stderr.decode("utf-8", "replace"), (), {"head": head}, args=r.args)
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import unittest
 from harness import (OPENSSL, TEST_HOSTS, Nginx, ProxyTestCase, StreamingOrigin, TestCA, port_open, sha256_hex,
                      wait_until)
 from origins import (CERT_KINDS, GitHttpOrigin, TlsEchoOrigin, cert_sha256, issue_cert, many_hosts, run_curl,
-                     run_git_clone, run_httpx, run_node, run_requests, run_s_client, tls_connect)
+                     run_git_clone, run_git_push, run_httpx, run_node, run_requests, run_s_client, tls_connect)
 from upstreams import Squid
 
 CLIENTS = {"curl": run_curl, "requests": run_requests, "httpx": run_httpx, "node": run_node}
@@ -237,6 +237,13 @@ class TestbedTest(ProxyTestCase):
                 if proxy:
                     self.assertTunnelled(self.git.port, before)
         self.assertTrue(any("git-upload-pack" in line for line in self.git.access_lines()))
+        # A push bigger than http.postBuffer: git sends the pack as a chunked POST.
+        clone = os.path.join(self.tmp, "clone-through-ferry")
+        r = run_git_push(clone, self.proxy, self.ca.ca_cert, add_bytes=2 << 20, refspec="HEAD:refs/heads/pushed")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(self.git.current_head("pushed"), r.info["head"])
+        self.assertNotEqual(r.info["head"], self.git.head)
+        self.assertEqual(self.git.current_head(), self.git.head)  # main untouched: other tests clone it
         r = run_git_clone(self.git.url("origin.test"), os.path.join(self.tmp, "clone-untrusted"), self.proxy, None)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("certificate", r.stderr)
