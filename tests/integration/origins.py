@@ -23,7 +23,9 @@ harness.TEST_NAMES (origin.test...) and *.origin.test):
     requests (pipelining, a placeholder split across TLS records / TCP segments, Host or SNI mismatch)
     Paths: /echo-body (?chunked=1&chunk=N), /status/N, /header?name=X&value=Y, /require?name=X&value=Y (401
     unless sent), /big?bytes=N (&chunked=1), /slow-body?chunks=K&delay=S, /upgrade (101 + echo), ?close=1.
-    Server side: echo.requests (every request's JSON), echo.handshakes (SNI, ALPN, handshake errors).
+    Server side: echo.requests (every request's JSON), echo.handshakes (SNI, ALPN, handshake errors),
+    echo.errors (framing faults, cut bodies: assert it stays []). Intercepting: clients get ferry's CA file
+    as cafile, ferry trusts the origins with --origin-ca ca.ca_cert.
 
 Clients run in subprocesses: curl, openssl s_client, git, Debian's python3-requests and python3-httpx
 (always /usr/bin/python3, whatever python runs the tests) and node (FERRY_TEST_NODE overrides). This
