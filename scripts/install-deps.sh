@@ -9,9 +9,13 @@ BUILD_PKGS=(g++ cmake ninja-build pkg-config make
   libgtest-dev libgmock-dev libbenchmark-dev libkrb5-dev)
 # squid (+ apache2-utils for htpasswd), microsocks and dante-server are the
 # real upstream proxies the integration tests chain through (upstreams.py).
+# python3-requests, python3-httpx, nodejs, git and fcgiwrap (git http-backend
+# behind nginx) are the real clients and origins of the interception tests
+# (origins.py).
 TEST_PKGS=(curl nginx-light python3 openssl ca-certificates clang libclang-rt-14-dev
   squid apache2-utils microsocks dante-server iproute2 util-linux
-  krb5-kdc krb5-admin-server krb5-user gss-ntlmssp apache2 libapache2-mod-auth-gssapi python3-gssapi)
+  krb5-kdc krb5-admin-server krb5-user gss-ntlmssp apache2 libapache2-mod-auth-gssapi python3-gssapi
+  python3-requests python3-httpx nodejs git fcgiwrap)
 BENCH_PKGS=(wrk tinyproxy cntlm)  # bench also installs TEST_PKGS (squid)
 LINT_PKGS=(clang-format clang-tidy)  # make lint; clang-tidy also needs BUILD_PKGS' headers
 
@@ -41,7 +45,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts daemons on install; tests and benchmarks run their own copies.
 # Entries are package-prefix:service (dante-server's service is danted).
 for entry in nginx:nginx squid:squid tinyproxy:tinyproxy dante-server:danted cntlm:cntlm apache2:apache2 \
-             krb5-kdc:krb5-kdc krb5-admin-server:krb5-admin-server; do
+             krb5-kdc:krb5-kdc krb5-admin-server:krb5-admin-server fcgiwrap:fcgiwrap; do
   pkg=${entry%%:*} svc=${entry#*:}
   if [[ " ${missing[*]} " == *" $pkg"* ]] && command -v service >/dev/null; then
     $SUDO service "$svc" stop >/dev/null 2>&1 || true
