@@ -185,6 +185,17 @@ bool scrub_response_head(std::string& head, const std::vector<Replacement>& real
   if (real_to_placeholder.empty()) return false;
   SplitHead h = SplitHead::parse(head);
   bool changed = false;
+  // The reason phrase too: an echoing origin may put anything there.
+  const size_t sp1 = h.start_line.find(' ');
+  const size_t sp2 = sp1 == std::string::npos ? sp1 : h.start_line.find(' ', sp1 + 1);
+  if (sp2 != std::string::npos) {
+    std::string reason = h.start_line.substr(sp2 + 1);
+    if (substitute(reason, real_to_placeholder)) {
+      h.start_line = h.start_line.substr(0, sp2 + 1) + reason;
+      changed = true;
+    }
+    cleanse_string(reason);
+  }
   for (auto& f : h.fields)
     if (!is_framing_or_routing(f.name) && substitute(f.value, real_to_placeholder)) changed = true;
   if (changed) {

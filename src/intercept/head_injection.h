@@ -34,8 +34,8 @@ struct InjectionResult {
 Expected<InjectionResult> apply_request_injection(std::string& head, const std::vector<ResolvedRule>& rules);
 
 // Replaces each pair's `from` (the real value) by `to` (the placeholder) in
-// every field value of a response head, Content-Length and Transfer-Encoding
-// excepted. Returns whether anything was replaced.
+// the reason phrase and every field value of a response head,
+// Content-Length and Transfer-Encoding excepted. Returns whether anything was replaced.
 bool scrub_response_head(std::string& head, const std::vector<Replacement>& real_to_placeholder);
 
 // placeholder -> value for request bodies (StreamSubstituter), in rule order.

@@ -25,16 +25,19 @@ std::optional<std::string> canonical_ip(std::string_view s) {
 bool is_dns_name(std::string_view s) {
   if (s.empty() || s.size() > 253) return false;
   size_t label = 0;
+  char prev = '.';
   for (char c : s) {
     if (c == '.') {
-      if (label == 0) return false;
+      if (label == 0 || prev == '-') return false;  // no empty label, none ending in '-'
       label = 0;
+      prev = c;
       continue;
     }
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || (c == '-' && label > 0);
     if (!ok || ++label > 63) return false;
+    prev = c;
   }
-  return label != 0;
+  return label != 0 && prev != '-';
 }
 
 }  // namespace
