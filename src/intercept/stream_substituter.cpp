@@ -19,6 +19,18 @@ StreamSubstituter::StreamSubstituter(std::vector<Replacement> pairs) {
     cleanse_string(p.to);
   }
   int distinct = 0;
+  first_two_.assign(65536 / 64, 0);
+  auto set_pair = [&](unsigned a, unsigned b) {
+    const unsigned bit = a << 8 | b;
+    first_two_[bit / 64] |= uint64_t(1) << (bit % 64);
+  };
+  for (const auto& p : pairs_) {
+    const auto a = static_cast<unsigned char>(p.from[0]);
+    if (p.from.size() == 1)
+      for (unsigned b = 0; b < 256; ++b) set_pair(a, b);
+    else
+      set_pair(a, static_cast<unsigned char>(p.from[1]));
+  }
   for (const auto& p : pairs_) {
     const auto b = static_cast<unsigned char>(p.from.front());
     if (!first_byte_[b]) {
@@ -42,14 +54,29 @@ StreamSubstituter::~StreamSubstituter() {
   cleanse_string(held_);
 }
 
+bool StreamSubstituter::may_start_at(std::string_view data, size_t i) const {
+  if (i + 1 >= data.size()) return first_byte_[static_cast<unsigned char>(data[i])];  // the second byte is not here yet
+  const unsigned bit = unsigned(static_cast<unsigned char>(data[i])) << 8 | static_cast<unsigned char>(data[i + 1]);
+  return (first_two_[bit / 64] >> (bit % 64)) & 1;
+}
+
 size_t StreamSubstituter::next_candidate(std::string_view data, size_t from) const {
-  if (from >= data.size()) return data.size();
   if (single_first_byte_ >= 0) {
-    const void* hit = std::memchr(data.data() + from, single_first_byte_, data.size() - from);
-    return hit ? size_t(static_cast<const char*>(hit) - data.data()) : data.size();
+    while (from < data.size()) {
+      const void* hit = std::memchr(data.data() + from, single_first_byte_, data.size() - from);
+      if (!hit) return data.size();
+      const size_t i = size_t(static_cast<const char*>(hit) - data.data());
+      if (may_start_at(data, i)) return i;
+      from = i + 1;
+    }
+    return data.size();
   }
-  for (size_t i = from; i < data.size(); ++i)
-    if (first_byte_[static_cast<unsigned char>(data[i])]) return i;
+  const auto* d = reinterpret_cast<const unsigned char*>(data.data());
+  for (size_t i = from; i + 1 < data.size(); ++i) {
+    const unsigned bit = unsigned(d[i]) << 8 | d[i + 1];
+    if ((first_two_[bit / 64] >> (bit % 64)) & 1) return i;
+  }
+  if (from < data.size() && first_byte_[d[data.size() - 1]]) return data.size() - 1;
   return data.size();
 }
 

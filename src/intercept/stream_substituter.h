@@ -11,15 +11,17 @@
 //
 // Algorithm (why not Aho-Corasick): the patterns are a few placeholders or
 // tokens (tens to a few thousand bytes) and real bodies rarely contain their
-// first byte, so the scan is a byte-table (or memchr) skip to the next byte
-// that can begin a pattern, then a memcmp per pattern there: O(n) on ordinary
-// data, O(n * total pattern length) on hostile data made of pattern prefixes.
+// first two bytes, so the scan is a memchr (or byte-table) skip to the next
+// byte that can begin a pattern, a 64 Ki-bit table lookup of the two bytes
+// there, and only then a memcmp per pattern: O(n) on ordinary data,
+// O(n * total pattern length) on hostile data made of pattern prefixes.
 // A leftmost-longest Aho-Corasick automaton would bound the worst case but
 // needs the same hold-back buffer and a re-scan after each match, for a
 // construction several times larger; not worth it for a handful of patterns.
 //
 // Pure code (no Asio, no OpenSSL beyond the wipe): the fuzz build uses it.
 #include <array>
+#include <cstdint>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -60,8 +62,14 @@ class StreamSubstituter {
   size_t next_candidate(std::string_view data, size_t from) const;
 
   std::vector<Replacement> pairs_;  // deduplicated, non-empty `from`
+  bool may_start_at(std::string_view data, size_t i) const;
+
   std::array<bool, 256> first_byte_{};
-  int single_first_byte_ = -1;  // the only first byte, for memchr; -1 if several
+  // Which (first, second) byte pairs can begin a pattern (a one-byte pattern
+  // allows any second byte): text has many bytes equal to a pattern's first
+  // byte but few such pairs, so most candidates end here, without a memcmp.
+  std::vector<uint64_t> first_two_;  // 65536 bits
+  int single_first_byte_ = -1;       // the only first byte, for memchr; -1 if several
   size_t longest_ = 0;
   bool length_preserving_ = true;
   std::string held_;
