@@ -40,7 +40,8 @@ class RuleParser {
         return bad(*n, "scrub_responses", "needs substitute (the placeholder that replaces the real value)");
     }
     if (!rule_.header && rule_.add_headers.empty() && rule_.remove_headers.empty() && !rule_.substitute)
-      return fail(rule_.origin + " (inject): a rule needs at least one of header, add_headers, remove_headers, substitute");
+      return fail(rule_.origin +
+                  " (inject): a rule needs at least one of header, add_headers, remove_headers, substitute");
     return std::move(rule_);
   }
 

@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <optional>
 #include <thread>
 
 #include "base/secret.h"
@@ -57,7 +56,8 @@ class SpawnSetup {
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGPIPE);
     sigemptyset(&mask);
-    rc = rc ? rc : posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    rc = rc ? rc
+            : posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     rc = rc ? rc : posix_spawnattr_setpgroup(&attr_, 0);
     rc = rc ? rc : posix_spawnattr_setsigdefault(&attr_, &defaults);
     rc = rc ? rc : posix_spawnattr_setsigmask(&attr_, &mask);
@@ -88,20 +88,27 @@ class Fd {
 };
 
 // Waits for the child until `deadline`; kills its group after that.
-// Returns the wait status, or nullopt when it had to be killed.
-std::optional<int> reap(pid_t pid, SteadyClock::time_point deadline) {
+struct Reaped {
+  enum class How { exited, killed, unknown } how;
+  int status = 0;
+};
+
+// Waits for the child until `deadline`, then kills its process group.
+Reaped reap(pid_t pid, SteadyClock::time_point deadline) {
   int status = 0;
   while (true) {
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return status;  // not ours to wait for (SIGCHLD ignored): nothing to kill
+    if (r == pid) return {Reaped::How::exited, status};
+    // Already reaped by someone else (SIGCHLD ignored): its status is lost,
+    // and output of a command that may have failed is not a credential.
+    if (r < 0 && errno != EINTR) return {Reaped::How::unknown};
     if (SteadyClock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ::kill(-pid, SIGKILL);
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  return std::nullopt;
+  return {Reaped::How::killed};
 }
 
 }  // namespace
@@ -149,8 +156,8 @@ Expected<std::string> run_command_output(const std::string& command, Millis time
   ::explicit_bzero(buf, sizeof buf);
   read_end.reset();
   // A command that closed stdout but keeps running gets until the deadline.
-  const auto status = reap(pid, timed_out ? SteadyClock::now() : deadline);
-  if (timed_out || !status) {
+  const Reaped reaped = reap(pid, timed_out ? SteadyClock::now() : deadline);
+  if (timed_out || reaped.how == Reaped::How::killed) {
     cleanse_string(output);
     return fail(what + " timed out after " + format_duration(timeout));
   }
@@ -158,9 +165,13 @@ Expected<std::string> run_command_output(const std::string& command, Millis time
     cleanse_string(output);
     return fail(what + " wrote more than " + std::to_string(max_bytes) + " bytes");
   }
-  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+  if (reaped.how == Reaped::How::unknown) {
     cleanse_string(output);
-    return fail(what + " " + describe_status(*status));
+    return fail(what + ": its exit status was lost (is SIGCHLD ignored?)");
+  }
+  if (!WIFEXITED(reaped.status) || WEXITSTATUS(reaped.status) != 0) {
+    cleanse_string(output);
+    return fail(what + " " + describe_status(reaped.status));
   }
   return output;
 }

@@ -114,9 +114,9 @@ InjectRules matching_rules(const InjectRules& rules, std::string_view host, uint
 
 Expected<bool> check_rule_header_name(std::string_view name) {
   if (!http::is_token(name)) return fail("'" + std::string(name) + "' is not a valid header name");
-  static constexpr std::string_view managed[] = {
-      "host",    "content-length", "transfer-encoding",   "connection",          "keep-alive", "proxy-connection",
-      "upgrade", "te",             "trailer",             "proxy-authorization", "proxy-authenticate"};
+  static constexpr std::string_view managed[] = {"host",       "content-length",      "transfer-encoding", "connection",
+                                                 "keep-alive", "proxy-connection",    "upgrade",           "te",
+                                                 "trailer",    "proxy-authorization", "proxy-authenticate"};
   for (auto m : managed)
     if (iequals(name, m)) return fail("'" + std::string(name) + "' is managed by ferry and cannot be set or removed");
   return true;
@@ -125,7 +125,8 @@ Expected<bool> check_rule_header_name(std::string_view name) {
 Expected<ResolvedRule> resolve_rule(const std::shared_ptr<const InjectRule>& rule) {
   ResolvedRule out;
   out.rule = rule;
-  const std::string where = "rule " + std::to_string(rule->number) + (rule->origin.empty() ? "" : " (" + rule->origin + ")");
+  const std::string where =
+      "rule " + std::to_string(rule->number) + (rule->origin.empty() ? "" : " (" + rule->origin + ")");
   auto resolve = [&](const SecretValue& v, std::string_view what) -> Expected<Secret> {
     auto s = v.current();
     if (!s) return fail(where + ", " + std::string(what) + ": " + s.error());

@@ -49,7 +49,7 @@ struct Substitution {
 struct InjectRule {
   HostPattern host;
   uint16_t port = 443;
-  std::optional<HeaderValue> header;   // set, replacing the client's fields of that name
+  std::optional<HeaderValue> header;     // set, replacing the client's fields of that name
   std::vector<HeaderValue> add_headers;  // also replace a client field of the same name (see head_injection.h)
   std::vector<std::string> remove_headers;
   std::optional<Substitution> substitute;

@@ -213,8 +213,9 @@ Expected<SecretValue> SecretValue::parse(std::string_view text, const EnvLookup&
     }
     if (end >= text.size()) {
       cleanse_string(literal);
-      return fail("unterminated '${' (a reference is ${env:NAME}, ${file:PATH} or ${exec:COMMAND}; write $${ for a "
-                  "literal '${')");
+      return fail(
+          "unterminated '${' (a reference is ${env:NAME}, ${file:PATH} or ${exec:COMMAND}; write $${ for a "
+          "literal '${')");
     }
     const std::string_view body = text.substr(i + 2, end - i - 2);
     const size_t colon = body.find(':');
@@ -233,7 +234,9 @@ Expected<SecretValue> SecretValue::parse(std::string_view text, const EnvLookup&
     if (colon == body.npos || arg.empty()) {
       cleanse_string(literal);
       return fail("'${" + std::string(kind) + ":...}' needs a " +
-                  (kind == "env" ? "variable name" : kind == "file" ? "path" : "command"));
+                  (kind == "env"    ? "variable name"
+                   : kind == "file" ? "path"
+                                    : "command"));
     }
     if (auto r = flush_literal(); !r) return fail(r.error());
     if (p.kind == State::Kind::env) {

@@ -37,10 +37,10 @@ class SecretValue {
   using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
   struct Options {
-    Millis ttl{5 * 60 * 1000};           // how long an exec result is reused
-    Millis exec_timeout{10 * 1000};      // then the command's process group is killed
-    Millis file_check_interval{1000};    // stat a file at most this often
-    Clock clock;                         // default: steady_clock::now
+    Millis ttl{5 * 60 * 1000};         // how long an exec result is reused
+    Millis exec_timeout{10 * 1000};    // then the command's process group is killed
+    Millis file_check_interval{1000};  // stat a file at most this often
+    Clock clock;                       // default: steady_clock::now
   };
 
   // Parses a template, reading env references and files now. Errors name the

@@ -28,8 +28,7 @@ StreamSubstituter::StreamSubstituter(std::vector<Replacement> pairs) {
     const auto a = static_cast<unsigned char>(p.from[0]);
     if (p.from.size() == 1)
       for (unsigned b = 0; b < 256; ++b) set_pair(a, b);
-    else
-      set_pair(a, static_cast<unsigned char>(p.from[1]));
+    else set_pair(a, static_cast<unsigned char>(p.from[1]));
   }
   for (const auto& p : pairs_) {
     const auto b = static_cast<unsigned char>(p.from.front());
@@ -89,8 +88,7 @@ size_t StreamSubstituter::process(std::string_view data, bool final, std::string
     bool undecided = false;
     for (const auto& p : pairs_) {
       if (rest.size() >= p.from.size()) {
-        if (std::memcmp(rest.data(), p.from.data(), p.from.size()) == 0 &&
-            (!best || p.from.size() > best->from.size()))
+        if (std::memcmp(rest.data(), p.from.data(), p.from.size()) == 0 && (!best || p.from.size() > best->from.size()))
           best = &p;
       } else if (!final && std::memcmp(rest.data(), p.from.data(), rest.size()) == 0) {
         // A longer pattern may still match here once more bytes arrive, and

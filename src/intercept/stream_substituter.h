@@ -21,8 +21,8 @@
 //
 // Pure code (no Asio, no OpenSSL beyond the wipe): the fuzz build uses it.
 #include <array>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>

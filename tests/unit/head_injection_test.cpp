@@ -78,14 +78,13 @@ TEST(HeadInjection, SetReplacesEveryClientFieldOfThatName) {
 
 TEST(HeadInjection, AllPhasesInOrder) {
   std::string head = kHead;
-  auto r = apply_request_injection(
-      head, resolved({RuleSpec()
-                          .header("x-api-key", "k1")
-                          .add("X-Api-Version", "2024-01")
-                          .add("accept", "application/json")
-                          .remove("cookie")
-                          .remove("Authorization")
-                          .substitute("sk-ph", "sk-REAL")}));
+  auto r = apply_request_injection(head, resolved({RuleSpec()
+                                                       .header("x-api-key", "k1")
+                                                       .add("X-Api-Version", "2024-01")
+                                                       .add("accept", "application/json")
+                                                       .remove("cookie")
+                                                       .remove("Authorization")
+                                                       .substitute("sk-ph", "sk-REAL")}));
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(head,
             "GET /repos?token=sk-REAL HTTP/1.1\r\n"
@@ -103,8 +102,8 @@ TEST(HeadInjection, AllPhasesInOrder) {
 
 TEST(HeadInjection, TwoRulesSettingOneHeaderTheLaterWins) {
   std::string head = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
-  auto r = apply_request_injection(
-      head, resolved({RuleSpec().header("Authorization", "first"), RuleSpec().header("authorization", "second")}));
+  auto r = apply_request_injection(head, resolved({RuleSpec().header("Authorization", "first"),
+                                                   RuleSpec().header("authorization", "second")}));
   ASSERT_TRUE(r);
   EXPECT_EQ(head, "GET / HTTP/1.1\r\nHost: h\r\nauthorization: second\r\n\r\n");
 }
@@ -112,7 +111,8 @@ TEST(HeadInjection, TwoRulesSettingOneHeaderTheLaterWins) {
 TEST(HeadInjection, SubstitutionSkipsHostAndFramingAndNeverRewritesInjectedValues) {
   std::string head = "POST /x HTTP/1.1\r\nHost: ph.example\r\nX-A: ph\r\nTransfer-Encoding: ph\r\n\r\n";
   // Rule 2 injects a value containing rule 1's placeholder: it stays as injected.
-  auto r = apply_request_injection(head, resolved({RuleSpec().substitute("ph", "REAL"), RuleSpec().header("X-B", "ph")}));
+  auto r =
+      apply_request_injection(head, resolved({RuleSpec().substitute("ph", "REAL"), RuleSpec().header("X-B", "ph")}));
   ASSERT_TRUE(r);
   EXPECT_EQ(head, "POST /x HTTP/1.1\r\nHost: ph.example\r\nX-A: REAL\r\nTransfer-Encoding: ph\r\nX-B: ph\r\n\r\n");
 }
@@ -168,7 +168,8 @@ TEST(ScrubResponseHead, RealValueBecomesThePlaceholder) {
 }
 
 TEST(SubstitutionPairs, PlaceholderToValueInRuleOrder) {
-  auto pairs = substitution_pairs(resolved({RuleSpec().substitute("p1", "v1"), RuleSpec().header("A", "b"), RuleSpec().substitute("p2", "v2")}));
+  auto pairs = substitution_pairs(resolved({RuleSpec().substitute("p1", "v1"), RuleSpec().header("A", "b"),
+                                            RuleSpec().substitute("p2", "v2")}));
   ASSERT_EQ(pairs.size(), 2u);
   EXPECT_EQ(pairs[0].from, "p1");
   EXPECT_EQ(pairs[0].to, "v1");

@@ -35,6 +35,7 @@ class TempFile {
 struct Loaded {
   Expected<bool> result;
   Config config;
+  std::string path;  // gone by now: for replacing in messages
 };
 
 Loaded load(const std::string& text, std::map<std::string, std::string> env = {}) {
@@ -45,22 +46,16 @@ Loaded load(const std::string& text, std::map<std::string, std::string> env = {}
     return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
   });
   auto r = b.load_toml(f.path());
-  return Loaded{r, b.config()};
+  return Loaded{r, b.config(), f.path()};
 }
 
 // The error of loading `text`, which must fail, with the temp path replaced by "F".
 std::string error_of(const std::string& text, std::map<std::string, std::string> env = {}) {
-  TempFile f(text);
-  ConfigBuilder b;
-  b.set_env([env](const std::string& name) -> std::optional<std::string> {
-    auto it = env.find(name);
-    return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
-  });
-  auto r = b.load_toml(f.path());
-  EXPECT_FALSE(r) << text;
-  if (r) return "";
-  std::string e = r.error();
-  if (auto pos = e.find(f.path()); pos != std::string::npos) e.replace(pos, f.path().size(), "F");
+  auto l = load(text, std::move(env));
+  EXPECT_FALSE(l.result) << text;
+  if (l.result) return "";
+  std::string e = l.result.error();
+  if (auto pos = e.find(l.path); pos != std::string::npos) e.replace(pos, l.path.size(), "F");
   return e;
 }
 
@@ -134,28 +129,37 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"missing_host", "[[inject]]\nheader = \"A\"\nvalue = \"b\"\n", {"F:1 (inject.host)", "missing"}},
         BadCase{"header_without_value", "[[inject]]\nhost = \"h\"\nheader = \"A\"\n", {"F:3 (inject.header)", "value"}},
         BadCase{"value_without_header", "[[inject]]\nhost = \"h\"\nvalue = \"b\"\n", {"F:3 (inject.value)", "header"}},
-        BadCase{"unknown_key", "[[inject]]\nhost = \"h\"\nheader = \"A\"\nvalue = \"b\"\nheaders = 1\n",
+        BadCase{"unknown_key",
+                "[[inject]]\nhost = \"h\"\nheader = \"A\"\nvalue = \"b\"\nheaders = 1\n",
                 {"F:5 (inject.headers)", "unknown key"}},
-        BadCase{"missing_env", "[[inject]]\nhost = \"h\"\nheader = \"A\"\nvalue = \"Bearer ${env:GITHUB_TOKEN}\"\n",
+        BadCase{"missing_env",
+                "[[inject]]\nhost = \"h\"\nheader = \"A\"\nvalue = \"Bearer ${env:GITHUB_TOKEN}\"\n",
                 {"F:4 (inject.value)", "GITHUB_TOKEN", "not set"}},
         BadCase{"wrong_type_host", "[[inject]]\nhost = 5\nremove_headers = [\"A\"]\n", {"F:2 (inject.host)", "string"}},
         BadCase{"bad_host", "[[inject]]\nhost = \"https://x\"\nremove_headers = [\"A\"]\n", {"F:2 (inject.host)"}},
         BadCase{"bad_port", "[[inject]]\nhost = \"h\"\nport = 0\nremove_headers = [\"A\"]\n", {"F:3 (inject.port)"}},
-        BadCase{"port_string", "[[inject]]\nhost = \"h\"\nport = \"443\"\nremove_headers = [\"A\"]\n",
+        BadCase{"port_string",
+                "[[inject]]\nhost = \"h\"\nport = \"443\"\nremove_headers = [\"A\"]\n",
                 {"F:3 (inject.port)"}},
-        BadCase{"bad_header_name", "[[inject]]\nhost = \"h\"\nheader = \"Bad Name\"\nvalue = \"x\"\n",
+        BadCase{"bad_header_name",
+                "[[inject]]\nhost = \"h\"\nheader = \"Bad Name\"\nvalue = \"x\"\n",
                 {"F:3 (inject.header)", "not a valid header name"}},
-        BadCase{"managed_header", "[[inject]]\nhost = \"h\"\nheader = \"Host\"\nvalue = \"x\"\n",
+        BadCase{"managed_header",
+                "[[inject]]\nhost = \"h\"\nheader = \"Host\"\nvalue = \"x\"\n",
                 {"F:3 (inject.header)", "managed by ferry"}},
-        BadCase{"remove_not_array", "[[inject]]\nhost = \"h\"\nremove_headers = \"Cookie\"\n",
+        BadCase{"remove_not_array",
+                "[[inject]]\nhost = \"h\"\nremove_headers = \"Cookie\"\n",
                 {"F:3 (inject.remove_headers)"}},
-        BadCase{"remove_framing", "[[inject]]\nhost = \"h\"\nremove_headers = [\"Content-Length\"]\n",
+        BadCase{"remove_framing",
+                "[[inject]]\nhost = \"h\"\nremove_headers = [\"Content-Length\"]\n",
                 {"(inject.remove_headers)", "managed by ferry"}},
         BadCase{"add_not_table", "[[inject]]\nhost = \"h\"\nadd_headers = [\"A\"]\n", {"F:3 (inject.add_headers)"}},
-        BadCase{"add_value_type", "[[inject]]\nhost = \"h\"\nadd_headers = { A = 1 }\n",
+        BadCase{"add_value_type",
+                "[[inject]]\nhost = \"h\"\nadd_headers = { A = 1 }\n",
                 {"(inject.add_headers.A)", "string"}},
         BadCase{"no_action", "[[inject]]\nhost = \"h\"\n", {"F:1 (inject)", "at least one"}},
-        BadCase{"substitute_missing_value", "[[inject]]\nhost = \"h\"\nsubstitute = { placeholder = \"p\" }\n",
+        BadCase{"substitute_missing_value",
+                "[[inject]]\nhost = \"h\"\nsubstitute = { placeholder = \"p\" }\n",
                 {"F:3 (inject.substitute.value)", "missing"}},
         BadCase{"substitute_empty_placeholder",
                 "[[inject]]\nhost = \"h\"\nsubstitute = { placeholder = \"\", value = \"v\" }\n",
@@ -163,14 +167,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"substitute_unknown_key",
                 "[[inject]]\nhost = \"h\"\nsubstitute = { placeholder = \"p\", value = \"v\", x = 1 }\n",
                 {"(inject.substitute.x)", "unknown key"}},
-        BadCase{"scrub_without_substitute", "[[inject]]\nhost = \"h\"\nheader = \"A\"\nvalue = \"v\"\nscrub_responses = true\n",
+        BadCase{"scrub_without_substitute",
+                "[[inject]]\nhost = \"h\"\nheader = \"A\"\nvalue = \"v\"\nscrub_responses = true\n",
                 {"F:5 (inject.scrub_responses)", "substitute"}},
-        BadCase{"scrub_type", "[[inject]]\nhost = \"h\"\nremove_headers = [\"A\"]\nscrub_responses = \"yes\"\n",
+        BadCase{"scrub_type",
+                "[[inject]]\nhost = \"h\"\nremove_headers = [\"A\"]\nscrub_responses = \"yes\"\n",
                 {"F:4 (inject.scrub_responses)"}},
-        BadCase{"bad_ttl", "[[inject]]\nhost = \"h\"\nremove_headers = [\"A\"]\nttl = \"5 parsecs\"\n",
+        BadCase{"bad_ttl",
+                "[[inject]]\nhost = \"h\"\nremove_headers = [\"A\"]\nttl = \"5 parsecs\"\n",
                 {"F:4 (inject.ttl)"}},
         BadCase{"not_array_of_tables", "[inject]\nhost = \"h\"\n", {"F:1 (inject)", "[[inject]]"}},
-        BadCase{"bad_reference", "[[inject]]\nhost = \"h\"\nheader = \"A\"\nvalue = \"${vault:x}\"\n",
+        BadCase{"bad_reference",
+                "[[inject]]\nhost = \"h\"\nheader = \"A\"\nvalue = \"${vault:x}\"\n",
                 {"F:4 (inject.value)", "unknown reference"}}),
     [](const testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
@@ -182,7 +190,8 @@ TEST(InjectConfig, ErrorsNeverCarryTheSecret) {
   EXPECT_THAT(e, HasSubstr(secret.path()));
   EXPECT_THAT(e, Not(HasSubstr("sk-FILE-SECRET-1")));
   // An environment variable with a line break.
-  auto e2 = error_of("[[inject]]\nhost = \"h\"\nheader = \"A\"\nvalue = \"${env:T}\"\n", {{"T", "sk-ENV-SECRET\nX: y"}});
+  auto e2 =
+      error_of("[[inject]]\nhost = \"h\"\nheader = \"A\"\nvalue = \"${env:T}\"\n", {{"T", "sk-ENV-SECRET\nX: y"}});
   EXPECT_THAT(e2, HasSubstr("${env:T}"));
   EXPECT_THAT(e2, Not(HasSubstr("sk-ENV-SECRET")));
   // A literal with a line break (TOML escapes make one).

@@ -55,6 +55,12 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+SecretValue::Options with_clock(FakeClock& clock) {
+  SecretValue::Options opts;
+  opts.clock = clock.fn();
+  return opts;
+}
+
 std::string value_of(const SecretValue& v) {
   auto s = v.current();
   EXPECT_TRUE(s) << s.error();
@@ -147,9 +153,7 @@ TEST(SecretValue, FileIsReReadWhenItChangesAtMostOncePerInterval) {
   TempDir dir;
   FakeClock clock;
   auto path = dir.file("token", "one\n");
-  SecretValue::Options opts;
-  opts.clock = clock.fn();
-  auto v = SecretValue::parse("${file:" + path + "}", kNoEnv, opts);
+  auto v = SecretValue::parse("${file:" + path + "}", kNoEnv, with_clock(clock));
   ASSERT_TRUE(v) << v.error();
   EXPECT_EQ(value_of(*v), "one");
   dir.file("token", "second\n");  // another size: a change even within one mtime tick
@@ -174,9 +178,7 @@ TEST(SecretValue, InvalidateRechecksAFileAtOnce) {
   TempDir dir;
   FakeClock clock;
   auto path = dir.file("token", "one");
-  SecretValue::Options opts;
-  opts.clock = clock.fn();
-  auto v = SecretValue::parse("${file:" + path + "}", kNoEnv, opts);
+  auto v = SecretValue::parse("${file:" + path + "}", kNoEnv, with_clock(clock));
   ASSERT_TRUE(v);
   dir.file("token", "rotated");
   v->invalidate();
@@ -187,8 +189,7 @@ TEST(SecretValue, ExecRunsLazilyAndIsCachedForTtl) {
   TempDir dir;
   FakeClock clock;
   const auto counter = dir.path("runs");
-  SecretValue::Options opts;
-  opts.clock = clock.fn();
+  auto opts = with_clock(clock);
   opts.ttl = std::chrono::minutes(5);
   // Prints how many times it ran: each run gives a new value.
   const std::string cmd = "echo x >> " + counter + "; printf 'tok-%s\\n' $(wc -l < " + counter + ")";
@@ -254,9 +255,7 @@ TEST(SecretValue, ExecFailureIsNotRetriedPerCall) {
   TempDir dir;
   FakeClock clock;
   const auto counter = dir.path("runs");
-  SecretValue::Options opts;
-  opts.clock = clock.fn();
-  auto v = SecretValue::parse("${exec:echo x >> " + counter + "; exit 1}", kNoEnv, opts);
+  auto v = SecretValue::parse("${exec:echo x >> " + counter + "; exit 1}", kNoEnv, with_clock(clock));
   ASSERT_TRUE(v);
   EXPECT_FALSE(v->current());
   EXPECT_FALSE(v->current());

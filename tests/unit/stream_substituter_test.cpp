@@ -109,7 +109,8 @@ void check_all_splits(const Pairs& pairs, const std::string& in) {
 }
 
 TEST(StreamSubstituter, ExhaustiveSplits) {
-  check_all_splits({{"sk-placeholder", "sk-real-token-value"}}, "Authorization: sk-placeholder\n{\"k\":\"sk-placeholder\"}");
+  check_all_splits({{"sk-placeholder", "sk-real-token-value"}},
+                   "Authorization: sk-placeholder\n{\"k\":\"sk-placeholder\"}");
   check_all_splits({{"aaa", "X"}}, "aaaa");
   check_all_splits({{"aaa", "X"}}, "aaaaaaaaaa");
   check_all_splits({{"aaa", "aaaa"}}, "aaaaaaa");  // output contains the pattern: never rescanned
