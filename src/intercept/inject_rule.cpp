@@ -72,6 +72,9 @@ bool HostPattern::matches(std::string_view host) const {
     auto ip = canonical_ip(h);
     return ip && *ip == name_;
   }
+  // A name pattern never matches an address: "*.0.0.1" must not catch 10.0.0.1.
+  const bool maybe_ip = h.find(':') != h.npos || h.find_first_not_of("0123456789.") == h.npos;
+  if (maybe_ip && canonical_ip(h)) return false;
   if (!wildcard_) return h == name_;
   return h.size() > name_.size() + 1 && h.ends_with(name_) && h[h.size() - name_.size() - 1] == '.';
 }

@@ -54,6 +54,9 @@ TEST(HostPattern, IpLiteralsMatchTheSameAddress) {
   EXPECT_TRUE(v6.matches("0:0:0:0:0:0:0:1"));
   EXPECT_FALSE(v6.matches("::2"));
   EXPECT_TRUE(pattern("2001:DB8::1").matches("[2001:db8:0::1]"));
+  // Name patterns never match an address.
+  EXPECT_FALSE(pattern("*.0.0.1").matches("10.0.0.1"));
+  EXPECT_FALSE(pattern("*.1").matches("::1"));
 }
 
 TEST(HostPattern, RoundTrips) {
