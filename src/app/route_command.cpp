@@ -65,6 +65,7 @@ int run_route(const Config& config, const std::string& url, bool json) {
   }
   const RouteDecision d = (*rt)->routes.route(query->kind, query->target.host, query->target.port);
   const std::string auth = std::string(auth_mode_name(config.auth));
+  const InjectRules rules = matching_rules(config.inject, query->target.host, query->target.port);
   if (json) {
     std::string out = "{\"url\":" + json_quote(query->shown) + ",\"traffic\":\"" + std::string(kind_name(query->kind)) +
                       "\",\"direct\":" + (d.direct ? "true" : "false") + ",\"rule\":" + json_quote(d.rule) +
@@ -74,7 +75,9 @@ int run_route(const Config& config, const std::string& url, bool json) {
       out += "{\"url\":" + json_quote(d.proxies[i].to_redacted_string()) +
              ",\"credentials\":" + json_quote(credential_source(config, d.proxies[i])) + "}";
     }
-    out += "],\"auth\":" + json_quote(auth) + "}";
+    out += "],\"auth\":" + json_quote(auth) + ",\"inject\":[";
+    for (size_t i = 0; i < rules.size(); ++i) out += (i ? "," : "") + json_quote(rules[i]->describe());
+    out += "]}";
     std::cout << out << "\n";
     return 0;
   }
@@ -86,6 +89,8 @@ int run_route(const Config& config, const std::string& url, bool json) {
     std::cout << (i == 0 ? "proxy:   " : "then:    ") << d.proxies[i].to_redacted_string()
               << "  (credentials: " << credential_source(config, d.proxies[i]) << ")\n";
   if (!d.direct) std::cout << "auth:    " << auth << "\n";
+  // Names and references only: describe() never shows a value.
+  for (const auto& r : rules) std::cout << "inject:  intercepted, " << r->describe() << "\n";
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "base/host_port.h"
 #include "base/ip_prefix.h"
 #include "config/proxy_url.h"
+#include "intercept/inject_rule.h"
 #include "log/event_log.h"
 
 namespace ferry {
@@ -63,6 +64,10 @@ struct Config {
   // `ferry tunnel HOST:PORT`: the --listen listeners carry raw TCP to this
   // target instead of speaking HTTP. Not a config key.
   std::optional<HostPort> tunnel_target;
+
+  // [[inject]] rules in file order. Shared, not copied: a rule's values cache
+  // what files and commands gave (Config itself is copied in places).
+  InjectRules inject;
 };
 
 }  // namespace ferry

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
 
+#include "config/inject_config.h"
 #include "routing/bypass_rules.h"
 
 namespace ferry {
@@ -58,7 +59,6 @@ const std::vector<KnownKey>& known_keys() {
       {"routing.pac", "--pac", false},
       {"policy.mode", "", false},
       {"policy.allow", "", false},
-      {"inject", "", false},
   };
   return keys;
 }
@@ -291,6 +291,12 @@ Expected<bool> ConfigBuilder::load_toml(const std::string& path) {
   std::vector<std::pair<std::string, const toml::node*>> leaves;
   for (const auto& [k, node] : root) {
     std::string key(k.str());
+    if (key == "inject") {  // [[inject]]: an array of tables with keys of its own
+      auto rules = load_inject_rules(node, path, env_);
+      if (!rules) return fail(rules.error());
+      config_.inject = std::move(*rules);
+      continue;
+    }
     if (auto tbl = node.as_table()) {
       for (const auto& [k2, node2] : *tbl) leaves.emplace_back(key + "." + std::string(k2.str()), &node2);
     } else {

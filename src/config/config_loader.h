@@ -2,6 +2,7 @@
 // Turns flag values and TOML keys into a Config. Both go through the same
 // setters, so a value means the same thing wherever it is written, and every
 // error names where the bad value came from (flag, or file:line and key).
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +10,7 @@
 
 #include "base/expected.h"
 #include "config/config.h"
+#include "intercept/secret_value.h"
 
 namespace ferry {
 
@@ -29,9 +31,15 @@ class ConfigBuilder {
   Expected<Config> finish();
 
   Config& config() { return config_; }
+  // Where ${env:NAME} in [[inject]] values is looked up (default: the process environment).
+  void set_env(SecretValue::EnvLookup env) { env_ = std::move(env); }
 
  private:
   Config config_;
+  SecretValue::EnvLookup env_ = [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  };
 };
 
 // Keys accepted in TOML, by their dotted path, with the flag that sets the same thing.
