@@ -138,8 +138,8 @@ awaitable<std::unique_ptr<Tls>> open_tls(const Options& o, ssl::context& ctx, co
                                          SetupTimes* times) {
   auto ex = co_await asio::this_coro::executor;
   tcp::socket sock(ex);
-  tcp::endpoint target = o.direct ? tcp::endpoint(asio::ip::make_address(is_ip_literal(host) ? host : o.connect_ip), o.port)
-                                  : o.proxy;
+  tcp::endpoint target =
+      o.direct ? tcp::endpoint(asio::ip::make_address(is_ip_literal(host) ? host : o.connect_ip), o.port) : o.proxy;
   co_await sock.async_connect(target, use_awaitable);
   sock.set_option(tcp::no_delay(true));
   if (!o.direct) {
@@ -182,8 +182,7 @@ awaitable<void> exchange(Tls& tls, const std::string& request, std::string& buf)
   if (cl == std::string::npos) throw std::runtime_error("no Content-Length in the answer");
   size_t need = head + std::stoul(lower.substr(cl + 17));
   if (buf.size() < need)
-    co_await asio::async_read(tls, asio::dynamic_buffer(buf), asio::transfer_exactly(need - buf.size()),
-                              use_awaitable);
+    co_await asio::async_read(tls, asio::dynamic_buffer(buf), asio::transfer_exactly(need - buf.size()), use_awaitable);
   buf.erase(0, need);
 }
 
@@ -348,9 +347,9 @@ int run_new_host(const Options& o) {
 int run_idle(const Options& o) {
   auto ctx = make_context(o);
   const auto request = get_request(o, o.host);
+  asio::io_context io(1);  // first: the connections' sockets need it until they close
   std::vector<std::unique_ptr<Tls>> conns(size_t(o.count));
   std::vector<std::string> bufs(size_t(o.count));
-  asio::io_context io(1);
   auto open_one = [&](int i) -> awaitable<void> {
     try {
       auto tls = co_await open_tls(o, ctx, o.host, nullptr);
@@ -390,6 +389,7 @@ int run_idle(const Options& o) {
     }
   });
   std::printf("DONE alive=%d\n", alive);
+  std::fflush(stdout);
   return 0;
 }
 
