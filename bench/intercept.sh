@@ -204,7 +204,7 @@ pid_args() { [ "$1" = direct ] || echo "--pid ${R[pid.$1]}"; }
 
 # --- (d) RSS per idle connection ---------------------------------------------------
 measure_idle() {  # LEG
-  local leg=$1 pid=${R[pid.$1]} fifo before after line ipid
+  local leg=$1 pid=${R[pid.$1]} fifo before after ipid
   # Warm allocator and pools alike for every proxy.
   # shellcheck disable=SC2046
   timeout 120 "$LOAD" load $(load_args "$leg") --host "$HOST" --port "$ORIGIN" --ca "${CLIENT_CA[$leg]}" \
@@ -218,22 +218,12 @@ measure_idle() {  # LEG
     --count "$IDLE_COUNT" <"$fifo" >"$DIR/idle-$leg.out" 2>"$DIR/idle-$leg.err" &
   ipid=$!
   exec 7>"$fifo"
-  for _ in $(seq 3000); do  # up to 300 s
-    grep -q '^READY' "$DIR/idle-$leg.out" && break
-    kill -0 "$ipid" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_ready "$DIR/idle-$leg.out" "$ipid" 300 || true
   sleep 2  # let the proxy finish its bookkeeping
   after=$(tree_rss_kib "$pid")
   exec 7>&-  # EOF: one more GET on each connection, then they close
   wait "$ipid" || true
-  line=$(grep '^READY' "$DIR/idle-$leg.out" || echo "READY opened=0 failed=$IDLE_COUNT")
-  R[idle.before.$leg]=$before
-  R[idle.after.$leg]=$after
-  R[idle.opened.$leg]=$(field opened "$line")
-  R[idle.alive.$leg]=$(field alive "$(grep '^DONE' "$DIR/idle-$leg.out" || true)")
-  R[idle.per.$leg]=$(awk -v a="$after" -v b="$before" -v n="${R[idle.opened.$leg]}" \
-    'BEGIN { if (n > 0) printf "%.1f", (a - b) / n; else print "n/a" }')
+  idle_record "$leg" "$before" "$after" "$DIR/idle-$leg.out"
   log "idle $leg: before $before KiB, after $after KiB, $(tr '\n' ' ' <"$DIR/idle-$leg.out") $(tail -n 3 "$DIR/idle-$leg.err" | tr '\n' ' ')"
   sleep 2
 }

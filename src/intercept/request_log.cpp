@@ -485,6 +485,7 @@ RequestLog::~RequestLog() {
 }
 
 void RequestLog::submit(RequestLogEntry&& entry, RequestLogRedaction redaction) {
+  if (entry.time == std::chrono::system_clock::time_point{}) entry.time = std::chrono::system_clock::now();
   redact_entry(entry, redaction, bodies_);
   size_t bytes = entry_bytes(entry);
   bool was_empty = false;
@@ -492,6 +493,7 @@ void RequestLog::submit(RequestLogEntry&& entry, RequestLogRedaction redaction) 
     std::lock_guard lk(mu_);
     if (queue_.size() >= limits_.max_entries || queued_bytes_ + bytes > limits_.max_bytes) {
       ++queue_drops_;
+      was_empty = queue_.empty();  // an entry larger than the byte bound alone
     } else {
       was_empty = queue_.empty();
       queue_.push_back({std::move(entry), bytes});
@@ -499,8 +501,8 @@ void RequestLog::submit(RequestLogEntry&& entry, RequestLogRedaction redaction) 
       ++submitted_;
     }
   }
-  // The writer sleeps only on an empty queue. A drop needs no wake-up: the
-  // queue was full, so the writer is busy and will see it.
+  // The writer sleeps only on an empty queue. A drop into a full queue needs
+  // no wake-up: the writer has work and will see the count.
   if (was_empty) wake_.notify_one();
 }
 

@@ -39,7 +39,7 @@ namespace ferry {
 using RequestLogHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct RequestLogEntry {
-  std::chrono::system_clock::time_point time{};  // when the request arrived
+  std::chrono::system_clock::time_point time{};  // when the request arrived (unset: when submitted)
   std::string client;                            // "127.0.0.1:54321"
   std::string method;
   std::string url;  // absolute URL

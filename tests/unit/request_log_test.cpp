@@ -13,6 +13,7 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -95,6 +96,11 @@ class TestWriter {
     std::lock_guard lk(mu_);
     return text_;
   }
+  // Waits (without polling) until the written text contains `needle`.
+  bool wait_for_text(std::string_view needle, std::chrono::seconds limit) {
+    std::unique_lock lk(mu_);
+    return grew_.wait_for(lk, limit, [&] { return text_.find(needle) != std::string::npos; });
+  }
   int calls() {
     std::lock_guard lk(mu_);
     return calls_;
@@ -118,11 +124,13 @@ class TestWriter {
     }
     std::lock_guard lk(mu_);
     text_.append(lines);
+    grew_.notify_all();
     return true;
   }
 
   const bool stall_;
   std::mutex mu_;
+  std::condition_variable grew_;
   std::promise<void> entered_;
   std::promise<void> release_;
   std::shared_future<void> release_future_;
@@ -510,6 +518,22 @@ TEST(RequestLogQueue, BoundedInBytesToo) {
   auto lines = split_lines(w.text());
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(parse_line(lines[3]).at("count").as_int64(), 3);
+}
+
+TEST(RequestLogQueue, AnEntryLargerThanTheByteBoundIsNotedWithoutFurtherTraffic) {
+  TestWriter w(false);
+  RequestLog log(w.writer(), true, {.max_entries = 10, .max_bytes = 4096});
+  log.submit(sample_entry());
+  // After flush() the writer is asleep: it gives up the lock only inside its
+  // wait, and nothing is left to do.
+  log.flush();
+  auto big = sample_entry();
+  big.response_body = std::string(6000, 'z');
+  big.response_bytes = 6000;
+  log.submit(std::move(big));
+  EXPECT_EQ(log.dropped(), 1u);
+  // Nothing else is submitted: the writer must wake for the drop alone.
+  EXPECT_TRUE(w.wait_for_text("\"count\":1}", 10s)) << w.text();
 }
 
 TEST(RequestLogQueue, SubmitNeverWaitsForAStalledWriter) {
