@@ -9,7 +9,18 @@
 // entry to a bounded queue (bounded in entries and in bytes) drained by one
 // writer thread. submit() never waits for the writer: when the queue is full
 // the entry is dropped and counted, and the writer records the count in the
-// file as {"event":"request_log_dropped","count":N} once it has caught up.
+// file as {"time":...,"event":"request_log_dropped","count":N} once it has
+// caught up (N: the drops since the previous note).
+//
+// A line:
+//   {"time":"2026-12-03T15:36:15.123Z","event":"request","client":"127.0.0.1:40000",
+//    "method":"GET","url":"https://api.example.com/x?token=[REDACTED]","status":200,
+//    "duration_ms":12.500,"route":"direct","rule":1,"injected":true,
+//    "injected_headers":["Authorization"],
+//    "request_headers":[["Host","api.example.com"],["Authorization","[REDACTED]"]],
+//    "response_headers":[["Content-Type","application/json"]],
+//    "request_bytes":0,"response_bytes":2,"request_body":"","response_body":"{}"}
+// The bodies only when the log has them; "error" only when there was one.
 //
 // Bytes in JSON. Head fields (url, headers, method, client, route, error) are
 // JSON strings: well-formed UTF-8 passes through, control bytes and DEL are
