@@ -360,7 +360,7 @@ void redact_entry(RequestLogEntry& e, const RequestLogRedaction& r, bool bodies)
 size_t entry_bytes(const RequestLogEntry& e) {
   size_t n = sizeof e + e.client.size() + e.method.size() + e.url.size() + e.route.size() + e.error.size() +
              e.request_body.size() + e.response_body.size();
-  for (const auto& h : e.injected) n += h.size() + sizeof h;
+  for (const auto& h : e.injected) n += h.size() + sizeof(std::string);
   for (const auto* headers : {&e.request_headers, &e.response_headers})
     for (const auto& [name, value] : *headers) n += name.size() + value.size() + 2 * sizeof(std::string);
   return n;
