@@ -9,7 +9,7 @@ FUZZ := build/fuzz
 # about 10 x FUZZ_SECONDS plus a ~15 s build (3.5 min at the default).
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build run test unit-test integration-test asan-test fuzz-test lint bench clean
+.PHONY: all deps build run test unit-test integration-test asan-test fuzz-test lint bench bench-intercept clean
 
 all: build
 
@@ -54,6 +54,13 @@ bench: deps
 	@cmake --preset release >/dev/null
 	@cmake --build $(RELEASE) -j $(JOBS)
 	bash bench/run.sh $(RELEASE)/ferry
+
+# Interception (issue 8): direct vs ferry's CONNECT tunnel vs mitmproxy vs ferry intercepting.
+bench-intercept: deps
+	@bash scripts/install-deps.sh bench
+	@cmake --preset release >/dev/null
+	@cmake --build $(RELEASE) -j $(JOBS) --target ferry ferry_connect_load
+	bash bench/intercept.sh $(RELEASE)/ferry
 
 clean:
 	rm -rf build

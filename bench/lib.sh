@@ -247,3 +247,29 @@ machine_line() {  # the start of a report's second line: ferry's version, cores,
 wrk_version() { wrk -v 2>&1 | head -n1 | awk '{print $2}'; }
 nginx_version() { nginx -v 2>&1 | sed 's/.*\///'; }
 squid_version() { squid -v | sed -n '1s/.*Version //p'; }
+
+# Waits until FILE has a line starting with READY (an idle client's signal
+# that its connections are open); fails when PID exits first or after SECONDS.
+wait_ready() {  # FILE PID SECONDS
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    grep -q '^READY' "$1" && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# After an idle-connection run: R[idle.{before,after,opened,alive,per}.KEY]
+# from the client's output (READY opened=N ..., DONE alive=N); per is KiB per
+# connection over DIVISOR connections (default: the ones opened).
+idle_record() {  # KEY BEFORE_KIB AFTER_KIB OUT_FILE [DIVISOR]
+  local key=$1 line
+  line=$(grep '^READY' "$4" || echo "READY opened=0")
+  R[idle.before.$key]=$2
+  R[idle.after.$key]=$3
+  R[idle.opened.$key]=$(field opened "$line")
+  R[idle.alive.$key]=$(field alive "$(grep '^DONE' "$4" || true)")
+  R[idle.per.$key]=$(awk -v a="$3" -v b="$2" -v n="${5:-${R[idle.opened.$key]}}" \
+    'BEGIN { if (n > 0) printf "%.1f", (a - b) / n; else print "n/a" }')
+}

@@ -110,7 +110,7 @@ log "sanity checks passed"
 proxy_arg() { [ "$1" = direct ] && echo none || echo "127.0.0.1:${PORT[$1]}"; }
 # --- (d) RSS per idle tunnel ------------------------------------------------------------
 measure_idle() {  # NAME
-  local name=$1 pid=${R[pid.$1]} arg fifo ipid before after line
+  local name=$1 pid=${R[pid.$1]} arg fifo ipid before after
   arg=$(proxy_arg "$name")
   # Warm up allocator and pools the same way for every proxy.
   timeout 60 "$TOOL" setup --proxy "$arg" --target "127.0.0.1:$ECHO" --count 100 --warmup 0 >/dev/null || true
@@ -124,22 +124,13 @@ measure_idle() {  # NAME
     <"$fifo" >"$DIR/idle-$name.out" 2>&1 &
   ipid=$!
   exec 7>"$fifo"
-  for _ in $(seq 1200); do  # up to 120 s
-    grep -q '^READY' "$DIR/idle-$name.out" && break
-    kill -0 "$ipid" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_ready "$DIR/idle-$name.out" "$ipid" 120 || true
   sleep 2  # let the proxy finish its bookkeeping
   after=$(tree_rss_kib "$pid")
   R[idle.threads.$name]=$(threads_of "$pid")
   exec 7>&-  # EOF: the client checks every tunnel with one more echo, then closes them
   wait "$ipid" || true
-  line=$(grep '^READY' "$DIR/idle-$name.out" || echo "READY opened=0 failed=$IDLE_COUNT")
-  R[idle.before.$name]=$before
-  R[idle.after.$name]=$after
-  R[idle.opened.$name]=$(field opened "$line")
-  R[idle.alive.$name]=$(field alive "$(grep '^DONE' "$DIR/idle-$name.out" || true)")
-  R[idle.per.$name]=$(awk -v a="$after" -v b="$before" -v n="$IDLE_COUNT" 'BEGIN { printf "%.1f", (a - b) / n }')
+  idle_record "$name" "$before" "$after" "$DIR/idle-$name.out" "$IDLE_COUNT"
   log "idle $name: before ${before} KiB, after ${after} KiB; $(tr '\n' ' ' <"$DIR/idle-$name.out")"
   sleep 2  # closed tunnels drain before the next measurement
 }
