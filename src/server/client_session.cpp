@@ -91,6 +91,20 @@ bool usable_after_own_answer(const ClientConnection& conn, const http::RequestIn
   return info.keep_alive && info.body == http::BodyKind::none && !conn.ctx.draining.load(std::memory_order_relaxed);
 }
 
+// Plain-HTTP requests to a host with inject rules get them without TLS
+// (SPEC §7). They match by host: a rule's port (443 by default) names
+// where its tunnels go, and the same API's http:// URL would otherwise
+// never match. (https:// absolute-form URLs match host and port.)
+InjectRules plain_http_rules(const ClientConnection& conn, const http::AbsoluteTarget& target) {
+  const InjectRules& all = conn.config().inject;
+  if (all.empty()) return {};
+  if (target.tls) return matching_rules(all, target.authority.host, target.authority.port);
+  InjectRules out;
+  for (const auto& r : all)
+    if (r->host.matches(target.authority.host)) out.push_back(r);
+  return out;
+}
+
 }  // namespace
 
 awaitable<RequestOutcome> decline(ClientConnection& conn, const http::RequestHead& head, const http::RequestInfo& info,
@@ -199,6 +213,8 @@ awaitable<void> serve(ClientConnection& conn) {
     } else if (auto target = http::parse_absolute_target(head.target); !target) {
       ProxyError refusal{ProxyErrc::http_request_error, target.error()};
       out = co_await decline(conn, head, *info, std::move(refusal), req.method);
+    } else if (auto rules = plain_http_rules(conn, *target); !rules.empty()) {
+      out = co_await forward_injected(conn, head, *info, *target, rules);
     } else {
       out = co_await forward_http(conn, head, *info, *target);
     }

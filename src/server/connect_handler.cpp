@@ -1,7 +1,9 @@
 #include "server/connect_handler.h"
 
 #include "http/request_target.h"
+#include "intercept/inject_rule.h"
 #include "server/http_forwarder.h"
+#include "server/intercepted_tunnel.h"
 #include "server/tunnel_relay.h"
 #include "upstream/upstream_dialer.h"
 
@@ -34,6 +36,15 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
     co_return out;
   }
   conn.buf.consume(head.size);
+
+  // Hosts with inject rules are intercepted (SPEC §7); every other tunnel
+  // is relayed untouched below.
+  if (conn.ctx.certificates && !conn.config().inject.empty()) {
+    if (auto rules = matching_rules(conn.config().inject, target->host, target->port); !rules.empty()) {
+      out = co_await intercept_tunnel(conn, InterceptScope{*target, std::move(rules)});
+      co_return out;
+    }
+  }
 
   const std::string authority = target->to_string();
   const RouteQuery query = RouteQuery::tunnel(*target, authority);

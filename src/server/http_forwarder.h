@@ -6,9 +6,14 @@
 
 namespace ferry {
 
+struct RequestInjection;
+
 // The head's bytes are still at the front of conn.buf; the forwarder
 // consumes them once it has built the outgoing head.
+// `injection`: the inject rules of the request, applied to every head the
+// forwarder sends and to the body (null: none).
 awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::RequestHead& head,
-                                       const http::RequestInfo& info, const http::AbsoluteTarget& target);
+                                       const http::RequestInfo& info, const http::AbsoluteTarget& target,
+                                       std::shared_ptr<const RequestInjection> injection = nullptr);
 
 }  // namespace ferry

@@ -9,6 +9,7 @@
 #include "server/certificate_source.h"
 #include "server/client_session.h"
 #include "server/http_forwarder.h"
+#include "server/request_injection.h"
 #include "server/worker.h"
 
 namespace ferry {
@@ -79,7 +80,22 @@ awaitable<RequestOutcome> handle_intercepted_request(ClientConnection& conn, con
     out = co_await decline(conn, head, info, std::move(refusal), head.method);
     co_return out;
   }
-  out = co_await forward_http(conn, head, info, target);
+  out = co_await forward_injected(conn, head, info, target, scope.rules);
+  co_return out;
+}
+
+awaitable<RequestOutcome> forward_injected(ClientConnection& conn, const http::RequestHead& head,
+                                           const http::RequestInfo& info, const http::AbsoluteTarget& target,
+                                           const InjectRules& rules) {
+  RequestOutcome out;
+  auto injection = co_await resolve_injection(conn.ctx.runtime.blocking, rules);
+  if (!injection) {
+    ProxyError err = std::move(injection.error());
+    out = co_await decline(conn, head, info, std::move(err), head.method);
+    co_return out;
+  }
+  out = co_await forward_http(conn, head, info, target, *injection);
+  if (out.status == 401) (*injection)->origin_refused();
   co_return out;
 }
 

@@ -4,6 +4,8 @@
 // and serves the requests inside as its own, each forwarded to that host
 // over a new TLS connection along the route, with the tunnel's inject rules.
 #include "http/message_framing.h"
+#include "http/request_target.h"
+#include "intercept/inject_rule.h"
 #include "server/client_connection.h"
 
 namespace ferry {
@@ -16,5 +18,11 @@ awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScop
 // forwards it there.
 awaitable<RequestOutcome> handle_intercepted_request(ClientConnection& conn, const http::RequestHead& head,
                                                      const http::RequestInfo& info);
+
+// Forwards a request with `rules` (non-empty) applied: an intercepted
+// tunnel's request, or a plain-HTTP request to a rule's host.
+awaitable<RequestOutcome> forward_injected(ClientConnection& conn, const http::RequestHead& head,
+                                           const http::RequestInfo& info, const http::AbsoluteTarget& target,
+                                           const InjectRules& rules);
 
 }  // namespace ferry

@@ -1,0 +1,41 @@
+#include "server/request_injection.h"
+
+namespace ferry {
+
+std::string RequestInjection::field_names() const {
+  std::string names;
+  auto add = [&](const std::string& n) {
+    if (!names.empty()) names += ", ";
+    names += n;
+  };
+  for (const auto& r : rules) {
+    if (r.rule->header) add(r.rule->header->name);
+    for (const auto& h : r.rule->add_headers) add(h.name);
+  }
+  return names;
+}
+
+void RequestInjection::origin_refused() const {
+  for (const auto& r : rules) r.rule->invalidate();
+}
+
+awaitable<Expected<std::shared_ptr<const RequestInjection>, ProxyError>> resolve_injection(BlockingPool& blocking,
+                                                                                            const InjectRules& rules) {
+  bool may_block = false;
+  for (const auto& r : rules) may_block = may_block || r->may_block();
+  auto resolve_all = [&]() -> Expected<std::shared_ptr<const RequestInjection>, ProxyError> {
+    auto out = std::make_shared<RequestInjection>();
+    for (const auto& r : rules) {
+      auto resolved = resolve_rule(r);
+      if (!resolved)
+        return Unexpected{ProxyError{ProxyErrc::proxy_configuration_error,
+                                     "cannot inject the credential of " + resolved.error()}};
+      out->rules.push_back(std::move(*resolved));
+    }
+    return std::shared_ptr<const RequestInjection>(std::move(out));
+  };
+  auto result = co_await off_loop(blocking, resolve_all, may_block);
+  co_return result;
+}
+
+}  // namespace ferry
