@@ -9,9 +9,8 @@ std::optional<AcquiredHop> HopAcquirer::take_pooled(OriginPool::Clock::duration 
     if (auto stream = pool_.take(c.pool_key, max_idle)) {
       AcquiredHop hop;
       hop.stream = std::move(stream);
-      hop.pool_key = c.pool_key;
+      hop.candidate = &c;
       hop.forward_proxy = c.absolute_form ? c.proxy : nullptr;
-      hop.route = c.route;
       hop.reused = true;
       return hop;
     }
@@ -25,11 +24,10 @@ awaitable<Expected<AcquiredHop, ProxyError>> HopAcquirer::dial() {
   auto opened = co_await open_request_hop(ctx_, remaining, origin_, tls_);
   if (!opened) co_return Unexpected{opened.error()};
   hop.stream = std::move(opened->stream);
-  hop.pool_key = std::move(opened->pool_key);
   hop.forward_proxy = opened->forward_proxy;
-  hop.route = std::move(opened->route);
   for (size_t i = next_; i < candidates_.size(); ++i)
-    if (candidates_[i].pool_key == hop.pool_key) used_ = i;
+    if (candidates_[i].pool_key == opened->pool_key) used_ = i;
+  hop.candidate = &candidates_[used_];
   co_return std::move(hop);
 }
 
@@ -38,9 +36,8 @@ awaitable<Expected<AcquiredHop, ProxyError>> HopAcquirer::redial(const AcquiredH
   if (!again) co_return Unexpected{again.error().error};
   AcquiredHop hop;
   hop.stream = std::move(*again);
-  hop.pool_key = previous.pool_key;
+  hop.candidate = previous.candidate;
   hop.forward_proxy = previous.forward_proxy;
-  hop.route = previous.route;
   co_return std::move(hop);
 }
 

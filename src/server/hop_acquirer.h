@@ -15,10 +15,14 @@ namespace ferry {
 
 struct AcquiredHop {
   ByteStreamPtr stream;
-  std::string pool_key;
+  // The plan's candidate it reaches; owned by the HopAcquirer, which
+  // outlives the hop (no copy of its strings per request).
+  const HopCandidate* candidate = nullptr;
   const ProxyUrl* forward_proxy = nullptr;  // absolute-form requests go to this proxy
-  std::string route;                        // for logs
   bool reused = false;                      // from the pool
+
+  const std::string& pool_key() const { return candidate->pool_key; }
+  const std::string& route() const { return candidate->route; }  // for logs
 };
 
 class HopAcquirer {

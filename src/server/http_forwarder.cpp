@@ -13,7 +13,7 @@
 //   plan the route → acquire a connection (HopAcquirer: pool, dial,
 //   failover) → the proxy auth exchange (ProxyAuthExchange, shared with
 //   CONNECT) → the origin exchange over the stream (exchange_request: head,
-//   Expect, body, 1xx, final head) → the response relay (relay_response).
+//   Expect, body, 1xx, final head) → the response relay (ResponseRelay).
 // This file only sequences them: which try comes next and why.
 //
 // GCC 12 note, for every coroutine in server/ and upstream/: it can destroy
@@ -118,7 +118,7 @@ struct Forwarding {
     auto ep = hop.stream->socket().remote_endpoint(ep_ec);
     ctx.log.log(LogLevel::debug, "origin_connection",
                 {{"origin", target.origin_key()},
-                 {"route", hop.route},
+                 {"route", hop.route()},
                  {"address", ep_ec ? std::string("-") : ep.address().to_string()},
                  {"reused", hop.reused},
                  {"attempt", attempt}});
@@ -209,14 +209,14 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
         if (redial) got = co_await hops.redial(hop);
         else got = co_await hops.dial();
         if (!got) {
-          f.out.route = hop.stream ? hop.route : hops.first_route();
+          f.out.route = hop.stream ? hop.route() : hops.first_route();
           ProxyError err = got.error();
           f.fail(hop, std::move(err), !body_sent);
           co_return;
         }
         hop = std::move(*got);
       }
-      f.out.route = hop.route;
+      f.out.route = hop.route();
       f.origin_buf.consume(f.origin_buf.size());
       if (hop.forward_proxy != auth_proxy) {
         auth.reset();
@@ -281,7 +281,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     req.client_minor = f.client_minor;
     req.relay_interim = kind == TryKind::full;
     ExchangeIo io{conn.client, conn.buf, *hop.stream, f.origin_buf, conn.deadline, conn.config().idle_timeout};
-    const PeerName peer{hop.forward_proxy ? std::string_view(hop.route) : std::string_view(), &target.authority};
+    const PeerName peer{hop.forward_proxy ? std::string_view(hop.route()) : std::string_view(), &target.authority};
     ExchangeOutcome x = co_await exchange_request(io, req, peer);
     if (x.body_sent && kind == TryKind::full) body_sent = true;
 
@@ -304,7 +304,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
       // request can still be sent again. (The next proxy gets an auth
       // exchange of its own: no answer meant for this one reaches it.)
       ProxyError dead{ProxyErrc::connection_terminated,
-                      "upstream proxy " + hop.route + " closed the connection without answering"};
+                      "upstream proxy " + hop.route() + " closed the connection without answering"};
       if (!client_body && hops.fail_over(hop, dead)) {
         hop.stream->close();
         continue;
@@ -342,7 +342,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
         // The body is gone; the request cannot be repeated. The scheme is
         // learnt now, so the client's retry carries credentials at once.
         refused = ProxyError{ProxyErrc::http_request_denied,
-                             "upstream proxy " + hop.route +
+                             "upstream proxy " + hop.route() +
                                  " asked for authentication after the request body was sent; repeat the request",
                              407};
       if (refused) {
@@ -356,7 +356,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
           // The next leg belongs to this connection's handshake.
           f.fail(hop,
                  {ProxyErrc::http_request_denied,
-                  "upstream proxy " + hop.route + " closed the connection in the middle of the " +
+                  "upstream proxy " + hop.route() + " closed the connection in the middle of the " +
                       std::string(auth::scheme_name(auth->attempt().sent)) + " handshake",
                   407},
                  !body_sent);
@@ -377,7 +377,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
       // The proxy answered NTLM's bodiless leg with something other than a
       // challenge: that answer is not for the request the client sent.
       f.fail(hop,
-             {ProxyErrc::http_protocol_error, "upstream proxy " + hop.route + " answered the first NTLM leg with " +
+             {ProxyErrc::http_protocol_error, "upstream proxy " + hop.route() + " answered the first NTLM leg with " +
                                                   std::to_string(x.resp.status) + " instead of a challenge"},
              !body_sent);
       co_return;
@@ -411,7 +411,9 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     rr.draining = ctx.draining.load(std::memory_order_relaxed);
     rr.via = ctx.via_for(x.resp.version_minor);
     rr.relay_mode = conn.config().relay;
-    RelayResult relayed = co_await relay_response(io, x.resp, *rinfo, x.head_size, rr);
+    ResponseRelay relay(io, x.resp, *rinfo, x.head_size, rr);
+    co_await relay.run();
+    RelayResult relayed = relay.finish();
     if (relayed.error) {
       ProxyError err = std::move(*relayed.error);
       f.fail(hop, std::move(err), !body_sent);
@@ -424,7 +426,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     f.out.error = relayed.log_error;
     f.out.detail = relayed.log_detail;
     f.out.keep_alive = relayed.client_keep_alive;
-    if (relayed.origin_reusable && body_sent) conn.worker.pool().put(hop.pool_key, std::move(hop.stream));
+    if (relayed.origin_reusable && body_sent) conn.worker.pool().put(hop.pool_key(), std::move(hop.stream));
     else hop.stream->close();
     co_return;
   }

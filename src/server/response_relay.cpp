@@ -23,100 +23,104 @@ void arm_client_write(ExchangeIo& io) {
   io.deadline.arm(io.idle, [&io] { io.client.cancel(); });
 }
 
-awaitable<RelayResult> relay_upgrade(ExchangeIo io, const http::ResponseHead& resp, const http::ResponseInfo& info,
-                                     size_t head_size, const RelayRequest& req) {
-  RelayResult out;
-  if (!req.upgrade_requested) {
-    out.error = ProxyError{ProxyErrc::http_protocol_error, "101 response to a request that did not ask to upgrade"};
-    co_return out;
-  }
-  http::ForwardResponse fr{req.via, BodyKind::none, false, false, true};
-  auto out_head = http::build_response_head(resp, info, fr);
-  io.origin_buf.consume(head_size);
-  out.relayed_head = true;
-  error_code ec;
-  arm_client_write(io);
-  co_await io.client.write({asio::buffer(out_head), {}, {}}, ec);
-  io.deadline.disarm();
-  if (!ec) {
-    auto stats =
-        co_await relay_tunnel(io.client, io.client_buf, io.origin, io.origin_buf, io.deadline, io.idle, req.relay_mode);
-    out.kernel_in = stats.kernel_a_to_b;
-    out.kernel_out = stats.kernel_b_to_a;
-    out.tunnel_sent = stats.a_to_b;
-    out.tunnel_received = stats.b_to_a;
-  }
-  co_return out;
-}
+// What run() hands back when the answer is known before any byte moves.
+awaitable<void> nothing_to_send() { co_return; }
 
 }  // namespace
 
-awaitable<RelayResult> relay_response(ExchangeIo io, const http::ResponseHead& resp, const http::ResponseInfo& info,
-                                      size_t head_size, const RelayRequest& req) {
-  if (resp.status == 101) {
-    auto upgraded = co_await relay_upgrade(io, resp, info, head_size, req);
-    co_return upgraded;
-  }
-  RelayResult out;
+awaitable<void> ResponseRelay::run() {
+  if (resp_.status == 101) return relay_upgrade();
   // HTTP/1.0 has no transfer codings: the body cannot be passed on intact.
-  if (req.client_minor == 0 && !info.other_codings.empty()) {
-    out.error = ProxyError{ProxyErrc::http_protocol_error, "response uses transfer coding '" + info.other_codings +
-                                                               "', which an HTTP/1.0 client cannot receive"};
-    co_return out;
+  if (req_.client_minor == 0 && !info_.other_codings.empty()) {
+    out_.error = ProxyError{ProxyErrc::http_protocol_error, "response uses transfer coding '" + info_.other_codings +
+                                                                "', which an HTTP/1.0 client cannot receive"};
+    return nothing_to_send();
   }
   // Framing towards the client: a close-delimited body goes to an HTTP/1.1
   // client chunked, so the client connection survives; an HTTP/1.0 client
   // cannot read chunked, so it gets the decoded body delimited by close.
-  BodyKind to_client = info.body;
-  if (req.client_minor == 0 && to_client == BodyKind::chunked) to_client = BodyKind::until_close;
-  else if (req.client_minor >= 1 && to_client == BodyKind::until_close && !codings_hold_chunked(info))
-    to_client = BodyKind::chunked;
-  const bool keep_alive =
-      req.client_keep_alive && !req.client_body_unread && to_client != BodyKind::until_close && !req.draining;
-  http::ForwardResponse fr{req.via, to_client, !keep_alive, keep_alive && req.client_minor == 0, false};
-  auto out_head = http::build_response_head(resp, info, fr);
-  io.origin_buf.consume(head_size);
-  out.relayed_head = true;
+  to_client_ = info_.body;
+  if (req_.client_minor == 0 && to_client_ == BodyKind::chunked) to_client_ = BodyKind::until_close;
+  else if (req_.client_minor >= 1 && to_client_ == BodyKind::until_close && !codings_hold_chunked(info_))
+    to_client_ = BodyKind::chunked;
+  keep_alive_ =
+      req_.client_keep_alive && !req_.client_body_unread && to_client_ != BodyKind::until_close && !req_.draining;
+  http::ForwardResponse fr{req_.via, to_client_, !keep_alive_, keep_alive_ && req_.client_minor == 0, false};
+  head_ = http::build_response_head(resp_, info_, fr);
+  io_.origin_buf.consume(head_size_);
+  out_.relayed_head = true;
+  if (to_client_ != BodyKind::content_length || io_.origin_buf.size() < info_.content_length) return stream_body();
+  // The whole body is here already: one write for head and body.
+  buffered_body_ = size_t(info_.content_length);
+  arm_client_write(io_);
+  return io_.client.write({asio::buffer(head_), asio::buffer(io_.origin_buf.data().substr(0, *buffered_body_)), {}},
+                          write_ec_);
+}
 
-  if (to_client == BodyKind::content_length && io.origin_buf.size() >= info.content_length) {
-    // The whole body is here already: one write for head and body.
-    auto body = io.origin_buf.data().substr(0, size_t(info.content_length));
-    error_code ec;
-    arm_client_write(io);
-    co_await io.client.write({asio::buffer(out_head), asio::buffer(body), {}}, ec);
-    io.deadline.disarm();
-    io.origin_buf.consume(body.size());
-    if (ec) {
-      out.log_error = "connection_terminated";
-      out.log_detail = "client write failed: " + ec.message();
-      co_return out;
-    }
-  } else {
-    error_code ec;
-    arm_client_write(io);
-    co_await io.client.write({asio::buffer(out_head), {}, {}}, ec);
-    io.deadline.disarm();
-    if (ec) {
-      out.log_error = "connection_terminated";
-      out.log_detail = "client write failed: " + ec.message();
-      co_return out;
-    }
-    BodySpec spec{info.body, info.content_length, to_client == BodyKind::chunked};
-    auto err = co_await relay_body(io.origin, io.origin_buf, io.client, spec, io.deadline, io.idle);
-    if (err) {
-      // Part of the response is out; the only honest signal left is to
-      // close the client connection so it sees a truncated message.
-      const bool origin_side = err->side == BodyRelayError::Side::source;
-      out.log_error = origin_side ? "http_response_incomplete" : "connection_terminated";
-      out.log_detail = (origin_side ? "origin " : "client ") + err->what;
-      co_return out;
+RelayResult ResponseRelay::finish() {
+  if (buffered_body_) {
+    io_.deadline.disarm();
+    io_.origin_buf.consume(*buffered_body_);
+    if (write_ec_) {
+      out_.log_error = "connection_terminated";
+      out_.log_detail = "client write failed: " + write_ec_.message();
+    } else {
+      completed();
     }
   }
-  out.client_keep_alive = keep_alive;
+  return std::move(out_);
+}
+
+void ResponseRelay::completed() {
+  out_.client_keep_alive = keep_alive_;
   // Bytes after the message, or framing that ends with the connection,
   // mean the connection cannot be trusted with another request.
-  out.origin_reusable = info.keep_alive && io.origin_buf.empty() && info.body != BodyKind::until_close;
-  co_return out;
+  out_.origin_reusable = info_.keep_alive && io_.origin_buf.empty() && info_.body != BodyKind::until_close;
+}
+
+awaitable<void> ResponseRelay::stream_body() {
+  error_code ec;
+  arm_client_write(io_);
+  co_await io_.client.write({asio::buffer(head_), {}, {}}, ec);
+  io_.deadline.disarm();
+  if (ec) {
+    out_.log_error = "connection_terminated";
+    out_.log_detail = "client write failed: " + ec.message();
+    co_return;
+  }
+  BodySpec spec{info_.body, info_.content_length, to_client_ == BodyKind::chunked};
+  auto err = co_await relay_body(io_.origin, io_.origin_buf, io_.client, spec, io_.deadline, io_.idle);
+  if (err) {
+    // Part of the response is out; the only honest signal left is to
+    // close the client connection so it sees a truncated message.
+    const bool origin_side = err->side == BodyRelayError::Side::source;
+    out_.log_error = origin_side ? "http_response_incomplete" : "connection_terminated";
+    out_.log_detail = (origin_side ? "origin " : "client ") + err->what;
+    co_return;
+  }
+  completed();
+}
+
+awaitable<void> ResponseRelay::relay_upgrade() {
+  if (!req_.upgrade_requested) {
+    out_.error = ProxyError{ProxyErrc::http_protocol_error, "101 response to a request that did not ask to upgrade"};
+    co_return;
+  }
+  http::ForwardResponse fr{req_.via, BodyKind::none, false, false, true};
+  head_ = http::build_response_head(resp_, info_, fr);
+  io_.origin_buf.consume(head_size_);
+  out_.relayed_head = true;
+  error_code ec;
+  arm_client_write(io_);
+  co_await io_.client.write({asio::buffer(head_), {}, {}}, ec);
+  io_.deadline.disarm();
+  if (ec) co_return;
+  auto stats =
+      co_await relay_tunnel(io_.client, io_.client_buf, io_.origin, io_.origin_buf, io_.deadline, io_.idle, req_.relay_mode);
+  out_.kernel_in = stats.kernel_a_to_b;
+  out_.kernel_out = stats.kernel_b_to_a;
+  out_.tunnel_sent = stats.a_to_b;
+  out_.tunnel_received = stats.b_to_a;
 }
 
 }  // namespace ferry

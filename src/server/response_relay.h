@@ -32,8 +32,46 @@ struct RelayResult {
   uint64_t kernel_in = 0, kernel_out = 0;         // spliced tunnel bytes
 };
 
-// `resp`/`info` describe the head at the front of io.origin_buf (head_size bytes).
-awaitable<RelayResult> relay_response(ExchangeIo io, const http::ResponseHead& resp, const http::ResponseInfo& info,
-                                      size_t head_size, const RelayRequest& req);
+// One response, relayed by awaiting run(); finish() then says how it went.
+//   ResponseRelay relay(io, resp, info, head_size, req);
+//   co_await relay.run();
+//   RelayResult result = relay.finish();
+// run() is not a coroutine itself. In the common case — a Content-Length
+// body that is already in io.origin_buf — it hands back the one client
+// write (head and body), so the caller's frame awaits it and this stage
+// costs no coroutine frame per request; other responses get a coroutine
+// that streams the body or the upgraded connection. The relay must stay
+// where it is until finish() (the write points into it).
+class ResponseRelay {
+ public:
+  // `resp`/`info` describe the head at the front of io.origin_buf (head_size bytes).
+  ResponseRelay(ExchangeIo io, const http::ResponseHead& resp, const http::ResponseInfo& info, size_t head_size,
+                const RelayRequest& req)
+      : io_(io), resp_(resp), info_(info), head_size_(head_size), req_(req) {}
+  ResponseRelay(const ResponseRelay&) = delete;
+  ResponseRelay& operator=(const ResponseRelay&) = delete;
+
+  awaitable<void> run();
+  RelayResult finish();
+
+ private:
+  awaitable<void> relay_upgrade();
+  awaitable<void> stream_body();
+  void completed();
+
+  ExchangeIo io_;
+  const http::ResponseHead& resp_;
+  const http::ResponseInfo& info_;
+  const size_t head_size_;
+  const RelayRequest req_;
+  RelayResult out_;
+  std::string head_;  // the head as it goes to the client
+  http::BodyKind to_client_ = http::BodyKind::none;
+  bool keep_alive_ = false;  // the client connection may carry another request
+  // The common case: run() returned the write of the head and this many
+  // buffered body bytes; finish() completes it.
+  std::optional<size_t> buffered_body_;
+  error_code write_ec_;
+};
 
 }  // namespace ferry

@@ -109,36 +109,41 @@ awaitable<Expected<RoutedTunnel, ProxyError>> open_tunnel(const UpstreamContext&
 std::vector<HopCandidate> plan_request_hops(const UpstreamContext& ctx, const ProxyList& proxies,
                                             const HostPort& origin, bool origin_tls) {
   std::vector<HopCandidate> plan;
+  plan.reserve(proxies.chains.size());
+  // One chain (the static rules' usual answer) needs no ordering and is
+  // the only user of the origin key: it takes the key instead of a copy.
+  const bool single = proxies.chains.size() == 1;
   std::string origin_key;
-  for (size_t i : attempt_order(ctx.health, proxies)) {
-    const ProxyChain& chain = proxies.chains[i];
+  auto origin_key_for_pool = [&]() -> std::string {
+    if (origin_key.empty()) origin_key = std::string(origin_tls ? "https://" : "http://") + origin.to_string();
+    return single ? std::move(origin_key) : origin_key;
+  };
+  auto add = [&](const ProxyChain& chain) {
     HopCandidate c;
     if (chain.direct() || chain.hops.size() > 1) {
-      if (origin_key.empty()) origin_key = std::string(origin_tls ? "https://" : "http://") + origin.to_string();
       c.chain = &chain;
       // A direct connection opened for the local user may reach where remote
       // clients may not (loopback): the two never share pooled connections.
       const bool remote = ctx.destinations.scope == ClientScope::remote;
-      c.pool_key =
-          chain.direct() ? (remote ? origin_key + " remote" : origin_key) : chain.to_string() + " " + origin_key;
+      c.pool_key = chain.direct() ? (remote ? origin_key_for_pool() + " remote" : origin_key_for_pool())
+                                  : chain.to_string() + " " + origin_key_for_pool();
       c.route = chain.direct() ? "direct" : chain.to_string();
       plan.push_back(std::move(c));
-      continue;
+      return;
     }
     const ProxyUrl& p = chain.first();
     c.chain = &chain;
     c.proxy = &p;
     c.absolute_form = is_http_proxy(p) && !origin_tls;
     // A forward proxy's connection takes requests for any origin.
-    if (c.absolute_form) {
-      c.pool_key = "forward " + proxy_key(p);
-    } else {
-      if (origin_key.empty()) origin_key = std::string(origin_tls ? "https://" : "http://") + origin.to_string();
-      c.pool_key = proxy_key(p) + " " + origin_key;
-    }
+    if (c.absolute_form) c.pool_key = "forward " + proxy_key(p);
+    else c.pool_key = proxy_key(p) + " " + origin_key_for_pool();
     c.route = p.to_redacted_string();
     plan.push_back(std::move(c));
-  }
+  };
+  if (single) add(proxies.chains.front());
+  else
+    for (size_t i : attempt_order(ctx.health, proxies)) add(proxies.chains[i]);
   return plan;
 }
 
