@@ -31,6 +31,8 @@ class ConfigBuilder {
   Config& config() { return config_; }
 
  private:
+  Expected<bool> set_interception(std::string_view key, const SettingValue& value);
+
   Config config_;
 };
 

@@ -31,7 +31,7 @@ class LeafCertificates {
     size_t capacity = 1024;     // hosts kept (least recently used goes first)
     bool key_per_host = false;  // else one key for all leaves, made at construction (as mitmproxy)
     std::chrono::seconds validity = std::chrono::hours(24 * 7);
-    std::function<SystemClock::time_point()> clock;  // empty: the system clock (tests move time)
+    std::function<SystemClock::time_point()> clock = nullptr;  // empty: the system clock (tests move time)
   };
 
   static Expected<std::unique_ptr<LeafCertificates>, std::string> create(std::shared_ptr<const CertificateAuthority> ca,
