@@ -114,6 +114,7 @@ LeafCertificates::LeafCertificates(std::shared_ptr<const CertificateAuthority> c
     : ca_(std::move(ca)),
       options_(std::move(options)),
       shared_key_(std::move(shared_key)),
+      shared_public_(shared_key_ ? p256_public_key(shared_key_.get()) : nullptr),
       ca_not_after_(ca_->not_after_time()) {}
 
 SystemClock::time_point LeafCertificates::now() const { return options_.clock ? options_.clock() : SystemClock::now(); }
@@ -135,7 +136,7 @@ bool LeafCertificates::needs_mint(const Entry& e, SystemClock::time_point now) c
   return e.not_after < ca_not_after_;
 }
 
-Expected<std::shared_ptr<TlsServerContext>, std::string> LeafCertificates::context_for(std::string_view raw_host) {
+Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::context_for(std::string_view raw_host) {
   auto host = leaf_host(raw_host);
   if (!host) return fail(host.error());
   const std::string& name = host->name;
@@ -175,7 +176,7 @@ Expected<std::shared_ptr<TlsServerContext>, std::string> LeafCertificates::conte
   return made;
 }
 
-void LeafCertificates::store(const std::string& host, std::shared_ptr<TlsServerContext> context,
+void LeafCertificates::store(const std::string& host, std::shared_ptr<boost::asio::ssl::context> context,
                              SystemClock::time_point not_after) {
   ++mints_;
   // The entry may have been evicted while this re-mint ran; then it comes back.
@@ -197,14 +198,18 @@ void LeafCertificates::store(const std::string& host, std::shared_ptr<TlsServerC
   }
 }
 
-Expected<std::shared_ptr<TlsServerContext>, std::string> LeafCertificates::mint(
+Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::mint(
     const std::string& host, bool is_ip, SystemClock::time_point now, SystemClock::time_point& not_after) const {
-  EvpPkeyPtr own_key;
+  EvpPkeyPtr own_key, own_public;
   EVP_PKEY* key = shared_key_.get();
+  EVP_PKEY* pub = shared_public_.get();
   if (options_.key_per_host) {
     own_key = make_p256_key();
     key = own_key.get();
+    own_public = key ? p256_public_key(key) : nullptr;
+    pub = own_public.get();
   }
+  if (!pub) pub = key;
   X509Ptr cert(X509_new());
   if (!key || !cert) return fail("cannot mint a certificate for " + host + ": " + openssl_error("out of memory"));
   X509* x = cert.get();
@@ -219,7 +224,7 @@ Expected<std::shared_ptr<TlsServerContext>, std::string> LeafCertificates::mint(
       set_validity(x, now - kBackdate, not_after) && X509_set_issuer_name(x, X509_get_subject_name(ca)) == 1 &&
       (!with_cn || X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
                                               reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0) == 1) &&
-      X509_set_pubkey(x, key) == 1 && add_extension(x, ca, NID_basic_constraints, "critical,CA:FALSE") &&
+      X509_set_pubkey(x, pub) == 1 && add_extension(x, ca, NID_basic_constraints, "critical,CA:FALSE") &&
       add_extension(x, ca, NID_key_usage, "critical,digitalSignature") &&
       add_extension(x, ca, NID_ext_key_usage, "serverAuth") &&
       add_extension(x, ca, NID_subject_key_identifier, "hash") &&
@@ -230,7 +235,9 @@ Expected<std::shared_ptr<TlsServerContext>, std::string> LeafCertificates::mint(
   auto context = TlsServerContext::from_certificate(x, ca, key);
   if (!context) return fail("cannot mint a certificate for " + host + ": " + context.error());
   SSL_CTX_set_alpn_select_cb((*context)->native().native_handle(), select_http11_alpn, nullptr);
-  return std::shared_ptr<TlsServerContext>(std::move(*context));
+  // The asio context, kept alive by its TlsServerContext (aliasing).
+  std::shared_ptr<TlsServerContext> owner(std::move(*context));
+  return std::shared_ptr<boost::asio::ssl::context>(owner, &owner->native());
 }
 
 }  // namespace ferry

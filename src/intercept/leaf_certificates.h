@@ -3,7 +3,7 @@
 // kept in a count-bounded LRU cache shared by every worker thread.
 //
 // Each leaf comes as a ready server TLS context (leaf + CA chain, TLS 1.2
-// minimum, ALPN http/1.1 only) that tls_accept takes. Minting is one ECDSA
+// minimum, ALPN http/1.1 only), one SSL_CTX per host. Minting is one ECDSA
 // signature plus building the context (~0.2 ms, bench/micro/leaf_mint_bench);
 // it runs on the calling thread, outside the cache lock. Concurrent callers
 // for a host that is being minted wait for that one mint (single flight), so
@@ -40,7 +40,7 @@ class LeafCertificates {
   // The server context for `host`: a DNS name or an IP literal (IPv6 with
   // or without brackets), any case. An error for a host no certificate can
   // name (empty, bad characters, a scoped IPv6 address) or when OpenSSL fails.
-  Expected<std::shared_ptr<TlsServerContext>, std::string> context_for(std::string_view host);
+  Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> context_for(std::string_view host);
 
   size_t size() const;
   uint64_t mints() const;
@@ -49,7 +49,7 @@ class LeafCertificates {
   LeafCertificates(std::shared_ptr<const CertificateAuthority> ca, Options options, EvpPkeyPtr shared_key);
 
   struct Entry {
-    std::shared_ptr<TlsServerContext> context;  // null while the first mint runs
+    std::shared_ptr<boost::asio::ssl::context> context;  // null while the first mint runs
     SystemClock::time_point not_after;
     bool minting = false;
     std::list<std::string>::iterator lru;  // valid when context is set
@@ -57,15 +57,17 @@ class LeafCertificates {
 
   SystemClock::time_point now() const;
   bool needs_mint(const Entry& e, SystemClock::time_point now) const;
-  Expected<std::shared_ptr<TlsServerContext>, std::string> mint(const std::string& host, bool is_ip,
+  Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> mint(const std::string& host, bool is_ip,
                                                                 SystemClock::time_point now,
                                                                 SystemClock::time_point& not_after) const;
   // Called with mu_ held.
-  void store(const std::string& host, std::shared_ptr<TlsServerContext> context, SystemClock::time_point not_after);
+  void store(const std::string& host, std::shared_ptr<boost::asio::ssl::context> context,
+             SystemClock::time_point not_after);
 
   const std::shared_ptr<const CertificateAuthority> ca_;
   const Options options_;
-  const EvpPkeyPtr shared_key_;  // null with key_per_host
+  const EvpPkeyPtr shared_key_;     // null with key_per_host
+  const EvpPkeyPtr shared_public_;  // its public half for certificates (p256_public_key)
   const SystemClock::time_point ca_not_after_;
 
   mutable std::mutex mu_;

@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -33,6 +34,28 @@ std::string openssl_error(const std::string& fallback) {
 }
 
 EvpPkeyPtr make_p256_key() { return EvpPkeyPtr(EVP_EC_gen("P-256")); }
+
+EvpPkeyPtr p256_public_key(EVP_PKEY* key) {
+  char group[32] = {};
+  size_t group_len = 0;
+  if (EVP_PKEY_get_group_name(key, group, sizeof group, &group_len) != 1 || std::string_view(group) != "prime256v1")
+    return nullptr;
+  unsigned char point[65];
+  size_t point_len = 0;
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point, &point_len) != 1)
+    return nullptr;
+  // The DER of the named curve's OID: ECParameters for P-256.
+  static constexpr unsigned char kP256Params[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  const unsigned char* params = kP256Params;
+  EvpPkeyPtr pub(d2i_KeyParams(EVP_PKEY_EC, nullptr, &params, sizeof kP256Params));
+  const unsigned char* in = point;
+  EVP_PKEY* raw = pub.get();
+  if (!pub || d2i_PublicKey(EVP_PKEY_EC, &raw, &in, long(point_len)) == nullptr) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return pub;
+}
 
 bool set_random_serial(X509* cert) {
   std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(BN_new(), BN_free);

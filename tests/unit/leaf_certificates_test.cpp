@@ -35,17 +35,17 @@ std::unique_ptr<LeafCertificates> leaves(std::shared_ptr<const CertificateAuthor
   return std::move(*made);
 }
 
-std::shared_ptr<TlsServerContext> context(LeafCertificates& certs, std::string_view host) {
+std::shared_ptr<boost::asio::ssl::context> context(LeafCertificates& certs, std::string_view host) {
   auto ctx = certs.context_for(host);
   EXPECT_TRUE(ctx) << host << ": " << (ctx ? "" : ctx.error());
   return ctx ? *ctx : nullptr;
 }
 
-X509* leaf_of(const std::shared_ptr<TlsServerContext>& ctx) {
-  return SSL_CTX_get0_certificate(ctx->native().native_handle());
+X509* leaf_of(const std::shared_ptr<boost::asio::ssl::context>& ctx) {
+  return SSL_CTX_get0_certificate(ctx->native_handle());
 }
-EVP_PKEY* key_of(const std::shared_ptr<TlsServerContext>& ctx) {
-  return SSL_CTX_get0_privatekey(ctx->native().native_handle());
+EVP_PKEY* key_of(const std::shared_ptr<boost::asio::ssl::context>& ctx) {
+  return SSL_CTX_get0_privatekey(ctx->native_handle());
 }
 
 // X509_verify_cert of `leaf` against `ca` as a TLS server certificate for
@@ -146,7 +146,7 @@ TEST(LeafCertificates, DnsLeafHoldsTheHostAndVerifiesAgainstTheCa) {
 
   // The chain sent is the leaf and the CA.
   STACK_OF(X509)* chain = nullptr;
-  ASSERT_EQ(SSL_CTX_get0_chain_certs(ctx->native().native_handle(), &chain), 1);
+  ASSERT_EQ(SSL_CTX_get0_chain_certs(ctx->native_handle(), &chain), 1);
   ASSERT_EQ(sk_X509_num(chain), 1);
   EXPECT_EQ(X509_cmp(sk_X509_value(chain, 0), ca->certificate()), 0);
 }
@@ -239,7 +239,7 @@ TEST(LeafCertificates, ConcurrentCallersForANewHostShareOneMint) {
   for (int round = 0; round < 20; ++round) {
     const std::string host = "new" + std::to_string(round) + ".test";
     std::barrier start(kThreads);
-    std::vector<std::shared_ptr<TlsServerContext>> got(kThreads);
+    std::vector<std::shared_ptr<boost::asio::ssl::context>> got(kThreads);
     std::vector<std::thread> threads;
     for (int i = 0; i < kThreads; ++i)
       threads.emplace_back([&, i] {
@@ -302,7 +302,7 @@ struct HandshakeResult {
   unsigned long client_error = 0;
 };
 
-HandshakeResult handshake(TlsServerContext& server_ctx, const CertificateAuthority& ca, const std::string& host,
+HandshakeResult handshake(boost::asio::ssl::context& server_ctx, const CertificateAuthority& ca, const std::string& host,
                           std::vector<std::string> alpn, int client_max_version = 0) {
   SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
   X509_STORE_add_cert(SSL_CTX_get_cert_store(cctx), ca.certificate());
@@ -313,7 +313,7 @@ HandshakeResult handshake(TlsServerContext& server_ctx, const CertificateAuthori
     SSL_CTX_set_max_proto_version(cctx, client_max_version);
   }
   SSL* client = SSL_new(cctx);
-  SSL* server = SSL_new(server_ctx.native().native_handle());
+  SSL* server = SSL_new(server_ctx.native_handle());
   SSL_set_tlsext_host_name(client, host.c_str());
   SSL_set1_host(client, host.c_str());
   if (!alpn.empty()) {
