@@ -38,8 +38,7 @@ int init(const std::string& dir) {
   std::cout << (created ? "created a new interception CA in " : "kept the existing interception CA in ") << dir
             << (created ? "\n" : " (ferry never replaces a CA)\n");
   print_description(*ca, dir);
-  if (*bundle)
-    std::cout << "bundle.pem:  " << ca_bundle_path(dir) << " (" << kSystemTrustBundle << " + this CA)\n";
+  if (*bundle) std::cout << "bundle.pem:  " << ca_bundle_path(dir) << " (" << kSystemTrustBundle << " + this CA)\n";
   else
     std::cout << "bundle.pem:  " << ca_bundle_path(dir) << " (this CA only: there is no " << kSystemTrustBundle
               << ")\n";
@@ -54,7 +53,8 @@ void print_install_hint(const std::string& dir) {
             << "# Or per shell. bundle.pem is the system trust bundle plus ferry's CA: the first four\n"
             << "# variables replace a client's trust, and hosts ferry does not intercept keep showing\n"
             << "# their own certificates. NODE_EXTRA_CA_CERTS adds to Node's trust, so it names ca.pem.\n";
-  for (const auto& [name, value] : ca_environment(dir)) std::cout << "export " << name << "=" << shell_quote(value) << "\n";
+  for (const auto& [name, value] : ca_environment(dir))
+    std::cout << "export " << name << "=" << shell_quote(value) << "\n";
   struct stat st {};
   if (::stat(ca_bundle_path(dir).c_str(), &st) != 0)
     std::cerr << "ferry ca install-hint: " << ca_bundle_path(dir) << " is missing; 'ferry ca init --ca-dir "

@@ -122,8 +122,8 @@ Expected<bool> ConfigBuilder::set_interception(std::string_view key, const Setti
     c.leaf_cache_size = size_t(n);
     return true;
   }
-  std::string* slot = key == "interception.ca_dir"      ? &c.ca_dir
-                      : key == "interception.origin_ca" ? &c.origin_ca
+  std::string* slot = key == "interception.ca_dir"        ? &c.ca_dir
+                      : key == "interception.origin_ca"   ? &c.origin_ca
                       : key == "interception.request_log" ? &c.request_log
                                                           : nullptr;
   if (!slot) return bad(v, "unknown setting");

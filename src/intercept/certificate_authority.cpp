@@ -207,8 +207,8 @@ Expected<CertificateAuthority, std::string> CertificateAuthority::generate(const
   X509* x = cert.get();
   X509_NAME* name = X509_get_subject_name(x);
   auto add_name = [&](const char* field, const std::string& value) {
-    return X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
-                                      reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0) == 1;
+    return X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.c_str()),
+                                      -1, -1, 0) == 1;
   };
   const bool ok = X509_set_version(x, X509_VERSION_3) == 1 && set_random_serial(x) &&
                   set_validity(x, now - kBackdate, now + validity) && add_name("O", "ferry") &&
@@ -216,8 +216,7 @@ Expected<CertificateAuthority, std::string> CertificateAuthority::generate(const
                   X509_set_pubkey(x, key.get()) == 1 &&
                   add_extension(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
                   add_extension(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-                  add_extension(x, x, NID_subject_key_identifier, "hash") &&
-                  X509_sign(x, key.get(), EVP_sha256()) > 0;
+                  add_extension(x, x, NID_subject_key_identifier, "hash") && X509_sign(x, key.get(), EVP_sha256()) > 0;
   if (!ok) return fail("cannot make the CA certificate: " + openssl_error("unknown OpenSSL error"));
   return CertificateAuthority("", std::move(cert), std::move(key));
 }
@@ -230,8 +229,8 @@ Expected<CertificateAuthority, std::string> CertificateAuthority::load(const std
     const std::string& missing = has_key ? cert_path : key_path;
     const std::string& present = has_key ? key_path : cert_path;
     return fail(missing + " is missing but " + present +
-                " exists: the CA directory is incomplete, and ferry never overwrites a CA; move " + dir +
-                " away and " + init_hint(dir) + " to make a new one");
+                " exists: the CA directory is incomplete, and ferry never overwrites a CA; move " + dir + " away and " +
+                init_hint(dir) + " to make a new one");
   }
   auto key = read_key(key_path);
   if (!key) return fail(key.error());

@@ -111,11 +111,9 @@ Expected<std::unique_ptr<LeafCertificates>, std::string> LeafCertificates::creat
 
 LeafCertificates::LeafCertificates(std::shared_ptr<const CertificateAuthority> ca, Options options,
                                    EvpPkeyPtr shared_key)
-    : ca_(std::move(ca)),
-      options_(std::move(options)),
-      shared_key_(std::move(shared_key)),
-      shared_public_(shared_key_ ? p256_public_key(shared_key_.get()) : nullptr),
-      ca_not_after_(ca_->not_after_time()) {}
+    : ca_(std::move(ca)), options_(std::move(options)), shared_key_(std::move(shared_key)),
+      shared_public_(shared_key_ ? p256_public_key(shared_key_.get()) : nullptr), ca_not_after_(ca_->not_after_time()) {
+}
 
 SystemClock::time_point LeafCertificates::now() const { return options_.clock ? options_.clock() : SystemClock::now(); }
 
@@ -136,7 +134,8 @@ bool LeafCertificates::needs_mint(const Entry& e, SystemClock::time_point now) c
   return e.not_after < ca_not_after_;
 }
 
-Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::context_for(std::string_view raw_host) {
+Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::context_for(
+    std::string_view raw_host) {
   auto host = leaf_host(raw_host);
   if (!host) return fail(host.error());
   const std::string& name = host->name;
@@ -220,8 +219,8 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
   // critical (RFC 5280 4.2.1.6: an empty subject).
   const bool with_cn = host.size() <= kMaxCommonName;
   const bool ok =
-      X509_set_version(x, X509_VERSION_3) == 1 && set_random_serial(x) &&
-      set_validity(x, now - kBackdate, not_after) && X509_set_issuer_name(x, X509_get_subject_name(ca)) == 1 &&
+      X509_set_version(x, X509_VERSION_3) == 1 && set_random_serial(x) && set_validity(x, now - kBackdate, not_after) &&
+      X509_set_issuer_name(x, X509_get_subject_name(ca)) == 1 &&
       (!with_cn || X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
                                               reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0) == 1) &&
       X509_set_pubkey(x, pub) == 1 && add_extension(x, ca, NID_basic_constraints, "critical,CA:FALSE") &&

@@ -58,8 +58,8 @@ class LeafCertificates {
   SystemClock::time_point now() const;
   bool needs_mint(const Entry& e, SystemClock::time_point now) const;
   Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> mint(const std::string& host, bool is_ip,
-                                                                SystemClock::time_point now,
-                                                                SystemClock::time_point& not_after) const;
+                                                                         SystemClock::time_point now,
+                                                                         SystemClock::time_point& not_after) const;
   // Called with mu_ held.
   void store(const std::string& host, std::shared_ptr<boost::asio::ssl::context> context,
              SystemClock::time_point not_after);

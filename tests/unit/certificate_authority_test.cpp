@@ -282,8 +282,7 @@ TEST_F(CaDir, TrustBundleIsTheSystemBundleThenTheCa) {
     X509_free(x);
   }
   BIO_free(bio);
-  EXPECT_EQ(fingerprints,
-            (std::vector<std::string>{system_ca->sha256_fingerprint(), ca.sha256_fingerprint()}));
+  EXPECT_EQ(fingerprints, (std::vector<std::string>{system_ca->sha256_fingerprint(), ca.sha256_fingerprint()}));
 
   // No system bundle: the CA alone, and the caller is told.
   wrote = write_trust_bundle(ca, root_ + "/absent.crt");

@@ -343,15 +343,14 @@ TEST(LoadToml, InterceptionTable) {
 }
 
 TEST(ConfigSet, InterceptionRejects) {
-  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"interception.leaf_cache_size", "0"},
-           {"interception.leaf_cache_size", "many"},
-           {"interception.leaf_cache_size", "-1"},
-           {"interception.ca_dir", ""},
-           {"interception.origin_ca", ""},
-           {"interception.leaf_key_per_host", "yes"},
-           {"interception.request_log_bodies", "1"},
-           {"interception.no_such", "x"}}) {
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{{"interception.leaf_cache_size", "0"},
+                                                                            {"interception.leaf_cache_size", "many"},
+                                                                            {"interception.leaf_cache_size", "-1"},
+                                                                            {"interception.ca_dir", ""},
+                                                                            {"interception.origin_ca", ""},
+                                                                            {"interception.leaf_key_per_host", "yes"},
+                                                                            {"interception.request_log_bodies", "1"},
+                                                                            {"interception.no_such", "x"}}) {
     ConfigBuilder b;
     auto r = b.set(key, sv({value}, "--flag-" + key));
     ASSERT_FALSE(r) << key << "=" << value;

@@ -189,8 +189,8 @@ TEST(LeafCertificates, LongNamesGoInACriticalSanOnly) {
 
 TEST(LeafCertificates, NamesNoCertificateCanHoldAreErrors) {
   auto certs = leaves(test_ca());
-  for (const char* bad : {"", "a b.example", "*.example.com", "exa mple", "a..b", "fe80::1%eth0", "[]", "x/y",
-                          "host\r\nInjected: 1"}) {
+  for (const char* bad :
+       {"", "a b.example", "*.example.com", "exa mple", "a..b", "fe80::1%eth0", "[]", "x/y", "host\r\nInjected: 1"}) {
     auto r = certs->context_for(bad);
     EXPECT_FALSE(r) << bad;
   }
@@ -254,6 +254,26 @@ TEST(LeafCertificates, ConcurrentCallersForANewHostShareOneMint) {
   }
 }
 
+TEST(LeafCertificates, ManyThreadsManyHostsStayWithinCapacity) {
+  auto ca = test_ca();
+  auto certs = leaves(ca, {.capacity = 16});
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        // Overlapping host sets: hits, misses, evictions and waits interleave.
+        const std::string host = "h" + std::to_string((i * 7 + t * 3) % 48) + ".test";
+        auto r = certs->context_for(host);
+        if (!r || verify(SSL_CTX_get0_certificate((*r)->native_handle()), *ca, host) != X509_V_OK) ++failures;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_LE(certs->size(), 16u);
+  EXPECT_GE(certs->mints(), 48u);
+}
+
 TEST(LeafCertificates, OneSharedKeyUnlessKeyPerHost) {
   auto ca = test_ca();
   auto shared = leaves(ca);
@@ -298,12 +318,12 @@ TEST(LeafCertificates, LeafCutShortByTheCaIsNotReMintedInALoop) {
 
 struct HandshakeResult {
   bool ok = false;
-  std::string alpn;          // what the client got
+  std::string alpn;  // what the client got
   unsigned long client_error = 0;
 };
 
-HandshakeResult handshake(boost::asio::ssl::context& server_ctx, const CertificateAuthority& ca, const std::string& host,
-                          std::vector<std::string> alpn, int client_max_version = 0) {
+HandshakeResult handshake(boost::asio::ssl::context& server_ctx, const CertificateAuthority& ca,
+                          const std::string& host, std::vector<std::string> alpn, int client_max_version = 0) {
   SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
   X509_STORE_add_cert(SSL_CTX_get_cert_store(cctx), ca.certificate());
   SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, nullptr);
