@@ -105,7 +105,7 @@ Expected<bool, std::string> read_file(const std::string& path, bool private_key,
     ::close(fd);
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
-    return fail(path + ": mode " + mode + " lets others read the CA key; make it private (chmod 600 " +
+    return fail(path + ": mode " + mode + " lets others read or change the CA key; make it private (chmod 600 " +
                 shell_quote(path) + ")");
   }
   char buf[4096];
