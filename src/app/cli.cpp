@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "app/ca_command.h"
 #include "app/check_command.h"
 #include "app/connect_command.h"
 #include "app/env_command.h"
@@ -52,6 +53,12 @@ const std::map<std::string_view, std::string_view>& flag_help() {
        "let auto answer with Basic (the password in cleartext) over an http:// upstream when Negotiate fails"},
       {"upstream.require_mutual_auth", "refuse a Negotiate success without the proxy's mutual-auth token"},
       {"upstream.ca", "CA bundle (PEM) to verify https:// upstream proxies (default: system trust)"},
+      {"interception.ca_dir", "interception CA directory (default $XDG_DATA_HOME/ferry/ca; made by 'ferry ca init')"},
+      {"interception.origin_ca", "CA bundle (PEM) to verify the origins of intercepted hosts (default: system trust)"},
+      {"interception.leaf_key_per_host", "a key per intercepted host instead of one shared leaf key"},
+      {"interception.leaf_cache_size", "leaf certificates kept, least recently used dropped first (default 1024)"},
+      {"interception.request_log", "JSON-lines log of intercepted requests, credentials redacted (mode 600)"},
+      {"interception.request_log_bodies", "with --request-log: also the first 8 KiB of each body"},
       {"routing.no_proxy", "bypass list with curl NO_PROXY semantics (suffix, *, IP, CIDR, :port)"},
       {"routing.no_proxy_exact", "bypass list matched exactly (host or host:port), checked first"},
   };
@@ -65,25 +72,38 @@ struct CommandOptions {
   std::vector<std::unique_ptr<std::vector<std::string>>> storage;
 };
 
-void add_setting_flags(CLI::App& cmd, CommandOptions& opts) {
-  cmd.add_option("--config", opts.config_file, "TOML configuration file (flags override it)")->option_text("FILE");
-  cmd.add_flag("--debug", opts.debug, "same as --log-level debug");
-  for (const auto& key : known_keys()) {
-    if (key.flag.empty()) continue;
-    auto it = flag_help().find(key.toml_key);
-    std::string help = it != flag_help().end() ? std::string(it->second) : "(not supported by this version yet)";
-    if (is_switch_key(key.toml_key)) {
-      opts.settings.emplace_back(&key, cmd.add_flag(std::string(key.flag))->description(help));
-      continue;
-    }
-    opts.storage.push_back(std::make_unique<std::vector<std::string>>());
-    auto* opt = cmd.add_option(std::string(key.flag), *opts.storage.back(), help)
-                    ->expected(1)
-                    ->allow_extra_args(false)
-                    ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-                    ->option_text("VALUE");
-    opts.settings.emplace_back(&key, opt);
+void add_setting_flag(CLI::App& cmd, CommandOptions& opts, const KnownKey& key) {
+  auto it = flag_help().find(key.toml_key);
+  std::string help = it != flag_help().end() ? std::string(it->second) : "(not supported by this version yet)";
+  if (is_switch_key(key.toml_key)) {
+    opts.settings.emplace_back(&key, cmd.add_flag(std::string(key.flag))->description(help));
+    return;
   }
+  opts.storage.push_back(std::make_unique<std::vector<std::string>>());
+  auto* opt = cmd.add_option(std::string(key.flag), *opts.storage.back(), help)
+                  ->expected(1)
+                  ->allow_extra_args(false)
+                  ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+                  ->option_text("VALUE");
+  opts.settings.emplace_back(&key, opt);
+}
+
+void add_config_flag(CLI::App& cmd, CommandOptions& opts) {
+  cmd.add_option("--config", opts.config_file, "TOML configuration file (flags override it)")->option_text("FILE");
+}
+
+void add_setting_flags(CLI::App& cmd, CommandOptions& opts) {
+  add_config_flag(cmd, opts);
+  cmd.add_flag("--debug", opts.debug, "same as --log-level debug");
+  for (const auto& key : known_keys())
+    if (!key.flag.empty()) add_setting_flag(cmd, opts, key);
+}
+
+// `ferry ca` reads only where the CA lives: --config's interception.ca_dir, or --ca-dir.
+void add_ca_flags(CLI::App& cmd, CommandOptions& opts) {
+  add_config_flag(cmd, opts);
+  for (const auto& key : known_keys())
+    if (key.toml_key == "interception.ca_dir") add_setting_flag(cmd, opts, key);
 }
 
 // Applies the file, then the flags given, so flags win.
@@ -159,12 +179,13 @@ int run_cli(int argc, char** argv) {
   auto* token = app.add_subcommand("token", "print one Negotiate header value (for --spn or the upstream's host)");
   add_setting_flags(*token, token_opts);
 
-  std::map<std::string, CLI::App*> pending;
-  for (const char* name : {"ca"}) {
-    auto* c = app.add_subcommand(name, "(not available in this version yet)");
-    c->allow_extras();
-    pending[name] = c;
-  }
+  CommandOptions ca_opts;
+  std::string ca_action;
+  auto* ca = app.add_subcommand("ca", "interception CA: init (make or keep), show, export (PEM), install-hint");
+  add_ca_flags(*ca, ca_opts);
+  ca->add_option("action", ca_action, "init, show, export or install-hint")
+      ->required()
+      ->check(CLI::IsMember(ca_actions()));
 
   std::reverse(args.begin(), args.end());  // CLI11 takes the vector reversed
   try {
@@ -195,12 +216,6 @@ int run_cli(int argc, char** argv) {
     std::cerr << "ferry: no such command '" << help_topic.front() << "'\n";
     return kUsageError;
   }
-  for (auto& [name, cmd] : pending) {
-    if (*cmd) {
-      std::cerr << "ferry " << name << ": not available in this version of ferry yet\n";
-      return kUsageError;
-    }
-  }
 
   auto run = [](CommandOptions& opts, const char* name, auto&& body) -> int {
     auto config = build_config(opts);
@@ -215,6 +230,7 @@ int run_cli(int argc, char** argv) {
   if (*env) return run(env_opts, "env", [&](const Config& c) { return run_env(c); });
   if (*check) return run(check_opts, "check", [&](const Config& c) { return run_check(c); });
   if (*token) return run(token_opts, "token", [&](const Config& c) { return run_token(c); });
+  if (*ca) return run(ca_opts, "ca", [&](const Config& c) { return run_ca(c, ca_action, process_env()); });
   if (*connect) return run(connect_opts, "connect", [&](const Config& c) { return run_connect(c, connect_target); });
   if (*tunnel) {
     if (tunnel_opts_listen_missing(tunnel_opts)) {

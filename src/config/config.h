@@ -27,6 +27,17 @@ struct PortList {
   std::string to_string() const;
 };
 
+// TLS interception (SPEC §7): where the CA lives, how leaves are made,
+// what trusts origins, the request log.
+struct InterceptionSettings {
+  std::string ca_dir;     // --ca-dir; empty: $XDG_DATA_HOME/ferry/ca (default_ca_dir)
+  std::string origin_ca;  // --origin-ca; empty: system trust
+  bool leaf_key_per_host = false;
+  size_t leaf_cache_size = 1024;
+  std::string request_log;  // --request-log FILE; empty: off
+  bool request_log_bodies = false;
+};
+
 struct Config {
   std::vector<HostPort> listen{HostPort{"127.0.0.1", 3128}};
   std::vector<IpPrefix> allow;  // filled with loopback defaults by finalize()
@@ -57,6 +68,7 @@ struct Config {
   // --require-mutual-auth: refuse a Negotiate success without a verified
   // mutual-auth token from the proxy (Squid never sends one).
   bool require_mutual_auth = false;
+  InterceptionSettings interception;
   std::string no_proxy;        // --no-proxy, raw list
   std::string no_proxy_exact;  // --no-proxy-exact, raw list
   bool no_proxy_set = false, no_proxy_exact_set = false;

@@ -54,6 +54,12 @@ const std::vector<KnownKey>& known_keys() {
       {"upstream.ca", "--upstream-ca", true},
       {"upstream.auth_allow_basic_fallback", "--auth-allow-basic-fallback", true},
       {"upstream.require_mutual_auth", "--require-mutual-auth", true},
+      {"interception.ca_dir", "--ca-dir", true},
+      {"interception.origin_ca", "--origin-ca", true},
+      {"interception.leaf_key_per_host", "--leaf-key-per-host", true},
+      {"interception.leaf_cache_size", "--leaf-cache-size", true},
+      {"interception.request_log", "--request-log", true},
+      {"interception.request_log_bodies", "--request-log-bodies", true},
       {"routing.no_proxy", "--no-proxy", true},
       {"routing.no_proxy_exact", "--no-proxy-exact", true},
       {"routing.pac", "--pac", false},
@@ -64,7 +70,8 @@ const std::vector<KnownKey>& known_keys() {
 }
 
 bool is_switch_key(std::string_view toml_key) {
-  return toml_key == "upstream.auth_allow_basic_fallback" || toml_key == "upstream.require_mutual_auth";
+  return toml_key == "upstream.auth_allow_basic_fallback" || toml_key == "upstream.require_mutual_auth" ||
+         toml_key == "interception.leaf_key_per_host" || toml_key == "interception.request_log_bodies";
 }
 
 namespace {
@@ -97,6 +104,33 @@ std::vector<std::string> flatten(const SettingValue& v) {
 }
 
 }  // namespace
+
+Expected<bool> ConfigBuilder::set_interception(std::string_view key, const SettingValue& v) {
+  auto& c = config_.interception;
+  auto s = single(v);
+  if (key == "interception.leaf_key_per_host" || key == "interception.request_log_bodies") {
+    if (s != "true" && s != "false") return bad(v, "must be true or false");
+    (key == "interception.leaf_key_per_host" ? c.leaf_key_per_host : c.request_log_bodies) = *s == "true";
+    return true;
+  }
+  if (key == "interception.leaf_cache_size") {
+    uint64_t n = 0;
+    if (!s || s->empty()) return bad(v, "expects a number");
+    auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), n);
+    if (ec != std::errc() || end != s->data() + s->size()) return bad(v, "'" + *s + "' is not a number");
+    if (n < 1 || n > 1'000'000) return bad(v, "must be between 1 and 1000000");
+    c.leaf_cache_size = size_t(n);
+    return true;
+  }
+  std::string* slot = key == "interception.ca_dir"        ? &c.ca_dir
+                      : key == "interception.origin_ca"   ? &c.origin_ca
+                      : key == "interception.request_log" ? &c.request_log
+                                                          : nullptr;
+  if (!slot) return bad(v, "unknown setting");
+  if (!s || s->empty()) return bad(v, "expects one non-empty value");
+  *slot = *s;
+  return true;
+}
 
 Expected<bool> ConfigBuilder::set(std::string_view key, const SettingValue& v) {
   auto& c = config_;
@@ -228,6 +262,7 @@ Expected<bool> ConfigBuilder::set(std::string_view key, const SettingValue& v) {
     *slot = *s;
     return true;
   }
+  if (key.starts_with("interception.")) return set_interception(key, v);
   if (is_switch_key(key)) {
     auto s = single(v);
     if (s != "true" && s != "false") return bad(v, "must be true or false");

@@ -35,6 +35,8 @@ class ConfigBuilder {
   void set_env(SecretValue::EnvLookup env) { env_ = std::move(env); }
 
  private:
+  Expected<bool> set_interception(std::string_view key, const SettingValue& value);
+
   Config config_;
   SecretValue::EnvLookup env_ = [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());

@@ -1,5 +1,7 @@
 #include "net/tls_context.h"
 
+#include <openssl/err.h>
+
 namespace ferry {
 
 namespace {
@@ -43,6 +45,18 @@ Expected<std::unique_ptr<TlsServerContext>, std::string> TlsServerContext::from_
   if (ec) return Unexpected{std::string("cannot load the private key: ") + ec.message()};
   if (SSL_CTX_check_private_key(ctx->ctx_.native_handle()) != 1)
     return Unexpected{std::string("the private key does not match the certificate")};
+  return ctx;
+}
+
+Expected<std::unique_ptr<TlsServerContext>, std::string> TlsServerContext::from_certificate(X509* leaf, X509* issuer,
+                                                                                            EVP_PKEY* key) {
+  std::unique_ptr<TlsServerContext> ctx(new TlsServerContext());
+  SSL_CTX* native = ctx->ctx_.native_handle();
+  if (SSL_CTX_use_certificate(native, leaf) != 1 || (issuer && SSL_CTX_add1_chain_cert(native, issuer) != 1) ||
+      SSL_CTX_use_PrivateKey(native, key) != 1) {
+    ERR_clear_error();
+    return Unexpected{std::string("cannot load the certificate and key")};
+  }
   return ctx;
 }
 

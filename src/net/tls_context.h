@@ -30,6 +30,10 @@ class TlsServerContext {
   // PEM text: the leaf first, then any intermediates; an unencrypted key.
   static Expected<std::unique_ptr<TlsServerContext>, std::string> from_pem(std::string_view cert_chain,
                                                                            std::string_view key);
+  // A leaf, the certificate that issued it (sent as the chain; may be
+  // null) and the leaf's key, as OpenSSL objects (each up-referenced).
+  static Expected<std::unique_ptr<TlsServerContext>, std::string> from_certificate(X509* leaf, X509* issuer,
+                                                                                   EVP_PKEY* key);
   boost::asio::ssl::context& native() { return ctx_; }
 
  private:

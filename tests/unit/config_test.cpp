@@ -222,6 +222,12 @@ TEST(KnownKeys, EveryImplementedKeyIsSettable) {
                                                         {"upstream.user", "bob"},
                                                         {"upstream.password_file", "/etc/ferry/pw"},
                                                         {"upstream.ca", "/etc/ferry/ca.pem"},
+                                                        {"interception.ca_dir", "/var/lib/ferry/ca"},
+                                                        {"interception.origin_ca", "/etc/ferry/origins.pem"},
+                                                        {"interception.leaf_key_per_host", "true"},
+                                                        {"interception.leaf_cache_size", "16"},
+                                                        {"interception.request_log", "/var/log/ferry.jsonl"},
+                                                        {"interception.request_log_bodies", "false"},
                                                         {"routing.no_proxy", ".corp.com"},
                                                         {"routing.no_proxy_exact", "github.com"},
                                                         {"upstream.spn", "HTTP@proxy.corp"},
@@ -301,6 +307,55 @@ TEST(LoadToml, AuthSwitchesTakeBooleans) {
   auto r2 = b2.load_toml(bad.path());
   ASSERT_FALSE(r2);
   EXPECT_THAT(r2.error(), HasSubstr("true or false"));
+}
+
+TEST(LoadToml, InterceptionTable) {
+  TempToml f(
+      "[interception]\n"
+      "ca_dir = \"/srv/ferry/ca\"\n"
+      "origin_ca = \"/srv/ferry/origins.pem\"\n"
+      "leaf_key_per_host = true\n"
+      "leaf_cache_size = 5000\n"
+      "request_log = \"/srv/ferry/requests.jsonl\"\n"
+      "request_log_bodies = true\n");
+  ConfigBuilder b;
+  auto r = b.load_toml(f.path());
+  ASSERT_TRUE(r) << r.error();
+  const auto& i = b.config().interception;
+  EXPECT_EQ(i.ca_dir, "/srv/ferry/ca");
+  EXPECT_EQ(i.origin_ca, "/srv/ferry/origins.pem");
+  EXPECT_TRUE(i.leaf_key_per_host);
+  EXPECT_EQ(i.leaf_cache_size, 5000u);
+  EXPECT_EQ(i.request_log, "/srv/ferry/requests.jsonl");
+  EXPECT_TRUE(i.request_log_bodies);
+
+  const InterceptionSettings defaults;
+  EXPECT_EQ(defaults.ca_dir, "") << "empty: default_ca_dir decides";
+  EXPECT_EQ(defaults.leaf_cache_size, 1024u);
+  EXPECT_FALSE(defaults.leaf_key_per_host);
+  EXPECT_FALSE(defaults.request_log_bodies);
+
+  TempToml bad("[interception]\nleaf_cache_size = 0\n");
+  ConfigBuilder b2;
+  auto r2 = b2.load_toml(bad.path());
+  ASSERT_FALSE(r2);
+  EXPECT_THAT(r2.error(), HasSubstr(":2 (interception.leaf_cache_size)"));
+}
+
+TEST(ConfigSet, InterceptionRejects) {
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{{"interception.leaf_cache_size", "0"},
+                                                                            {"interception.leaf_cache_size", "many"},
+                                                                            {"interception.leaf_cache_size", "-1"},
+                                                                            {"interception.ca_dir", ""},
+                                                                            {"interception.origin_ca", ""},
+                                                                            {"interception.leaf_key_per_host", "yes"},
+                                                                            {"interception.request_log_bodies", "1"},
+                                                                            {"interception.no_such", "x"}}) {
+    ConfigBuilder b;
+    auto r = b.set(key, sv({value}, "--flag-" + key));
+    ASSERT_FALSE(r) << key << "=" << value;
+    EXPECT_THAT(r.error(), HasSubstr("--flag-" + key));
+  }
 }
 
 TEST(LoadToml, EmptyFileIsFine) {

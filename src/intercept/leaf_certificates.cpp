@@ -1,0 +1,242 @@
+#include "intercept/leaf_certificates.h"
+
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <cstring>
+
+#include "base/host_port.h"
+
+namespace ferry {
+
+namespace {
+
+constexpr auto kBackdate = std::chrono::hours(1);
+constexpr auto kRenewBefore = std::chrono::hours(24);
+constexpr size_t kMaxCommonName = 64;  // RFC 5280 ub-common-name
+
+struct LeafHost {
+  std::string name;  // lower case; an IP literal in canonical form, without brackets
+  bool is_ip = false;
+};
+
+bool valid_dns_name(std::string_view h) {
+  if (h.empty() || h.size() > 253) return false;
+  size_t label = 0;
+  for (char c : h) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok || ++label > 63) return false;
+  }
+  return label > 0;
+}
+
+Expected<LeafHost, std::string> leaf_host(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string h = to_lower(host);
+  boost::system::error_code ec;
+  auto addr = boost::asio::ip::make_address(h, ec);
+  if (!ec) {
+    if (addr.is_v6() && addr.to_v6().scope_id() != 0)
+      return fail("no certificate can name the scoped IPv6 address " + h);
+    return LeafHost{addr.to_string(), true};
+  }
+  if (!h.empty() && h.back() == '.') h.pop_back();  // the absolute form names the same host
+  if (!valid_dns_name(h)) return fail("'" + h + "' is not a host name a certificate can hold");
+  return LeafHost{std::move(h), false};
+}
+
+// subjectAltName with one DNS name or IP address, built with the typed API
+// (no config-string parsing of a client-chosen name).
+bool add_subject_alt_name(X509* cert, const LeafHost& host, bool critical) {
+  GENERAL_NAMES* names = sk_GENERAL_NAME_new_null();
+  GENERAL_NAME* name = GENERAL_NAME_new();
+  bool ok = names && name;
+  if (ok && host.is_ip) {
+    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.name.c_str());
+    ok = ip != nullptr;
+    if (ok) GENERAL_NAME_set0_value(name, GEN_IPADD, ip);
+  } else if (ok) {
+    ASN1_IA5STRING* dns = ASN1_IA5STRING_new();
+    ok = dns && ASN1_STRING_set(dns, host.name.data(), int(host.name.size())) == 1;
+    if (dns) GENERAL_NAME_set0_value(name, GEN_DNS, dns);
+  }
+  if (ok) {
+    ok = sk_GENERAL_NAME_push(names, name) > 0;
+    if (ok) name = nullptr;  // owned by names now
+  }
+  ok = ok && X509_add1_ext_i2d(cert, NID_subject_alt_name, names, critical ? 1 : 0, X509V3_ADD_DEFAULT) == 1;
+  GENERAL_NAME_free(name);
+  GENERAL_NAMES_free(names);
+  return ok;
+}
+
+}  // namespace
+
+int select_http11_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+                       unsigned int in_len, void*) {
+  static constexpr unsigned char kHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
+  for (unsigned i = 0; i < in_len;) {
+    const unsigned len = in[i];
+    if (i + 1 + len > in_len) break;
+    if (len == sizeof kHttp11 && std::memcmp(in + i + 1, kHttp11, len) == 0) {
+      *out = in + i + 1;
+      *out_len = static_cast<unsigned char>(len);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    i += 1 + len;
+  }
+  // Only HTTP/1.1 is spoken inside the tunnel; OpenSSL turns this into a
+  // no_application_protocol alert, so an h2-only client learns why.
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+Expected<std::unique_ptr<LeafCertificates>, std::string> LeafCertificates::create(
+    std::shared_ptr<const CertificateAuthority> ca, Options options) {
+  if (!ca) return fail("leaf certificates need a CA");
+  if (options.capacity < 1) return fail("the leaf certificate cache needs room for at least one host");
+  if (options.validity <= std::chrono::seconds(0)) return fail("leaf certificates need a positive validity");
+  EvpPkeyPtr key;
+  if (!options.key_per_host) {
+    key = make_p256_key();
+    if (!key) return fail("cannot make the leaf key: " + openssl_error("unknown OpenSSL error"));
+  }
+  return std::unique_ptr<LeafCertificates>(new LeafCertificates(std::move(ca), std::move(options), std::move(key)));
+}
+
+LeafCertificates::LeafCertificates(std::shared_ptr<const CertificateAuthority> ca, Options options,
+                                   EvpPkeyPtr shared_key)
+    : ca_(std::move(ca)), options_(std::move(options)), shared_key_(std::move(shared_key)),
+      shared_public_(shared_key_ ? p256_public_key(shared_key_.get()) : nullptr), ca_not_after_(ca_->not_after_time()) {
+}
+
+SystemClock::time_point LeafCertificates::now() const { return options_.clock ? options_.clock() : SystemClock::now(); }
+
+size_t LeafCertificates::size() const {
+  std::lock_guard lock(mu_);
+  return lru_.size();
+}
+
+uint64_t LeafCertificates::mints() const {
+  std::lock_guard lock(mu_);
+  return mints_;
+}
+
+bool LeafCertificates::needs_mint(const Entry& e, SystemClock::time_point now) const {
+  const auto margin = std::min<SystemClock::duration>(kRenewBefore, options_.validity / 2);
+  if (now + margin < e.not_after) return false;
+  // A leaf cut short by the CA's own end would come out the same.
+  return e.not_after < ca_not_after_;
+}
+
+Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::context_for(
+    std::string_view raw_host) {
+  auto host = leaf_host(raw_host);
+  if (!host) return fail(host.error());
+  const std::string& name = host->name;
+
+  std::unique_lock lock(mu_);
+  SystemClock::time_point t;
+  for (;;) {
+    t = now();
+    auto it = entries_.find(name);
+    if (it == entries_.end()) {
+      entries_[name].minting = true;
+      break;
+    }
+    Entry& e = it->second;
+    if (e.context && (e.minting || !needs_mint(e, t))) {
+      // Fresh, or old but still valid while another caller re-mints it.
+      lru_.splice(lru_.begin(), lru_, e.lru);
+      return e.context;
+    }
+    if (e.context) {
+      e.minting = true;
+      break;
+    }
+    minted_.wait(lock);  // the first mint for this host runs elsewhere
+  }
+  lock.unlock();
+  SystemClock::time_point not_after;
+  auto made = mint(name, host->is_ip, t, not_after);
+  lock.lock();
+  if (made) {
+    store(name, *made, not_after);
+  } else if (auto it = entries_.find(name); it != entries_.end()) {
+    if (it->second.context) it->second.minting = false;  // keep the old leaf
+    else entries_.erase(it);                             // a waiter tries again
+  }
+  minted_.notify_all();
+  return made;
+}
+
+void LeafCertificates::store(const std::string& host, std::shared_ptr<boost::asio::ssl::context> context,
+                             SystemClock::time_point not_after) {
+  ++mints_;
+  // The entry may have been evicted while this re-mint ran; then it comes back.
+  Entry& e = entries_[host];
+  if (e.context) {
+    lru_.splice(lru_.begin(), lru_, e.lru);
+  } else {
+    lru_.push_front(host);
+    e.lru = lru_.begin();
+  }
+  e.context = std::move(context);
+  e.not_after = not_after;
+  e.minting = false;
+  // Hosts whose first mint runs are not in lru_, so never evicted; an
+  // evicted context lives on in the sessions that hold it.
+  while (lru_.size() > options_.capacity) {
+    entries_.erase(lru_.back());
+    lru_.pop_back();
+  }
+}
+
+Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::mint(
+    const std::string& host, bool is_ip, SystemClock::time_point now, SystemClock::time_point& not_after) const {
+  EvpPkeyPtr own_key, own_public;
+  EVP_PKEY* key = shared_key_.get();
+  EVP_PKEY* pub = shared_public_.get();
+  if (options_.key_per_host) {
+    own_key = make_p256_key();
+    key = own_key.get();
+    own_public = key ? p256_public_key(key) : nullptr;
+    pub = own_public.get();
+  }
+  if (!pub) pub = key;
+  X509Ptr cert(X509_new());
+  if (!key || !cert) return fail("cannot mint a certificate for " + host + ": " + openssl_error("out of memory"));
+  X509* x = cert.get();
+  X509* ca = ca_->certificate();
+  // Never past the CA's own end: a chain is only as valid as its shortest link.
+  not_after = std::min<SystemClock::time_point>(now + options_.validity, ca_not_after_);
+  // Names longer than a CN can hold go in the SAN alone, which is then
+  // critical (RFC 5280 4.2.1.6: an empty subject).
+  const bool with_cn = host.size() <= kMaxCommonName;
+  const bool ok =
+      X509_set_version(x, X509_VERSION_3) == 1 && set_random_serial(x) && set_validity(x, now - kBackdate, not_after) &&
+      X509_set_issuer_name(x, X509_get_subject_name(ca)) == 1 &&
+      (!with_cn || X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                                              reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0) == 1) &&
+      X509_set_pubkey(x, pub) == 1 && add_extension(x, ca, NID_basic_constraints, "critical,CA:FALSE") &&
+      add_extension(x, ca, NID_key_usage, "critical,digitalSignature") &&
+      add_extension(x, ca, NID_ext_key_usage, "serverAuth") &&
+      add_extension(x, ca, NID_subject_key_identifier, "hash") &&
+      add_extension(x, ca, NID_authority_key_identifier,
+                    X509_get0_subject_key_id(ca) ? "keyid:always" : "issuer:always") &&
+      add_subject_alt_name(x, LeafHost{host, is_ip}, !with_cn) && X509_sign(x, ca_->key(), EVP_sha256()) > 0;
+  if (!ok) return fail("cannot mint a certificate for " + host + ": " + openssl_error("unknown OpenSSL error"));
+  auto context = TlsServerContext::from_certificate(x, ca, key);
+  if (!context) return fail("cannot mint a certificate for " + host + ": " + context.error());
+  SSL_CTX_set_alpn_select_cb((*context)->native().native_handle(), select_http11_alpn, nullptr);
+  // The asio context, kept alive by its TlsServerContext (aliasing).
+  std::shared_ptr<TlsServerContext> owner(std::move(*context));
+  return std::shared_ptr<boost::asio::ssl::context>(owner, &owner->native());
+}
+
+}  // namespace ferry
