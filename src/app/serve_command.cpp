@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "routing/route_table.h"
+#include "server/interception_setup.h"
 #include "server/proxy_server.h"
 #include "upstream/upstream_runtime.h"
 
@@ -47,8 +48,13 @@ int run_serve(const Config& config) {
   }
   const uint64_t fd_limit = raise_fd_limit();
   EventLog log(config.log_format, config.log_level);
+  auto interception = build_interception(config, process_env(), log);
+  if (!interception) {
+    std::cerr << "ferry: " << interception.error() << "\n";
+    return 2;
+  }
   for (const auto& w : (*upstreams)->warnings) log.log(LogLevel::warn, "env_proxy_ignored", {{"details", w}});
-  ProxyServer server(config, log, **upstreams);
+  ProxyServer server(config, log, **upstreams, interception->get());
   // Locals die in reverse order: `upstreams`, declared first, outlives the
   // server and its io_contexts, so its GSSAPI pool used to be joined after
   // them. A call still running then ends by handing its result to the

@@ -14,8 +14,24 @@ struct Relay {
   ByteStream& dst;
   bool chunk_output;
   Deadline& deadline;
+  StreamSubstituter* transform;
+  std::string transformed{};
 
+  // Passes body bytes on, through the transform when there is one (which
+  // may hold back a tail that could begin a match).
   awaitable<std::optional<BodyRelayError>> write(std::string_view data) {
+    if (!transform) {
+      auto e = co_await emit(data);
+      co_return e;
+    }
+    transformed.clear();
+    transform->feed(data, transformed);
+    auto e = co_await emit(transformed);
+    co_return e;
+  }
+
+  awaitable<std::optional<BodyRelayError>> emit(std::string_view data) {
+    if (data.empty()) co_return std::nullopt;  // an empty chunk would end the body
     error_code ec;
     if (chunk_output) {
       auto header = http::chunk_header(data.size());
@@ -30,6 +46,11 @@ struct Relay {
   }
 
   awaitable<std::optional<BodyRelayError>> finish() {
+    if (transform) {
+      transformed.clear();
+      transform->finish(transformed);
+      if (auto e = co_await emit(transformed)) co_return e;
+    }
     if (!chunk_output) co_return std::nullopt;
     error_code ec;
     co_await dst.write(asio::buffer(http::kLastChunk), ec);
@@ -64,7 +85,7 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
     Deadline& d;
     ~DisarmOnExit() { d.disarm(); }
   } disarm_on_exit{deadline};
-  Relay r{src, src_buf, dst, spec.chunk_output, deadline};
+  Relay r{src, src_buf, dst, spec.chunk_output, deadline, spec.transform};
   bool eof = false, truncated = false;
   switch (spec.kind) {
     case BodyKind::none: break;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "http/message_framing.h"
+#include "intercept/stream_substituter.h"
 #include "net/read_buffer.h"
 #include "server/deadline.h"
 
@@ -22,6 +23,10 @@ struct BodySpec {
   http::BodyKind kind = http::BodyKind::none;
   uint64_t length = 0;        // content_length
   bool chunk_output = false;  // re-encode as chunked towards the destination
+  // Rewrites the bytes on their way (inject rules' substitution, response
+  // scrubbing); a transform that changes lengths needs chunk_output (or a
+  // close-delimited destination).
+  StreamSubstituter* transform = nullptr;
 };
 
 // `deadline` is re-armed with `idle` before each wait and extended on progress.

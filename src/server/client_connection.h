@@ -84,6 +84,7 @@ struct RequestOutcome {
   std::string error;             // RFC 9209 type, empty on success
   std::string detail;            // for the log
   std::string route = "direct";  // "direct" or the upstream's redacted URL
+  std::string injected;          // names of the fields inject rules set (never values)
   bool keep_alive = false;
   uint64_t upstream_bytes_sent = 0;
   uint64_t upstream_bytes_received = 0;

@@ -73,7 +73,8 @@ void log_request(ClientConnection& conn, const LoggedRequest& req, const Request
            {"bytes_to_client", conn.client.bytes_out - req.out_before},
            {"duration_ms", ms},
            {"error", out.error},
-           {"details", out.detail}});
+           {"details", out.detail},
+           {"injected", out.injected}});
 }
 
 // Answers a request ferry refuses before dispatch; the connection closes.

@@ -41,7 +41,8 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   // is relayed untouched below.
   if (conn.ctx.certificates && !conn.config().inject.empty()) {
     if (auto rules = matching_rules(conn.config().inject, target->host, target->port); !rules.empty()) {
-      out = co_await intercept_tunnel(conn, InterceptScope{*target, std::move(rules)});
+      InterceptScope scope{*target, std::move(rules)};  // a named local: see the GCC 12 note above
+      out = co_await intercept_tunnel(conn, std::move(scope));
       co_return out;
     }
   }

@@ -5,6 +5,7 @@
 #include "http/header_rewrite.h"
 #include "server/hop_acquirer.h"
 #include "server/origin_exchange.h"
+#include "server/request_injection.h"
 #include "server/response_relay.h"
 #include "server/worker.h"
 #include "upstream/proxy_auth_exchange.h"
@@ -73,6 +74,31 @@ Renderings render(const ServerContext& ctx, const http::RequestHead& head, const
   return r;
 }
 
+// Renderings that carry injected credentials are wiped however the request
+// ends (as the head on the wire is).
+struct WipedRenderings {
+  Renderings& r;
+  bool wipe;
+  ~WipedRenderings() {
+    if (!wipe) return;
+    for (auto* s : {&r.origin_form, &r.absolute_url, &r.absolute_form, &r.ntlm_probe, &r.bodiless})
+      auth::cleanse_string(*s);
+  }
+};
+
+// Applies the request's inject rules to every head it can go out as; the
+// names of the fields set, for the log.
+Expected<std::string, ProxyError> inject(Renderings& r, const RequestInjection& injection) {
+  for (auto* s : {&r.origin_form, &r.absolute_form, &r.ntlm_probe, &r.bodiless}) {
+    if (s->empty()) continue;
+    auto applied = injection.apply(*s);
+    if (!applied) return Unexpected{ProxyError{ProxyErrc::proxy_configuration_error, applied.error()}};
+  }
+  // The URL Digest authenticates with is the target sent.
+  if (!r.absolute_url.empty()) r.absolute_url = StreamSubstituter::replace_all(r.absolute_url, injection.body_substitutions());
+  return injection.field_names();
+}
+
 struct Forwarding {
   ClientConnection& conn;
   ServerContext& ctx;
@@ -82,6 +108,7 @@ struct Forwarding {
   const int client_minor;
   RequestOutcome out;
   ReadBuffer origin_buf;
+  std::shared_ptr<const RequestInjection> injection;
 
   // An error ferry answers (no response byte reached the client yet),
   // recorded here and answered in one place by forward_http.
@@ -168,7 +195,28 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   const UpstreamContext& upstream = conn.snapshot->upstream_for(conn.scope);
   HopAcquirer hops(upstream, conn.worker.pool(), plan_request_hops(upstream, *proxies, target.authority, target.tls),
                    target.authority, target.tls);
-  const Renderings heads = render(ctx, head, info, target, host_header, hops);
+  // Inject rules (SPEC §7): a body substitution that changes lengths sends
+  // the body chunked (the new length is known only at its end).
+  std::optional<StreamSubstituter> body_transform;
+  http::RequestInfo sent = info;
+  if (f.injection && client_body) {
+    if (auto pairs = f.injection->body_substitutions(); !pairs.empty()) {
+      body_transform.emplace(std::move(pairs));
+      if (!body_transform->length_preserving()) sent.body = BodyKind::chunked;
+    }
+  }
+  Renderings heads = render(ctx, head, sent, target, host_header, hops);
+  WipedRenderings wipe_heads{heads, f.injection != nullptr};
+  if (f.injection) {
+    auto injected = inject(heads, *f.injection);
+    if (!injected) {
+      AcquiredHop none;
+      ProxyError err = std::move(injected.error());
+      f.fail(none, std::move(err), client_body);
+      co_return;
+    }
+    f.out.injected = std::move(*injected);
+  }
   // From here on `head` views may dangle: the body relay reuses the buffer.
   conn.buf.consume(head.size);
 
@@ -177,7 +225,8 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   const bool resendable = safe_method(f.method) && !client_body;
   const auto max_idle =
       resendable ? OriginPool::Clock::duration::max() : OriginPool::Clock::duration(OriginPool::kFreshIdle);
-  const BodySpec client_body_spec{info.body, info.content_length, info.body == BodyKind::chunked};
+  const BodySpec client_body_spec{info.body, info.content_length, sent.body == BodyKind::chunked,
+                                  body_transform ? &*body_transform : nullptr};
 
   AcquiredHop hop;
   std::optional<ProxyAuthExchange> auth;  // for the forward proxy of `hop`
@@ -435,12 +484,13 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
 }  // namespace
 
 awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::RequestHead& head,
-                                       const http::RequestInfo& info, const http::AbsoluteTarget& target) {
+                                       const http::RequestInfo& info, const http::AbsoluteTarget& target,
+                                       std::shared_ptr<const RequestInjection> injection) {
   // Response bodies are read in 64 KiB steps: a quarter of the system calls
   // of 16 KiB for large downloads. The buffer is freed with the request.
   Forwarding f{
       conn,         conn.ctx, info, target, std::string(head.method), head.version_minor, {}, ReadBuffer(64 * 1024),
-      std::nullopt, false};
+      std::move(injection), std::nullopt, false};
   co_await forward(f, head);
   if (!f.error) co_return f.out;
   ProxyError err = std::move(*f.error);

@@ -1,5 +1,7 @@
 #include "server/proxy_server.h"
 
+#include "server/interception_setup.h"
+
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -67,8 +69,13 @@ uint64_t raise_fd_limit() {
   return rl.rlim_cur;
 }
 
-ProxyServer::ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams)
+ProxyServer::ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams,
+                         InterceptionRuntime* interception)
     : config_(config), log_(log), ctx_(std::make_shared<const Config>(config), log, http::Via::random(), upstreams) {
+  if (interception) {
+    ctx_.certificates = interception->certificates.get();
+    ctx_.request_log = interception->request_log.get();
+  }
   // Read once at start: an address gained later (DHCP) is not recognised.
   ctx_.filter.set_host_addresses(host_interface_addresses());
   unsigned n = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());

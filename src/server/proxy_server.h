@@ -8,10 +8,13 @@
 namespace ferry {
 
 class Worker;
+struct InterceptionRuntime;
 
 class ProxyServer {
  public:
-  ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams);
+  // `interception`: null when no inject rule exists.
+  ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams,
+              InterceptionRuntime* interception = nullptr);
   ~ProxyServer();
 
   // Binds every listener; on failure returns a message naming the address.

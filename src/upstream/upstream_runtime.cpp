@@ -119,6 +119,11 @@ Expected<std::unique_ptr<UpstreamRuntime>> build_upstream_runtime(const Config& 
   } else {
     rt->proxy_tls = std::make_unique<TlsClientContext>();
   }
+  if (!config.interception.origin_ca.empty()) {
+    auto ctx = TlsClientContext::with_ca_file(config.interception.origin_ca);
+    if (!ctx) return fail("--origin-ca " + config.interception.origin_ca + ": " + ctx.error());
+    rt->origin_tls = std::move(*ctx);
+  }
   return rt;
 }
 

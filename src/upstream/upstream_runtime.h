@@ -18,6 +18,9 @@ struct UpstreamRuntime {
   AuthRegistry auth;
   UpstreamHealth health;
   std::unique_ptr<TlsClientContext> proxy_tls;
+  // --origin-ca: trust for the origins ferry itself speaks TLS to (intercepted
+  // hosts, https:// absolute-form URLs); null: system trust.
+  std::unique_ptr<TlsClientContext> origin_tls;
   std::shared_ptr<auth::GssMechanism> negotiate;  // null when Negotiate is off
   BlockingPool blocking;                          // for GSSAPI calls (a slow KDC ties one up)
   std::vector<std::string> warnings;              // for the log: env proxies ignored, ...

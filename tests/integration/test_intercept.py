@@ -140,7 +140,7 @@ origin_ca = "{cls.test_ca.ca_cert}"
 
     def test_openssl_s_client_sees_ferry_leaf_for_rule_hosts(self):
         req = f"GET /s HTTP/1.1\r\nHost: origin.test:{self.echo.port}\r\nConnection: close\r\n\r\n".encode()
-        r = run_s_client(self.echo.port, "origin.test", self.proxy, self.ferry_ca, request=req)
+        r = run_s_client(self.echo.port, "origin.test", self.proxy, self.ferry_ca, host="origin.test", request=req)
         self.assertEqual(r.info["verify_code"], 0, r)
         self.assertNotEqual(r.info["peer_cert_sha256"], cert_sha256(self.echo.cert))
         self.assertEqual(r.status, 200, r)
@@ -158,7 +158,7 @@ origin_ca = "{cls.test_ca.ca_cert}"
     # -- what is not intercepted stays end to end ----------------------------
     def test_hosts_without_rules_stay_end_to_end(self):
         # origin2.test has no rule: the tunnel is relayed, the client sees the origin's own certificate.
-        r = run_s_client(self.echo.port, "origin2.test", self.proxy, self.test_ca.ca_cert)
+        r = run_s_client(self.echo.port, "origin2.test", self.proxy, self.test_ca.ca_cert, host="origin2.test")
         self.assertEqual(r.info["verify_code"], 0, r)
         self.assertEqual(r.info["peer_cert_sha256"], cert_sha256(self.echo.cert))
 
@@ -207,7 +207,7 @@ origin_ca = "{cls.test_ca.ca_cert}"
 
     # -- certificates --------------------------------------------------------
     def test_concurrent_first_connects_mint_once(self):
-        host = "c7.origin.test"
+        host = "h7.origin.test"
         results = []
 
         def one():
