@@ -1,8 +1,8 @@
 """TLS interception composed with the upstream features (SPEC §3 and §7,
 issue 8 items 4 and 7): the origin leg of an intercepted tunnel follows the
-route, so it goes through Squid with Basic, Digest, NTLM and over an
-https:// Squid, through Squid with Negotiate (a small MIT KDC bed of its
-own), through SOCKS5 (microsocks with user/password, dante) with socks5h,
+route, so it goes through Squid with Basic and Digest and over an
+https:// Squid, through Squid with Negotiate and Apache with real NTLM (a
+small MIT KDC bed of its own), through SOCKS5 (microsocks with user/password, dante) with socks5h,
 and fails over like any other request. Also: the bounded leaf-certificate
 cache with thousands of distinct hosts (mints and RSS), WebSocket/Upgrade
 inside an intercepted tunnel, and a `${exec:...}` credential that is re-run
@@ -28,8 +28,8 @@ from harness import CURL, TEST_HOSTS, SockReader, TestCA, clean_env, field, free
 from kerberos_bed import GssApache, Kdc, NegotiateSquid
 from origins import TlsEchoOrigin, tls_connect
 from test_intercept import make_ca, write
-from upstreams import (PASSWORD, SOCKS_PASSWORD, SOCKS_USER, USER, Dante, Microsocks, UpstreamTestCase, _read,
-                       proxy_url)
+from upstreams import (PASSWORD, SOCKS_PASSWORD, SOCKS_USER, USER, WRONG_PASSWORD, Dante, Microsocks,
+                       UpstreamTestCase, _read, proxy_url)
 
 SECRET = "s3cr3t-ghp-Up5tr3amZ9kX2vN7mW4pLq"
 ORIGIN = "origin.test"
@@ -142,6 +142,16 @@ value = "Bearer ${{env:FERRY_TEST_TOKEN}}"
         """The origin's records of the requests that carried `X-Mark: mark`."""
         return [j for j in list(self.echo.requests) if field(j["headers"], "X-Mark") == mark]
 
+    def raw_intercepted(self, ferry):
+        """A TLS connection to the origin through ferry's interception (a
+        RawConn); everything it receives is checked for the secret."""
+        c = tls_connect(self.echo.port, ORIGIN, self.ferry_ca, proxy_port=ferry.port)
+        self.addCleanup(c.close)
+        received = bytearray()
+        c.reader.record = received.extend
+        self.note_output("raw client", lambda: bytes(received).decode("latin-1"))
+        return c
+
     def assertInjectedThrough(self, ferry, route, n=2):
         """n POSTs over one client connection: each answered with PAYLOAD by the
         origin, which got the injected Authorization over TLS with SNI
@@ -158,6 +168,8 @@ value = "Bearer ${{env:FERRY_TEST_TOKEN}}"
                              [n for n, _ in j["headers"]])
             self.assertEqual(j["sni"], ORIGIN)
             self.assertEqual(j["body_length"], len(PAYLOAD))
+        self.assertEqual(len({j["connection_id"] for j in records}), 1,
+                         "keep-alive on the origin leg: one origin connection through the route")
         target = self.echo.url("/echo-body", ORIGIN)
         events = self.wait_events(ferry, n, "request", pred=lambda e: e.get("target") == target)
         self.assertEqual([(e["status"], e["route"], e["injected"]) for e in events], [(200, route, "Authorization")] * n,
@@ -180,13 +192,11 @@ value = "Bearer ${{env:FERRY_TEST_TOKEN}}"
 
 class InterceptThroughUpstreamsTest(InterceptingCase):
 
-    # -- Squid: Basic, Digest, NTLM, https:// ---------------------------------
+    # -- Squid: Basic, Digest, https:// (NTLM: InterceptThroughKerberosBedTest) --
     def test_squid_basic_userinfo(self):
         sq = self.note_squid(self.squid(auth="basic", connect_ports=(self.echo.port,)))
         f = self.serve_intercepting("--upstream", sq.url(creds=(USER, PASSWORD)))
-        records = self.assertInjectedThrough(f, sq.url())
-        self.assertEqual(records[0]["connection_id"], records[1]["connection_id"],
-                         "the origin connection through Squid is reused for the second request")
+        self.assertInjectedThrough(f, sq.url())
         self.assertTunnelled(f, sq, USER)
 
     def test_squid_basic_user_and_password_file(self):
@@ -208,6 +218,20 @@ class InterceptThroughUpstreamsTest(InterceptingCase):
                                     self.test_ca.ca_cert)
         self.assertInjectedThrough(f, sq.url())
         self.assertTunnelled(f, sq, USER)
+
+    def test_squid_wrong_password_is_407_inside_the_tunnel(self):
+        # The upstream's refusal is answered inside the intercepted TLS, as it
+        # would be to a plain request (SPEC §3: one retry, then 407 with
+        # Proxy-Status), and neither password reaches any output.
+        sq = self.note_squid(self.squid(auth="basic", connect_ports=(self.echo.port,)))
+        f = self.serve_intercepting("--upstream", sq.url(creds=(USER, WRONG_PASSWORD)))
+        c = self.raw_intercepted(f)
+        c.send(f"GET /denied HTTP/1.1\r\nHost: {ORIGIN}:{self.echo.port}\r\n\r\n".encode())
+        details = self.assertFerryError(c.read_response(), 407, "http_request_denied")
+        self.assertIn(sq.url(), details)
+        self.assertEqual([j for j in self.echo.requests if j["target"] == "/denied"], [])
+        denied = self.access(sq, 1)
+        self.assertTrue(denied and {s for s, *_ in denied} == {407}, denied)
 
     # -- SOCKS5 -----------------------------------------------------------------
     def test_microsocks_socks5h_user_password(self):
@@ -241,11 +265,7 @@ class InterceptThroughUpstreamsTest(InterceptingCase):
         f = self.serve_intercepting("--upstream", dead1, "--upstream", dead2)
         # The client's TLS with ferry succeeds (ferry answers for the origin);
         # the failure is an HTTP answer inside it, not a TLS error.
-        c = tls_connect(self.echo.port, ORIGIN, self.ferry_ca, proxy_port=f.port)
-        self.addCleanup(c.close)
-        received = bytearray()
-        c.reader.record = received.extend
-        self.addCleanup(lambda: self.note_output("raw client", bytes(received).decode("latin-1")))
+        c = self.raw_intercepted(f)
         host = f"{ORIGIN}:{self.echo.port}"
         c.send(f"GET /first HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         resp = c.read_response()
@@ -264,11 +284,7 @@ class InterceptThroughUpstreamsTest(InterceptingCase):
 
     # -- WebSocket / Upgrade ----------------------------------------------------
     def upgrade_through(self, ferry):
-        c = tls_connect(self.echo.port, ORIGIN, self.ferry_ca, proxy_port=ferry.port)
-        self.addCleanup(c.close)
-        received = bytearray()
-        c.reader.record = received.extend
-        self.addCleanup(lambda: self.note_output("raw client", bytes(received).decode("latin-1")))
+        c = self.raw_intercepted(ferry)
         mark = uuid.uuid4().hex
         c.send(f"GET /upgrade HTTP/1.1\r\nHost: {ORIGIN}:{self.echo.port}\r\nX-Mark: {mark}\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -447,16 +463,21 @@ class LeafCacheBoundTest(InterceptingCase):
             self.visit(f, [host], 1)
             wait_until(lambda: self.mints(f, host) > before, 2)
             self.assertEqual(self.mints(f, host), expected, f"{host} (cache {capacity}, {total} hosts)")
-        # RSS: what the cache costs is the growth while it fills; after it is
-        # full, as many hosts again and then the rest must add little.
+        # RSS: the growth while the cache fills is what `capacity` entries cost
+        # (18-30 kB each here: a leaf and an SSL_CTX per host). Once it is
+        # full, the hosts from 2x capacity to the end would add that much per
+        # host again if nothing were evicted (1024/5000: ~52 MB; 64/1500:
+        # 22.8 MB, measured with the cache bound lifted); evicting, RSS moved
+        # 0.2-0.7 MB on this machine. Allowed: 2 MiB of allocator noise plus
+        # 10% of the filling growth, an order of magnitude from both.
         filling = rss["capacity"] - rss["start"]
         later = rss["end"] - rss["2x"]
         print(f"\nleaf cache {capacity}, {total} hosts in {elapsed:.1f}s: RSS kB {rss}", flush=True)
-        self.assertLessEqual(later, max(filling // 4, 0) + 2048, f"RSS kept growing past the cache bound: {rss}")
+        self.assertLessEqual(later, 2048 + filling // 10, f"RSS kept growing past the cache bound: {rss}")
         return rss
 
-    def test_cache_of_64_with_256_hosts(self):
-        self.run_bound(64, 256)
+    def test_cache_of_64_with_1500_hosts(self):
+        self.run_bound(64, 1500)
 
     def test_default_cache_of_1024_with_5000_hosts(self):
         self.run_bound(1024, 5000)
