@@ -80,23 +80,19 @@ class InterceptingCase(UpstreamTestCase):
         cls.echo = cls.start_server(TokenOrigin(cls.tmp, cls.test_ca))
         cls.ca_dir = make_ca(cls.tmp)
         cls.ferry_ca = os.path.join(cls.ca_dir, "ca.pem")
-        cls.config = write(os.path.join(cls.tmp, "intercept.toml"), f"""
+        cls.config = cls.intercept_config("intercept.toml", "".join(
+            f'[[inject]]\nhost = "{host}"\nport = {cls.echo.port}\nheader = "Authorization"\n'
+            'value = "Bearer ${env:FERRY_TEST_TOKEN}"\n' for host in (ORIGIN, f"*.{ORIGIN}")))
+
+    @classmethod
+    def intercept_config(cls, name, rules):
+        """A config file in the temp dir: ferry's CA, the test CA for origins, `rules` ([[inject]] tables)."""
+        return write(os.path.join(cls.tmp, name), f"""
 [interception]
 ca_dir = "{cls.ca_dir}"
 origin_ca = "{cls.test_ca.ca_cert}"
 
-[[inject]]
-host = "{ORIGIN}"
-port = {cls.echo.port}
-header = "Authorization"
-value = "Bearer ${{env:FERRY_TEST_TOKEN}}"
-
-[[inject]]
-host = "*.{ORIGIN}"
-port = {cls.echo.port}
-header = "Authorization"
-value = "Bearer ${{env:FERRY_TEST_TOKEN}}"
-""")
+{rules}""")
 
     def setUp(self):
         super().setUp()
@@ -176,15 +172,19 @@ value = "Bearer ${{env:FERRY_TEST_TOKEN}}"
                          ferry.stderr_text()[-3000:])
         return records
 
-    def assertTunnelled(self, ferry, proxy, user):
+    def assertTunnelled(self, ferry, proxy, user, since=0):
         """Stops ferry (ending its pooled origin connection: the proxy logs a
         CONNECT when the tunnel ends); the upstream proxy (Squid or Apache)
-        saw ferry's CONNECT to the origin, authenticated as `user`, and
-        nothing in the clear: no request with an https:// URI."""
+        saw, after its first `since` log lines, ferry's CONNECT to the origin
+        authenticated as `user`, and nothing in the clear: no request with an
+        https:// URI."""
         self.assertCleanExit(ferry)
         authority = f"{ORIGIN}:{self.echo.port}"
-        ok = self.access(proxy, 1, pred=lambda e: e["status"] == 200)
-        self.assertEqual(ok, [(200, "CONNECT", authority, user)],
+        ok = lambda: [(e["status"], e["method"], e["uri"], e["user"]) for e in proxy.access_lines()[since:]
+                      if e["status"] == 200]
+        wait_until(ok, 5)
+        time.sleep(0.2)
+        self.assertEqual(ok(), [(200, "CONNECT", authority, user)],
                          "one CONNECT to the origin (the origin connection is kept alive)")
         self.assertEqual([e for e in proxy.access_lines() if e["uri"].startswith("https://")], [],
                          "the upstream saw a request in the clear")
@@ -233,6 +233,18 @@ class InterceptThroughUpstreamsTest(InterceptingCase):
         denied = self.access(sq, 1)
         self.assertTrue(denied and {s for s, *_ in denied} == {407}, denied)
 
+    def test_untrusted_https_squid_is_502_naming_the_upstream(self):
+        # --origin-ca trusts the test CA for origins only: without
+        # --upstream-ca the https:// Squid's certificate (same CA) is not
+        # trusted, and the 502 inside the tunnel blames the upstream.
+        sq = self.note_squid(self.squid(auth="basic", https=True, ca=self.test_ca, connect_ports=(self.echo.port,)))
+        f = self.serve_intercepting("--upstream", sq.url(creds=(USER, PASSWORD)))
+        c = self.raw_intercepted(f)
+        c.send(f"GET /status/204 HTTP/1.1\r\nHost: {ORIGIN}:{self.echo.port}\r\n\r\n".encode())
+        details = self.assertFerryError(c.read_response(), 502, "tls_certificate_error")
+        self.assertIn(f"upstream proxy {sq.url()}", details)
+        self.assertEqual([e for e in sq.access_lines() if e["method"] == "CONNECT"], [], "no CONNECT got through")
+
     # -- SOCKS5 -----------------------------------------------------------------
     def test_microsocks_socks5h_user_password(self):
         ms = self.daemon(Microsocks(self.tmp, user=SOCKS_USER, password=SOCKS_PASSWORD, hosts=TEST_HOSTS))
@@ -248,6 +260,21 @@ class InterceptThroughUpstreamsTest(InterceptingCase):
         self.note_file("danted output", da.output_path)
         f = self.serve_intercepting("--upstream", da.url("socks5h"), hosts=None)
         self.assertInjectedThrough(f, da.url("socks5h"))
+
+    def test_origin_refused_behind_socks5h_is_502_inside_the_tunnel(self):
+        ms = self.daemon(Microsocks(self.tmp, user=SOCKS_USER, password=SOCKS_PASSWORD, hosts=TEST_HOSTS))
+        closed = free_port()
+        cfg = self.intercept_config("closed.toml", f'[[inject]]\nhost = "{ORIGIN}"\nport = {closed}\n'
+                                                   'header = "Authorization"\nvalue = "Bearer ${env:FERRY_TEST_TOKEN}"\n')
+        f = self.serve_intercepting("--upstream", ms.url("socks5h", creds=(SOCKS_USER, SOCKS_PASSWORD)),
+                                    "--connect-ports", str(closed), config=cfg, hosts=None)
+        c = tls_connect(closed, ORIGIN, self.ferry_ca, proxy_port=f.port)
+        self.addCleanup(c.close)
+        c.send(f"GET / HTTP/1.1\r\nHost: {ORIGIN}:{closed}\r\n\r\n".encode())
+        # microsocks answers "connection refused" (reply 5): a 502 inside the
+        # tunnel naming the SOCKS proxy, not a TLS error.
+        details = self.assertFerryError(c.read_response(), 502, "connection_refused")
+        self.assertIn(ms.url("socks5h"), details)
 
     # -- failover ---------------------------------------------------------------
     def test_failover_first_upstream_dead(self):
@@ -320,11 +347,7 @@ class InterceptThroughUpstreamsTest(InterceptingCase):
         token = write(os.path.join(self.tmp, "exec-token"), old, 0o600)
         runs = os.path.join(self.tmp, "exec-runs")
         write(runs, "")
-        cfg = write(os.path.join(self.tmp, "exec.toml"), f"""
-[interception]
-ca_dir = "{self.ca_dir}"
-origin_ca = "{self.test_ca.ca_cert}"
-
+        cfg = self.intercept_config("exec.toml", f"""
 [[inject]]
 host = "{ORIGIN}"
 port = {self.echo.port}
@@ -388,9 +411,35 @@ class InterceptThroughKerberosBedTest(InterceptingCase):
 
     def test_negotiate_squid(self):
         up = f"http://{PROXY_HOST}:{self.neg_squid.port}"
+        before = len(self.neg_squid.access_lines())
         f = self.serve_intercepting("--upstream", up, env=self.alice_env, hosts=HOSTS)
         self.assertInjectedThrough(f, up)
-        self.assertTunnelled(f, self.neg_squid, "alice@TEST.LOCAL")
+        self.assertTunnelled(f, self.neg_squid, "alice@TEST.LOCAL", since=before)
+        self.assertEqual([e for e in f.logs() if e.get("level") in ("warn", "error")], [])
+
+    def test_negotiate_parallel_tunnels(self):
+        # 12 clients at once, each its own intercepted tunnel: parallel origin
+        # connections through Squid, each needing its own fresh token (Squid's
+        # replay cache refuses a reused one).
+        up = f"http://{PROXY_HOST}:{self.neg_squid.port}"
+        before = len(self.neg_squid.access_lines())
+        f = self.serve_intercepting("--upstream", up, "--auth", "negotiate", env=self.alice_env, hosts=HOSTS)
+        marks = [uuid.uuid4().hex for _ in range(12)]
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            results = list(pool.map(lambda m: self.curl_intercepted(f, 2, m), marks))
+        self.assertEqual([(r.returncode, r.stdout) for r in results], [(0, PAYLOAD * 2)] * 12,
+                         [r.stderr.decode("latin-1")[-300:] for r in results if r.returncode])
+        for m in marks:
+            self.assertEqual([field(j["headers"], "Authorization") for j in self.origin_requests(m)],
+                             [f"Bearer {SECRET}"] * 2)
+        self.assertCleanExit(f)
+        lines = self.neg_squid.access_lines()[before:]
+        self.assertTrue(lines)
+        self.assertEqual({(e["status"], e["method"], e["user"]) for e in lines},
+                         {(200, "CONNECT", "alice@TEST.LOCAL")}, "--auth negotiate: a token on every connection")
+        replays = [l for l in self.neg_squid.cache_log_text().splitlines() if "replay" in l.lower() and
+                   "replay cache directory" not in l]
+        self.assertEqual(replays, [])
         self.assertEqual([e for e in f.logs() if e.get("level") in ("warn", "error")], [])
 
     def test_apache_ntlm(self):
