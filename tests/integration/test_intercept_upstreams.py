@@ -26,7 +26,7 @@ import uuid
 
 from harness import CURL, TEST_HOSTS, SockReader, TestCA, clean_env, field, free_port, parse_head, wait_until
 from kerberos_bed import GssApache, Kdc, NegotiateSquid
-from origins import TlsEchoOrigin, tls_connect
+from origins import CERT_KINDS, TlsEchoOrigin, tls_connect
 from test_intercept import make_ca, write
 from upstreams import (PASSWORD, SOCKS_PASSWORD, SOCKS_USER, USER, WRONG_PASSWORD, Dante, Microsocks,
                        UpstreamTestCase, _read, proxy_url)
@@ -218,6 +218,38 @@ class InterceptThroughUpstreamsTest(InterceptingCase):
                                     self.test_ca.ca_cert)
         self.assertInjectedThrough(f, sq.url())
         self.assertTunnelled(f, sq, USER)
+
+    def test_origin_certificate_checked_for_the_origin_name_behind_squid(self):
+        # Through a CONNECT to Squid at 127.0.0.1, ferry verifies the origin's
+        # certificate for origin.test (not the proxy's name): a certificate for
+        # origin.test only is accepted, a wrong-name, expired or untrusted one
+        # is 502 tls_certificate_error naming the origin.
+        origins = {kind: self.start_server(TlsEchoOrigin(self.tmp, self.test_ca, cert=kind, hosts=(ORIGIN,)))
+                   for kind in CERT_KINDS}
+        cfg = self.intercept_config("kinds.toml", "".join(
+            f'[[inject]]\nhost = "{ORIGIN}"\nport = {o.port}\nheader = "Authorization"\n'
+            'value = "Bearer ${env:FERRY_TEST_TOKEN}"\n' for o in origins.values()))
+        ports = [str(o.port) for o in origins.values()]
+        sq = self.note_squid(self.squid(auth="basic", connect_ports=ports))
+        f = self.serve_intercepting("--upstream", sq.url(creds=(USER, PASSWORD)), "--connect-ports", ",".join(ports),
+                                    config=cfg)
+        for kind, origin in origins.items():
+            with self.subTest(cert=kind):
+                c = tls_connect(origin.port, ORIGIN, self.ferry_ca, proxy_port=f.port)
+                self.addCleanup(c.close)
+                c.send(f"GET /status/204 HTTP/1.1\r\nHost: {ORIGIN}:{origin.port}\r\n\r\n".encode())
+                resp = c.read_response()
+                if kind == "good":
+                    self.assertEqual(resp.status, 204, resp.raw_head)
+                    self.assertEqual(field(origin.requests[-1]["headers"], "Authorization"), f"Bearer {SECRET}")
+                else:
+                    details = self.assertFerryError(resp, 502, "tls_certificate_error", ORIGIN)
+                    self.assertNotIn(f"upstream proxy {sq.url()}", details, "the origin's certificate is at fault")
+                    self.assertEqual(origin.requests, [])
+        self.assertCleanExit(f)
+        tunnels = self.access(sq, len(origins), pred=lambda e: e["method"] == "CONNECT" and e["status"] == 200)
+        self.assertEqual(sorted(u for _, _, u, _ in tunnels), sorted(f"{ORIGIN}:{p}" for p in ports),
+                         "every origin leg went through Squid")
 
     def test_squid_wrong_password_is_407_inside_the_tunnel(self):
         # The upstream's refusal is answered inside the intercepted TLS, as it
