@@ -1,5 +1,6 @@
 #include "server/body_relay.h"
 
+#include "base/secret.h"
 #include "http/chunked_decoder.h"
 
 namespace ferry {
@@ -15,7 +16,10 @@ struct Relay {
   bool chunk_output;
   Deadline& deadline;
   StreamSubstituter* transform;
-  std::string transformed{};
+  std::string transformed{};  // may hold a real token (substitution): wiped
+  ~Relay() {
+    if (transform) cleanse_string(transformed);
+  }
 
   // Passes body bytes on, through the transform when there is one (which
   // may hold back a tail that could begin a match).

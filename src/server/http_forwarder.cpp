@@ -95,7 +95,12 @@ Expected<std::string, ProxyError> inject(Renderings& r, const RequestInjection& 
     if (!applied) return Unexpected{ProxyError{ProxyErrc::proxy_configuration_error, applied.error()}};
   }
   // The URL Digest authenticates with is the target sent.
-  if (!r.absolute_url.empty()) r.absolute_url = StreamSubstituter::replace_all(r.absolute_url, injection.body_substitutions());
+  if (!r.absolute_url.empty()) {
+    const WipedReplacements pairs(injection.body_substitutions());
+    std::string url = StreamSubstituter::replace_all(r.absolute_url, pairs.get());
+    auth::cleanse_string(r.absolute_url);
+    r.absolute_url = std::move(url);
+  }
   return injection.field_names();
 }
 
@@ -207,6 +212,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   }
   Renderings heads = render(ctx, head, sent, target, host_header, hops);
   WipedRenderings wipe_heads{heads, f.injection != nullptr};
+  const WipedReplacements scrub_pairs(f.injection ? f.injection->response_scrubs() : std::vector<Replacement>{});
   if (f.injection) {
     auto injected = inject(heads, *f.injection);
     if (!injected) {
@@ -460,6 +466,11 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     rr.draining = ctx.draining.load(std::memory_order_relaxed);
     rr.via = ctx.via_for(x.resp.version_minor);
     rr.relay_mode = conn.config().relay;
+    std::optional<StreamSubstituter> scrub;
+    if (!scrub_pairs.empty()) {
+      rr.scrub_pairs = &scrub_pairs.get();
+      rr.scrub_body = &scrub.emplace(scrub_pairs.get());
+    }
     ResponseRelay relay(io, x.resp, *rinfo, x.head_size, rr);
     co_await relay.run();
     RelayResult relayed = relay.finish();
