@@ -114,6 +114,7 @@ struct Forwarding {
   RequestOutcome out;
   ReadBuffer origin_buf;
   std::shared_ptr<const RequestInjection> injection;
+  ExchangeCapture* capture;
 
   // An error ferry answers (no response byte reached the client yet),
   // recorded here and answered in one place by forward_http.
@@ -231,8 +232,12 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   const bool resendable = safe_method(f.method) && !client_body;
   const auto max_idle =
       resendable ? OriginPool::Clock::duration::max() : OriginPool::Clock::duration(OriginPool::kFreshIdle);
-  const BodySpec client_body_spec{info.body, info.content_length, sent.body == BodyKind::chunked,
-                                  body_transform ? &*body_transform : nullptr};
+  BodySpec client_body_spec{info.body, info.content_length, sent.body == BodyKind::chunked,
+                            body_transform ? &*body_transform : nullptr};
+  if (f.capture && f.capture->bodies) {
+    client_body_spec.capture = &f.capture->request_body;
+    client_body_spec.capture_limit = f.capture->body_limit;
+  }
 
   AcquiredHop hop;
   std::optional<ProxyAuthExchange> auth;  // for the forward proxy of `hop`
@@ -466,6 +471,13 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     rr.draining = ctx.draining.load(std::memory_order_relaxed);
     rr.via = ctx.via_for(x.resp.version_minor);
     rr.relay_mode = conn.config().relay;
+    if (f.capture) {
+      for (const auto& field : x.resp.fields) f.capture->response_headers.emplace_back(field.name, field.value);
+      if (f.capture->bodies) {
+        rr.body_capture = &f.capture->response_body;
+        rr.body_capture_limit = f.capture->body_limit;
+      }
+    }
     std::optional<StreamSubstituter> scrub;
     if (!scrub_pairs.empty()) {
       rr.scrub_pairs = &scrub_pairs.get();
@@ -496,12 +508,12 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
 
 awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::RequestHead& head,
                                        const http::RequestInfo& info, const http::AbsoluteTarget& target,
-                                       std::shared_ptr<const RequestInjection> injection) {
+                                       std::shared_ptr<const RequestInjection> injection, ExchangeCapture* capture) {
   // Response bodies are read in 64 KiB steps: a quarter of the system calls
   // of 16 KiB for large downloads. The buffer is freed with the request.
   Forwarding f{
       conn,         conn.ctx, info, target, std::string(head.method), head.version_minor, {}, ReadBuffer(64 * 1024),
-      std::move(injection), std::nullopt, false};
+      std::move(injection), capture, std::nullopt, false};
   co_await forward(f, head);
   if (!f.error) co_return f.out;
   ProxyError err = std::move(*f.error);

@@ -54,7 +54,8 @@ awaitable<void> ResponseRelay::run() {
   if (req_.scrub_pairs) scrub_response_head(head_, *req_.scrub_pairs);
   io_.origin_buf.consume(head_size_);
   out_.relayed_head = true;
-  if (to_client_ != BodyKind::content_length || io_.origin_buf.size() < info_.content_length || req_.scrub_body)
+  if (to_client_ != BodyKind::content_length || io_.origin_buf.size() < info_.content_length || req_.scrub_body ||
+      req_.body_capture)
     return stream_body();
   // The whole body is here already: one write for head and body.
   buffered_body_ = size_t(info_.content_length);
@@ -94,7 +95,8 @@ awaitable<void> ResponseRelay::stream_body() {
     out_.log_detail = "client write failed: " + ec.message();
     co_return;
   }
-  BodySpec spec{info_.body, info_.content_length, to_client_ == BodyKind::chunked, req_.scrub_body};
+  BodySpec spec{info_.body,    info_.content_length, to_client_ == BodyKind::chunked,
+                req_.scrub_body, req_.body_capture,   req_.body_capture_limit};
   auto err = co_await relay_body(io_.origin, io_.origin_buf, io_.client, spec, io_.deadline, io_.idle);
   if (err) {
     // Part of the response is out; the only honest signal left is to

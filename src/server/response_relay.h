@@ -26,6 +26,9 @@ struct RelayRequest {
   // placeholder in the head and the body before the client sees them.
   const std::vector<Replacement>* scrub_pairs = nullptr;
   StreamSubstituter* scrub_body = nullptr;
+  // The request log's copy of the body's first bytes; null: none.
+  std::string* body_capture = nullptr;
+  size_t body_capture_limit = 0;
 };
 
 struct RelayResult {

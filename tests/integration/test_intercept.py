@@ -80,10 +80,13 @@ remove_headers = ["X-Remove-Me"]
         rules.append(f'[[inject]]\nhost = "origin.test"\nport = {cls.subst.port}\n'
                      f'substitute = {{ placeholder = "{PLACEHOLDER}", value = "${{file:{cls.key_file}}}" }}\n'
                      'scrub_responses = true\n')
+        cls.request_log = os.path.join(cls.tmp, "requests.jsonl")
         cls.config = write(os.path.join(cls.tmp, "intercept.toml"), f"""
 [interception]
 ca_dir = "{cls.ca_dir}"
 origin_ca = "{cls.test_ca.ca_cert}"
+request_log = "{cls.request_log}"
+request_log_bodies = true
 """ + "".join(rules))
         ports = [cls.echo.port, cls.git.port, cls.subst.port, *(o.port for o in cls.bad.values())]
         cls.ferry = cls.start_ferry("--config", cls.config, "--connect-ports", ",".join(map(str, ports)),
@@ -96,6 +99,11 @@ origin_ca = "{cls.test_ca.ca_cert}"
         self.addCleanup(self.assertNoSecretInOutput, self.ferry)
 
     def assertNoSecretInOutput(self, ferry):
+        if os.path.exists(self.request_log):
+            with open(self.request_log, "rb") as f:
+                text = f.read()
+            for secret in (SECRET, REAL_KEY):
+                self.assertNotIn(secret.encode(), text, "a secret reached the request log")
         for secret in (SECRET, REAL_KEY):
             self.assertNotIn(secret, ferry.stderr_text())
             with open(ferry.stdout_path, "rb") as f:
@@ -273,6 +281,36 @@ origin_ca = "{cls.test_ca.ca_cert}"
         j = self.subst.requests[-1]
         self.assertEqual((j["body_length"], j["body_sha256"]), (length, expected.hexdigest()))
         self.assertLess(peak[0] - rss_before, 32 * 1024, f"ferry's RSS grew {peak[0] - rss_before} KiB")
+
+    # -- the request log -----------------------------------------------------
+    def log_lines(self):
+        with open(self.request_log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def test_request_log_records_intercepted_requests_redacted(self):
+        body = self.body_with_placeholders(1)
+        r = run_curl(self.url(f"/logged?token=abc123&page=2", origin=self.subst), self.proxy, self.ferry_ca,
+                     method="POST", body=body, headers=["Cookie: session=xyz", "X-Plain: visible"])
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(wait_until(lambda: any("/logged" in e.get("url", "") for e in self.log_lines()), 5))
+        e = [e for e in self.log_lines() if "/logged" in e.get("url", "")][-1]
+        self.assertEqual((e["method"], e["status"], e["route"]), ("POST", 200, "direct"))
+        self.assertEqual(e["url"], f"https://origin.test:{self.subst.port}/logged?token=[REDACTED]&page=2")
+        headers = dict((n.lower(), v) for n, v in e["request_headers"])
+        self.assertEqual(headers["cookie"], "[REDACTED]")
+        self.assertEqual(headers["x-plain"], "visible")
+        self.assertIn("request_body", e)  # --request-log-bodies
+        self.assertIn(PLACEHOLDER, e["request_body"])
+        self.assertTrue(e["response_headers"])
+        self.assertEqual(os.stat(self.request_log).st_mode & 0o777, 0o600)
+        # A header rule's request: injected names, never the value.
+        r = run_curl(self.url("/logged-header"), self.proxy, self.ferry_ca, headers=["Authorization: Bearer fake"])
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(wait_until(lambda: any("/logged-header" in e.get("url", "") for e in self.log_lines()), 5))
+        e = [e for e in self.log_lines() if "/logged-header" in e.get("url", "")][-1]
+        self.assertTrue(e["injected"])
+        self.assertIn("Authorization", e["injected_headers"])
+        self.assertEqual(e["rule"], 1)
 
     # -- what is not intercepted stays end to end ----------------------------
     def test_hosts_without_rules_stay_end_to_end(self):
