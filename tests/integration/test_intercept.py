@@ -404,6 +404,21 @@ request_log_bodies = true
         self.assertNotIn(SECRET, out)
 
 
+    def test_env_adds_the_ca_variables(self):
+        r = subprocess.run([ferry_bin(), "env", "--config", self.config], capture_output=True, text=True,
+                           env={**os.environ, "FERRY_TEST_TOKEN": SECRET})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        exports = dict(line[len("export "):].split("=", 1) for line in r.stdout.splitlines())
+        bundle = os.path.join(self.ca_dir, "bundle.pem")
+        for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"):
+            self.assertEqual(exports[name].strip("'"), bundle, name)
+        self.assertEqual(exports["NODE_EXTRA_CA_CERTS"].strip("'"), self.ferry_ca)
+        self.assertNotIn(SECRET, r.stdout + r.stderr)
+        # Without inject rules there is no CA to trust.
+        plain = subprocess.run([ferry_bin(), "env"], capture_output=True, text=True)
+        self.assertNotIn("SSL_CERT_FILE", plain.stdout)
+
+
 class InterceptStartupTest(ProxyTestCase):
     def test_inject_rules_without_a_ca_is_a_startup_error(self):
         empty = os.path.join(self.tmp, "no-ca")
