@@ -196,7 +196,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     }
     resolved = std::move(*waited);
   }
-  const ProxyListPtr proxies = resolved->proxies;  // the candidates point into it
+  const ProxyListPtr proxies = std::move(resolved->proxies);  // the candidates point into it
   // Clients on other hosts get the destination policy (review D8).
   const UpstreamContext& upstream = conn.snapshot->upstream_for(conn.scope);
   HopAcquirer hops(upstream, conn.worker.pool(), plan_request_hops(upstream, *proxies, target.authority, target.tls),
@@ -495,8 +495,8 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     conn.client.bytes_out += relayed.kernel_out;
     f.out.upstream_bytes_sent = relayed.tunnel_sent;
     f.out.upstream_bytes_received = relayed.tunnel_received;
-    f.out.error = relayed.log_error;
-    f.out.detail = relayed.log_detail;
+    f.out.error = std::move(relayed.log_error);
+    f.out.detail = std::move(relayed.log_detail);
     f.out.keep_alive = relayed.client_keep_alive;
     if (relayed.origin_reusable && body_sent) conn.worker.pool().put(hop.pool_key(), std::move(hop.stream));
     else hop.stream->close();
@@ -515,7 +515,7 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
       conn,         conn.ctx, info, target, std::string(head.method), head.version_minor, {}, ReadBuffer(64 * 1024),
       std::move(injection), capture, std::nullopt, false};
   co_await forward(f, head);
-  if (!f.error) co_return f.out;
+  if (!f.error) co_return std::move(f.out);
   ProxyError err = std::move(*f.error);
   RequestOutcome answered = co_await answer_error(conn, std::move(err), f.error_keep_alive, f.method);
   answered.route = f.out.route;
