@@ -419,6 +419,15 @@ request_log_bodies = true
         self.assertNotIn("SSL_CERT_FILE", plain.stdout)
 
 
+    def test_check_reports_the_ca_without_values(self):
+        r = subprocess.run([ferry_bin(), "check", "--config", self.config], capture_output=True, text=True,
+                           env={**os.environ, "FERRY_TEST_TOKEN": SECRET}, timeout=60)
+        self.assertIn("interception", r.stdout)
+        self.assertIn("CA loaded", r.stdout)
+        self.assertNotIn(SECRET, r.stdout + r.stderr)
+        self.assertNotIn(REAL_KEY, r.stdout + r.stderr)
+
+
 class InterceptStartupTest(ProxyTestCase):
     def test_inject_rules_without_a_ca_is_a_startup_error(self):
         empty = os.path.join(self.tmp, "no-ca")
@@ -428,6 +437,9 @@ class InterceptStartupTest(ProxyTestCase):
                            capture_output=True, text=True, timeout=20)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("ferry ca init", r.stderr)
+        r = subprocess.run([ferry_bin(), "check", "--config", cfg], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("ferry ca init", r.stdout)
 
 
 if __name__ == "__main__":
