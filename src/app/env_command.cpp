@@ -43,7 +43,8 @@ int run_env(const Config& config) {
       }
       dir = *d;
     }
-    for (const auto& [name, value] : ca_environment(dir)) std::cout << "export " << name << "=" << shell_quote(value) << "\n";
+    for (const auto& [name, value] : ca_environment(dir))
+      std::cout << "export " << name << "=" << shell_quote(value) << "\n";
   }
   return 0;
 }

@@ -163,8 +163,8 @@ awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScop
   // A cached leaf at once; a new host's is minted off the event loop (a
   // mint is ~0.2 ms of signing and context set-up; concurrent CONNECTs to
   // the host wait for the one mint, on the pool, not on a loop).
-  Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> server_ctx = ctx.certificates->cached(
-      scope.origin.host);
+  Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> server_ctx =
+      ctx.certificates->cached(scope.origin.host);
   if (!*server_ctx) {
     auto mint = [&] { return ctx.certificates->server_context(scope.origin.host); };
     auto minted = co_await off_loop(ctx.runtime.blocking, mint);

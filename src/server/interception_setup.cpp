@@ -29,7 +29,7 @@ class LeafCertificateSource final : public CertificateSource {
 }  // namespace
 
 Expected<std::unique_ptr<InterceptionRuntime>, std::string> build_interception(const Config& config,
-                                                                             const GetEnv& getenv, EventLog& log) {
+                                                                               const GetEnv& getenv, EventLog& log) {
   if (config.inject.empty()) return std::unique_ptr<InterceptionRuntime>();
   std::string dir = config.interception.ca_dir;
   if (dir.empty()) {
