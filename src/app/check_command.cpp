@@ -5,6 +5,7 @@
 
 #include "auth/negotiate/kdc_locator.h"
 #include "net/dns_pool.h"
+#include "server/interception_setup.h"
 #include "upstream/proxy_hop.h"
 #include "upstream/upstream_runtime.h"
 
@@ -125,6 +126,14 @@ int run_check(const Config& config) {
   r.line(true, "config", "valid");
   for (const auto& w : (*rt)->warnings) r.info("env", w);
   EventLog log(config.log_format, LogLevel::off);
+  // Inject rules need the CA (and say how many rules, never their values).
+  if (!config.inject.empty()) {
+    Config probe = config;
+    probe.interception.request_log.clear();  // a check opens no files for writing
+    auto interception = build_interception(probe, process_env(), log);
+    r.line(bool(interception), "interception",
+           interception ? std::to_string(config.inject.size()) + " inject rule(s); CA loaded" : interception.error());
+  }
   DnsPool dns;
   DestinationFilter filter;
   const Destinations destinations{dns, filter};

@@ -55,7 +55,8 @@ struct ConnectRun {
   std::string error;
 };
 
-awaitable<void> connect_and_relay(const UpstreamContext& up, const RouteTable& routes, HostPort target, ConnectRun& run) {
+awaitable<void> connect_and_relay(const UpstreamContext& up, const RouteTable& routes, HostPort target,
+                                  ConnectRun& run) {
   auto ex = co_await asio::this_coro::executor;
   const StaticProxyResolver resolver(routes);
   const std::string authority = target.to_string();

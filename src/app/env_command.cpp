@@ -2,6 +2,10 @@
 
 #include <iostream>
 
+#include "base/shell_quote.h"
+#include "intercept/certificate_authority.h"
+#include "routing/route_table.h"
+
 namespace ferry {
 
 namespace {
@@ -27,6 +31,21 @@ int run_env(const Config& config) {
     std::cout << "export ALL_PROXY=" << socks << "\nexport all_proxy=" << socks << "\n";
   }
   std::cout << "export NO_PROXY=" << no_proxy << "\nexport no_proxy=" << no_proxy << "\n";
+  // Interception on (inject rules): clients must trust ferry's CA for the
+  // intercepted hosts, and keep trusting the system's for the others.
+  if (!config.inject.empty()) {
+    std::string dir = config.interception.ca_dir;
+    if (dir.empty()) {
+      auto d = default_ca_dir(process_env());
+      if (!d) {
+        std::cerr << "ferry env: " << d.error() << "\n";
+        return 2;
+      }
+      dir = *d;
+    }
+    for (const auto& [name, value] : ca_environment(dir))
+      std::cout << "export " << name << "=" << shell_quote(value) << "\n";
+  }
   return 0;
 }
 

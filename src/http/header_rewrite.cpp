@@ -20,8 +20,10 @@ bool is_hop_by_hop(std::string_view name, const ConnectionOptions& connection) {
                                                 "proxy-authenticate",
                                                 "proxy-authentication-info",
                                                 "http2-settings"};
+  // Sizes first: asked for every field of every message, and most fields
+  // are none of these.
   for (auto h : kFixed)
-    if (iequals(name, h)) return true;
+    if (h.size() == name.size() && iequals(name, h)) return true;
   for (const auto& t : connection.tokens)
     if (iequals(name, t)) return true;
   return false;

@@ -134,8 +134,21 @@ bool LeafCertificates::needs_mint(const Entry& e, SystemClock::time_point now) c
   return e.not_after < ca_not_after_;
 }
 
+std::shared_ptr<boost::asio::ssl::context> LeafCertificates::cached(std::string_view raw_host) {
+  auto host = leaf_host(raw_host);
+  if (!host) return nullptr;
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(host->name);
+  if (it == entries_.end() || !it->second.context) return nullptr;
+  Entry& e = it->second;
+  if (!e.minting && needs_mint(e, now())) return nullptr;
+  lru_.splice(lru_.begin(), lru_, e.lru);
+  return e.context;
+}
+
 Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::context_for(
-    std::string_view raw_host) {
+    std::string_view raw_host, bool* minted) {
+  if (minted) *minted = false;
   auto host = leaf_host(raw_host);
   if (!host) return fail(host.error());
   const std::string& name = host->name;
@@ -167,6 +180,7 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
   lock.lock();
   if (made) {
     store(name, *made, not_after);
+    if (minted) *minted = true;
   } else if (auto it = entries_.find(name); it != entries_.end()) {
     if (it->second.context) it->second.minting = false;  // keep the old leaf
     else entries_.erase(it);                             // a waiter tries again

@@ -40,7 +40,13 @@ class LeafCertificates {
   // The server context for `host`: a DNS name or an IP literal (IPv6 with
   // or without brackets), any case. An error for a host no certificate can
   // name (empty, bad characters, a scoped IPv6 address) or when OpenSSL fails.
-  Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> context_for(std::string_view host);
+  // May mint (see above): event loops call it off the loop (off_loop) when
+  // cached() has nothing. `minted`: set when this call made the leaf.
+  Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> context_for(std::string_view host,
+                                                                                bool* minted = nullptr);
+  // The cached, fresh context for `host`, or null; never mints or waits
+  // for a mint (a lock held for a lookup).
+  std::shared_ptr<boost::asio::ssl::context> cached(std::string_view host);
 
   size_t size() const;
   uint64_t mints() const;

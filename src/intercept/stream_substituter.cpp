@@ -43,6 +43,13 @@ StreamSubstituter::StreamSubstituter(std::vector<Replacement> pairs) {
   if (distinct != 1) single_first_byte_ = -1;
 }
 
+WipedReplacements::~WipedReplacements() {
+  for (auto& p : pairs_) {
+    cleanse_string(p.from);
+    cleanse_string(p.to);
+  }
+}
+
 StreamSubstituter::~StreamSubstituter() {
   // `to` is a real token when substituting, `from` when scrubbing; the held
   // tail may be the start of either.

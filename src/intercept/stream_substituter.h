@@ -34,6 +34,20 @@ struct Replacement {
   std::string to;
 };
 
+// Replacement pairs hold real tokens: wiped when they go.
+class WipedReplacements {
+ public:
+  explicit WipedReplacements(std::vector<Replacement> pairs) : pairs_(std::move(pairs)) {}
+  ~WipedReplacements();
+  WipedReplacements(const WipedReplacements&) = delete;
+  WipedReplacements& operator=(const WipedReplacements&) = delete;
+  const std::vector<Replacement>& get() const { return pairs_; }
+  bool empty() const { return pairs_.empty(); }
+
+ private:
+  std::vector<Replacement> pairs_;
+};
+
 class StreamSubstituter {
  public:
   explicit StreamSubstituter(std::vector<Replacement> pairs);

@@ -73,7 +73,6 @@ class ByteStream {
 
 using ByteStreamPtr = std::unique_ptr<ByteStream>;
 
-
 class TcpStream final : public ByteStream {
  public:
   explicit TcpStream(tcp::socket s) : socket_(std::move(s)) {}

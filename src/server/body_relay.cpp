@@ -1,5 +1,6 @@
 #include "server/body_relay.h"
 
+#include "base/secret.h"
 #include "http/chunked_decoder.h"
 
 namespace ferry {
@@ -15,11 +16,19 @@ struct Relay {
   bool chunk_output;
   Deadline& deadline;
   StreamSubstituter* transform;
-  std::string transformed{};
+  std::string transformed;  // may hold a real token (substitution): wiped
+  ~Relay() {
+    if (transform) cleanse_string(transformed);
+  }
 
   // Passes body bytes on, through the transform when there is one (which
   // may hold back a tail that could begin a match).
+  std::string* capture;
+  size_t capture_limit;
+
   awaitable<std::optional<BodyRelayError>> write(std::string_view data) {
+    if (capture && capture->size() < capture_limit)
+      capture->append(data.substr(0, capture_limit - capture->size()));
     if (!transform) {
       auto e = co_await emit(data);
       co_return e;
@@ -85,7 +94,7 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
     Deadline& d;
     ~DisarmOnExit() { d.disarm(); }
   } disarm_on_exit{deadline};
-  Relay r{src, src_buf, dst, spec.chunk_output, deadline, spec.transform};
+  Relay r{src, src_buf, dst, spec.chunk_output, deadline, spec.transform, {}, spec.capture, spec.capture_limit};
   bool eof = false, truncated = false;
   switch (spec.kind) {
     case BodyKind::none: break;

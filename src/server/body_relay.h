@@ -27,6 +27,10 @@ struct BodySpec {
   // scrubbing); a transform that changes lengths needs chunk_output (or a
   // close-delimited destination).
   StreamSubstituter* transform = nullptr;
+  // The request log's copy of the body's first bytes (as read, before the
+  // transform); null: none.
+  std::string* capture = nullptr;
+  size_t capture_limit = 0;
 };
 
 // `deadline` is re-armed with `idle` before each wait and extended on progress.

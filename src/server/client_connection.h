@@ -29,8 +29,8 @@ struct ClientConnection {
   // intercepted tunnel) outlives the connection.
   ClientConnection(Worker& w, ServerContext& c, SnapshotPtr first, ByteStream& transport, std::string peer_text,
                    ClientScope client_scope)
-      : worker(w), ctx(c), snapshot(std::move(first)), client(transport),
-        deadline(transport.socket().get_executor()), peer(std::move(peer_text)), scope(client_scope) {}
+      : worker(w), ctx(c), snapshot(std::move(first)), client(transport), deadline(transport.socket().get_executor()),
+        peer(std::move(peer_text)), scope(client_scope) {}
 
   // The snapshot this request is served under; taken again before each
   // request (a reload between requests applies to the next one).

@@ -63,7 +63,8 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   // servers speak first, and their banner is passed on.
   const bool client_speaks_first = target->port == 443;
   const std::string via_lines = forwarded_via_lines(head.fields);
-  auto tunnel = co_await open_tunnel(conn.snapshot->upstream_for(conn.scope), *proxies, *target, client_speaks_first, via_lines);
+  auto tunnel =
+      co_await open_tunnel(conn.snapshot->upstream_for(conn.scope), *proxies, *target, client_speaks_first, via_lines);
   if (!tunnel) {
     ProxyError err = tunnel.error();
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");
@@ -91,8 +92,8 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
     co_return out;
   }
   ReadBuffer origin_buf(0);
-  auto stats = co_await relay_tunnel(conn.client, conn.buf, origin, origin_buf, conn.deadline, conn.config().idle_timeout,
-                                     conn.config().relay);
+  auto stats = co_await relay_tunnel(conn.client, conn.buf, origin, origin_buf, conn.deadline,
+                                     conn.config().idle_timeout, conn.config().relay);
   // The splice path bypasses the counting stream; credit its bytes here.
   conn.client.bytes_in += stats.kernel_a_to_b;
   conn.client.bytes_out += stats.kernel_b_to_a;

@@ -1,7 +1,5 @@
 #include "server/hop_acquirer.h"
 
-#include <algorithm>
-
 namespace ferry {
 
 std::optional<AcquiredHop> HopAcquirer::take_pooled(OriginPool::Clock::duration max_idle) {
@@ -46,14 +44,6 @@ bool HopAcquirer::fail_over(const AcquiredHop& hop, const ProxyError& why) {
   report_upstream_failure(ctx_, *hop.forward_proxy, why, true);
   next_ = used_ + 1;
   return true;
-}
-
-bool HopAcquirer::any_forward_proxy() const {
-  return std::any_of(candidates_.begin(), candidates_.end(), [](const HopCandidate& c) { return c.absolute_form; });
-}
-
-bool HopAcquirer::any_origin_form() const {
-  return std::any_of(candidates_.begin(), candidates_.end(), [](const HopCandidate& c) { return !c.absolute_form; });
 }
 
 }  // namespace ferry

@@ -4,6 +4,7 @@
 // order. It remembers which candidate served, so a proxy that dies silently
 // on a fresh connection is skipped for the next try, and it redials the
 // same proxy when a 407's answer must go to the proxy that asked.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,7 +30,11 @@ class HopAcquirer {
  public:
   HopAcquirer(const UpstreamContext& ctx, OriginPool& pool, std::vector<HopCandidate> candidates, HostPort origin,
               bool origin_tls)
-      : ctx_(ctx), pool_(pool), candidates_(std::move(candidates)), origin_(std::move(origin)), tls_(origin_tls) {}
+      : ctx_(ctx), pool_(pool), candidates_(std::move(candidates)), origin_(std::move(origin)), tls_(origin_tls),
+        any_forward_proxy_(std::any_of(candidates_.begin(), candidates_.end(),
+                                       [](const HopCandidate& c) { return c.absolute_form; })),
+        any_origin_form_(std::any_of(candidates_.begin(), candidates_.end(),
+                                     [](const HopCandidate& c) { return !c.absolute_form; })) {}
 
   // An idle pooled connection (idle for less than `max_idle`) for any
   // candidate, without waiting.
@@ -44,8 +49,8 @@ class HopAcquirer {
   // candidate is left (then nothing is marked).
   bool fail_over(const AcquiredHop& hop, const ProxyError& why);
 
-  bool any_forward_proxy() const;
-  bool any_origin_form() const;
+  bool any_forward_proxy() const { return any_forward_proxy_; }
+  bool any_origin_form() const { return any_origin_form_; }
   const std::string& first_route() const { return candidates_.front().route; }
 
  private:
@@ -54,6 +59,8 @@ class HopAcquirer {
   const std::vector<HopCandidate> candidates_;
   const HostPort origin_;
   const bool tls_;
+  const bool any_forward_proxy_;  // some candidate takes absolute-form requests
+  const bool any_origin_form_;    // some candidate takes origin-form requests
   size_t next_ = 0;  // candidates before this one failed
   size_t used_ = 0;  // the candidate the last dialled connection went to
 };

@@ -95,7 +95,12 @@ Expected<std::string, ProxyError> inject(Renderings& r, const RequestInjection& 
     if (!applied) return Unexpected{ProxyError{ProxyErrc::proxy_configuration_error, applied.error()}};
   }
   // The URL Digest authenticates with is the target sent.
-  if (!r.absolute_url.empty()) r.absolute_url = StreamSubstituter::replace_all(r.absolute_url, injection.body_substitutions());
+  if (!r.absolute_url.empty()) {
+    const WipedReplacements pairs(injection.body_substitutions());
+    std::string url = StreamSubstituter::replace_all(r.absolute_url, pairs.get());
+    auth::cleanse_string(r.absolute_url);
+    r.absolute_url = std::move(url);
+  }
   return injection.field_names();
 }
 
@@ -109,6 +114,7 @@ struct Forwarding {
   RequestOutcome out;
   ReadBuffer origin_buf;
   std::shared_ptr<const RequestInjection> injection;
+  ExchangeCapture* capture;
 
   // An error ferry answers (no response byte reached the client yet),
   // recorded here and answered in one place by forward_http.
@@ -190,7 +196,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     }
     resolved = std::move(*waited);
   }
-  const ProxyListPtr proxies = resolved->proxies;  // the candidates point into it
+  const ProxyListPtr proxies = std::move(resolved->proxies);  // the candidates point into it
   // Clients on other hosts get the destination policy (review D8).
   const UpstreamContext& upstream = conn.snapshot->upstream_for(conn.scope);
   HopAcquirer hops(upstream, conn.worker.pool(), plan_request_hops(upstream, *proxies, target.authority, target.tls),
@@ -207,6 +213,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   }
   Renderings heads = render(ctx, head, sent, target, host_header, hops);
   WipedRenderings wipe_heads{heads, f.injection != nullptr};
+  const WipedReplacements scrub_pairs(f.injection ? f.injection->response_scrubs() : std::vector<Replacement>{});
   if (f.injection) {
     auto injected = inject(heads, *f.injection);
     if (!injected) {
@@ -225,8 +232,12 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   const bool resendable = safe_method(f.method) && !client_body;
   const auto max_idle =
       resendable ? OriginPool::Clock::duration::max() : OriginPool::Clock::duration(OriginPool::kFreshIdle);
-  const BodySpec client_body_spec{info.body, info.content_length, sent.body == BodyKind::chunked,
-                                  body_transform ? &*body_transform : nullptr};
+  BodySpec client_body_spec{info.body, info.content_length, sent.body == BodyKind::chunked,
+                            body_transform ? &*body_transform : nullptr};
+  if (f.capture && f.capture->bodies) {
+    client_body_spec.capture = &f.capture->request_body;
+    client_body_spec.capture_limit = f.capture->body_limit;
+  }
 
   AcquiredHop hop;
   std::optional<ProxyAuthExchange> auth;  // for the forward proxy of `hop`
@@ -460,6 +471,18 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     rr.draining = ctx.draining.load(std::memory_order_relaxed);
     rr.via = ctx.via_for(x.resp.version_minor);
     rr.relay_mode = conn.config().relay;
+    if (f.capture) {
+      for (const auto& field : x.resp.fields) f.capture->response_headers.emplace_back(field.name, field.value);
+      if (f.capture->bodies) {
+        rr.body_capture = &f.capture->response_body;
+        rr.body_capture_limit = f.capture->body_limit;
+      }
+    }
+    std::optional<StreamSubstituter> scrub;
+    if (!scrub_pairs.empty()) {
+      rr.scrub_pairs = &scrub_pairs.get();
+      rr.scrub_body = &scrub.emplace(scrub_pairs.get());
+    }
     ResponseRelay relay(io, x.resp, *rinfo, x.head_size, rr);
     co_await relay.run();
     RelayResult relayed = relay.finish();
@@ -472,8 +495,8 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     conn.client.bytes_out += relayed.kernel_out;
     f.out.upstream_bytes_sent = relayed.tunnel_sent;
     f.out.upstream_bytes_received = relayed.tunnel_received;
-    f.out.error = relayed.log_error;
-    f.out.detail = relayed.log_detail;
+    f.out.error = std::move(relayed.log_error);
+    f.out.detail = std::move(relayed.log_detail);
     f.out.keep_alive = relayed.client_keep_alive;
     if (relayed.origin_reusable && body_sent) conn.worker.pool().put(hop.pool_key(), std::move(hop.stream));
     else hop.stream->close();
@@ -485,14 +508,14 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
 
 awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::RequestHead& head,
                                        const http::RequestInfo& info, const http::AbsoluteTarget& target,
-                                       std::shared_ptr<const RequestInjection> injection) {
+                                       std::shared_ptr<const RequestInjection> injection, ExchangeCapture* capture) {
   // Response bodies are read in 64 KiB steps: a quarter of the system calls
   // of 16 KiB for large downloads. The buffer is freed with the request.
   Forwarding f{
       conn,         conn.ctx, info, target, std::string(head.method), head.version_minor, {}, ReadBuffer(64 * 1024),
-      std::move(injection), std::nullopt, false};
+      std::move(injection), capture, std::nullopt, false};
   co_await forward(f, head);
-  if (!f.error) co_return f.out;
+  if (!f.error) co_return std::move(f.out);
   ProxyError err = std::move(*f.error);
   RequestOutcome answered = co_await answer_error(conn, std::move(err), f.error_keep_alive, f.method);
   answered.route = f.out.route;

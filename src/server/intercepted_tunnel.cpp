@@ -2,6 +2,8 @@
 
 #include <openssl/ssl.h>
 
+#include <chrono>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "http/request_target.h"
@@ -61,6 +63,37 @@ std::string handshake_failure_words(const ProxyError& e) {
   return e.details;
 }
 
+// Body bytes captured past the log's prefix, so a secret that straddles the
+// prefix's end is still recognised whole when redacting.
+constexpr size_t kSecretMargin = 4096;
+
+RequestLogEntry log_entry_for(const ClientConnection& conn, const http::RequestHead& head,
+                              const http::AbsoluteTarget& target, const InjectRules& rules) {
+  RequestLogEntry e;
+  e.time = std::chrono::system_clock::now();
+  e.client = conn.peer;
+  e.method = std::string(head.method);
+  e.url = (target.tls ? "https://" : "http://") + target.host_header() + target.origin_form;
+  e.rule = rules.empty() ? 0 : int(rules.front()->number);
+  for (const auto& f : head.fields) e.request_headers.emplace_back(f.name, f.value);
+  return e;
+}
+
+// Redacts with every credential the rules hold: the names of the fields
+// they set, and their resolved values.
+void submit_log(RequestLog& log, RequestLogEntry&& e, const RequestInjection& injection) {
+  std::vector<std::string_view> names, secrets;
+  for (const auto& r : injection.rules) {
+    if (r.rule->header) names.push_back(r.rule->header->name);
+    for (const auto& h : r.rule->add_headers) names.push_back(h.name);
+    if (r.header) secrets.push_back(r.header->view());
+    for (const auto& s : r.add_headers) secrets.push_back(s.view());
+    if (r.substitute) secrets.push_back(r.substitute->view());
+  }
+  for (auto n : names) e.injected.emplace_back(n);
+  log.submit(std::move(e), {names, secrets});
+}
+
 }  // namespace
 
 awaitable<RequestOutcome> handle_intercepted_request(ClientConnection& conn, const http::RequestHead& head,
@@ -88,14 +121,38 @@ awaitable<RequestOutcome> forward_injected(ClientConnection& conn, const http::R
                                            const http::RequestInfo& info, const http::AbsoluteTarget& target,
                                            const InjectRules& rules) {
   RequestOutcome out;
+  RequestLog* request_log = conn.ctx.request_log;
+  // The request log's part is copied before forwarding: the head's views
+  // point into the client buffer the forwarder consumes.
+  std::optional<RequestLogEntry> entry;
+  ExchangeCapture capture;
+  if (request_log) {
+    entry.emplace(log_entry_for(conn, head, target, rules));
+    capture.bodies = request_log->bodies();
+    capture.body_limit = RequestLog::kBodyPrefix + kSecretMargin;
+  }
+  const auto start = std::chrono::steady_clock::now();
   auto injection = co_await resolve_injection(conn.ctx.runtime.blocking, rules);
   if (!injection) {
     ProxyError err = std::move(injection.error());
     out = co_await decline(conn, head, info, std::move(err), head.method);
-    co_return out;
+  } else {
+    out = co_await forward_http(conn, head, info, target, *injection, request_log ? &capture : nullptr);
+    if (out.status == 401) (*injection)->origin_refused();
   }
-  out = co_await forward_http(conn, head, info, target, *injection);
-  if (out.status == 401) (*injection)->origin_refused();
+  if (entry) {
+    entry->status = out.status;
+    entry->duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    entry->route = out.route;
+    entry->error = out.error;
+    entry->response_headers = std::move(capture.response_headers);
+    entry->request_body = std::move(capture.request_body);
+    entry->response_body = std::move(capture.response_body);
+    // request_bytes/response_bytes stay 0 (unknown): the prefixes are then
+    // redacted as possibly cut.
+    const RequestInjection none;
+    submit_log(*request_log, std::move(*entry), injection ? **injection : none);
+  }
   co_return out;
 }
 
@@ -103,7 +160,17 @@ awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScop
   ServerContext& ctx = conn.ctx;
   RequestOutcome out;
   out.route = "intercepted";
-  auto server_ctx = ctx.certificates->server_context(scope.origin.host);
+  // A cached leaf at once; a new host's is minted off the event loop (a
+  // mint is ~0.2 ms of signing and context set-up; concurrent CONNECTs to
+  // the host wait for the one mint, on the pool, not on a loop).
+  Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> server_ctx =
+      ctx.certificates->cached(scope.origin.host);
+  if (!*server_ctx) {
+    auto mint = [&] { return ctx.certificates->server_context(scope.origin.host); };
+    auto minted = co_await off_loop(ctx.runtime.blocking, mint);
+    if (minted) server_ctx = std::move(*minted);
+    else server_ctx = Unexpected{minted.error().details};
+  }
   if (!server_ctx) {
     ProxyError err{ProxyErrc::proxy_internal_error,
                    "cannot make a certificate for " + scope.origin.host + ": " + server_ctx.error()};

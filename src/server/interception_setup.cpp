@@ -12,13 +12,14 @@ class LeafCertificateSource final : public CertificateSource {
  public:
   LeafCertificateSource(LeafCertificates& leaves, EventLog& log) : leaves_(leaves), log_(log) {}
   Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> server_context(std::string_view host) override {
-    const uint64_t before = leaves_.mints();
-    auto ctx = leaves_.context_for(host);
-    if (ctx && leaves_.mints() != before && log_.enabled(LogLevel::debug))
+    bool minted = false;
+    auto ctx = leaves_.context_for(host, &minted);
+    if (minted && log_.enabled(LogLevel::debug))
       log_.log(LogLevel::debug, "leaf_certificate_minted",
                {{"host", std::string(host)}, {"cached", uint64_t(leaves_.size())}});
     return ctx;
   }
+  std::shared_ptr<boost::asio::ssl::context> cached(std::string_view host) override { return leaves_.cached(host); }
 
  private:
   LeafCertificates& leaves_;
@@ -28,7 +29,7 @@ class LeafCertificateSource final : public CertificateSource {
 }  // namespace
 
 Expected<std::unique_ptr<InterceptionRuntime>, std::string> build_interception(const Config& config,
-                                                                             const GetEnv& getenv, EventLog& log) {
+                                                                               const GetEnv& getenv, EventLog& log) {
   if (config.inject.empty()) return std::unique_ptr<InterceptionRuntime>();
   std::string dir = config.interception.ca_dir;
   if (dir.empty()) {

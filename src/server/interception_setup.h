@@ -7,10 +7,10 @@
 
 #include "base/expected.h"
 #include "config/config.h"
-#include "routing/route_table.h"
 #include "intercept/leaf_certificates.h"
 #include "intercept/request_log.h"
 #include "log/event_log.h"
+#include "routing/route_table.h"
 #include "server/certificate_source.h"
 
 namespace ferry {
@@ -25,6 +25,6 @@ struct InterceptionRuntime {
 // (exit 2 at start) when rules exist and the CA cannot be loaded: it names
 // the directory and how to make one (`ferry ca init`).
 Expected<std::unique_ptr<InterceptionRuntime>, std::string> build_interception(const Config& config,
-                                                                             const GetEnv& getenv, EventLog& log);
+                                                                               const GetEnv& getenv, EventLog& log);
 
 }  // namespace ferry

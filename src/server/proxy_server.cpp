@@ -1,7 +1,5 @@
 #include "server/proxy_server.h"
 
-#include "server/interception_setup.h"
-
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -16,6 +14,7 @@
 #include "http/error_response.h"
 #include "net/host_addresses.h"
 #include "server/client_session.h"
+#include "server/interception_setup.h"
 #include "server/lingering_close.h"
 #include "server/raw_tunnel_session.h"
 #include "server/worker.h"
@@ -295,8 +294,7 @@ int ProxyServer::run() {
   for (auto& t : threads) t.join();
   // Until the admin endpoint lands, the failover counter is reported here.
   log_.log(LogLevel::info, "stopped",
-           {{"upstream_failovers", ctx_.runtime.health.failovers()},
-            {"rejected_unanswered", rejects_dropped_.load()}});
+           {{"upstream_failovers", ctx_.runtime.health.failovers()}, {"rejected_unanswered", rejects_dropped_.load()}});
   log_.flush();
   return 0;
 }

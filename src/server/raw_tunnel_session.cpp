@@ -18,7 +18,8 @@ using Clock = std::chrono::steady_clock;
 
 struct RawSession {
   RawSession(Worker& w, tcp::socket s)
-      : worker(w), ctx(w.ctx()), snapshot(w.snapshot()), tcp(std::move(s)), client(tcp), deadline(tcp.socket().get_executor()) {
+      : worker(w), ctx(w.ctx()), snapshot(w.snapshot()), tcp(std::move(s)), client(tcp),
+        deadline(tcp.socket().get_executor()) {
     error_code ec;
     auto ep = tcp.socket().remote_endpoint(ec);
     peer = ec ? "-"
@@ -81,7 +82,8 @@ awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened 
     co_return;
   }
   const ProxyListPtr proxies = resolved->proxies;
-  auto tunnel = co_await open_tunnel(s.snapshot->upstream_for(ServerContext::scope_of(s.tcp.socket())), *proxies, target, false);
+  auto tunnel =
+      co_await open_tunnel(s.snapshot->upstream_for(ServerContext::scope_of(s.tcp.socket())), *proxies, target, false);
   if (!tunnel) {
     s.record(tunnel.error());
     if (!proxies->direct_only()) s.route = route_summary(*proxies);

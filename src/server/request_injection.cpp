@@ -20,7 +20,7 @@ void RequestInjection::origin_refused() const {
 }
 
 awaitable<Expected<std::shared_ptr<const RequestInjection>, ProxyError>> resolve_injection(BlockingPool& blocking,
-                                                                                            const InjectRules& rules) {
+                                                                                           const InjectRules& rules) {
   bool may_block = false;
   for (const auto& r : rules) may_block = may_block || r->may_block();
   auto resolve_all = [&]() -> Expected<std::shared_ptr<const RequestInjection>, ProxyError> {
@@ -28,8 +28,8 @@ awaitable<Expected<std::shared_ptr<const RequestInjection>, ProxyError>> resolve
     for (const auto& r : rules) {
       auto resolved = resolve_rule(r);
       if (!resolved)
-        return Unexpected{ProxyError{ProxyErrc::proxy_configuration_error,
-                                     "cannot inject the credential of " + resolved.error()}};
+        return Unexpected{
+            ProxyError{ProxyErrc::proxy_configuration_error, "cannot inject the credential of " + resolved.error()}};
       out->rules.push_back(std::move(*resolved));
     }
     return std::shared_ptr<const RequestInjection>(std::move(out));

@@ -37,6 +37,6 @@ struct RequestInjection {
 // or runs a command. Errors are 500 proxy_configuration_error naming the
 // rule and the reference at fault.
 awaitable<Expected<std::shared_ptr<const RequestInjection>, ProxyError>> resolve_injection(BlockingPool& blocking,
-                                                                                            const InjectRules& rules);
+                                                                                           const InjectRules& rules);
 
 }  // namespace ferry

@@ -1,6 +1,7 @@
 #include "server/response_relay.h"
 
 #include "http/header_rewrite.h"
+#include "intercept/head_injection.h"
 
 namespace ferry {
 
@@ -43,13 +44,19 @@ awaitable<void> ResponseRelay::run() {
   if (req_.client_minor == 0 && to_client_ == BodyKind::chunked) to_client_ = BodyKind::until_close;
   else if (req_.client_minor >= 1 && to_client_ == BodyKind::until_close && !codings_hold_chunked(info_))
     to_client_ = BodyKind::chunked;
+  // Scrubbing that changes lengths: the new length is known only at the end.
+  if (req_.scrub_body && !req_.scrub_body->length_preserving() && to_client_ == BodyKind::content_length)
+    to_client_ = req_.client_minor >= 1 ? BodyKind::chunked : BodyKind::until_close;
   keep_alive_ =
       req_.client_keep_alive && !req_.client_body_unread && to_client_ != BodyKind::until_close && !req_.draining;
   http::ForwardResponse fr{req_.via, to_client_, !keep_alive_, keep_alive_ && req_.client_minor == 0, false};
   head_ = http::build_response_head(resp_, info_, fr);
+  if (req_.scrub_pairs) scrub_response_head(head_, *req_.scrub_pairs);
   io_.origin_buf.consume(head_size_);
   out_.relayed_head = true;
-  if (to_client_ != BodyKind::content_length || io_.origin_buf.size() < info_.content_length) return stream_body();
+  if (to_client_ != BodyKind::content_length || io_.origin_buf.size() < info_.content_length || req_.scrub_body ||
+      req_.body_capture)
+    return stream_body();
   // The whole body is here already: one write for head and body.
   buffered_body_ = size_t(info_.content_length);
   arm_client_write(io_);
@@ -88,7 +95,8 @@ awaitable<void> ResponseRelay::stream_body() {
     out_.log_detail = "client write failed: " + ec.message();
     co_return;
   }
-  BodySpec spec{info_.body, info_.content_length, to_client_ == BodyKind::chunked};
+  BodySpec spec{info_.body,    info_.content_length, to_client_ == BodyKind::chunked,
+                req_.scrub_body, req_.body_capture,   req_.body_capture_limit};
   auto err = co_await relay_body(io_.origin, io_.origin_buf, io_.client, spec, io_.deadline, io_.idle);
   if (err) {
     // Part of the response is out; the only honest signal left is to

@@ -5,7 +5,10 @@
 // request.
 #include <string>
 
+#include <vector>
+
 #include "http/message_framing.h"
+#include "intercept/stream_substituter.h"
 #include "server/origin_exchange.h"
 #include "server/tunnel_relay.h"
 
@@ -19,6 +22,13 @@ struct RelayRequest {
   bool draining = false;   // the server is shutting down
   std::string_view via;    // our Via element for the response
   RelayMode relay_mode{};  // 101 tunnels
+  // Inject rules with scrub_responses (SPEC §7): the real value becomes the
+  // placeholder in the head and the body before the client sees them.
+  const std::vector<Replacement>* scrub_pairs = nullptr;
+  StreamSubstituter* scrub_body = nullptr;
+  // The request log's copy of the body's first bytes; null: none.
+  std::string* body_capture = nullptr;
+  size_t body_capture_limit = 0;
 };
 
 struct RelayResult {

@@ -6,11 +6,11 @@
 
 #include "config/config.h"
 #include "http/via.h"
+#include "intercept/request_log.h"
 #include "log/event_log.h"
 #include "net/dns_pool.h"
 #include "net/tcp_connector.h"
 #include "net/tls_stream.h"
-#include "intercept/request_log.h"
 #include "server/certificate_source.h"
 #include "server/config_snapshot.h"
 #include "upstream/upstream_runtime.h"
@@ -20,10 +20,10 @@ namespace ferry {
 struct ServerContext {
   ServerContext(std::shared_ptr<const Config> config, EventLog& l, http::Via v, UpstreamRuntime& up)
       : log(l), via(std::move(v)), via_1_1(via.value(1)), via_1_0(via.value(0)), runtime(up),
-        snapshots(std::make_shared<const ConfigSnapshot>(
-            std::move(config), borrow_for_process(up.routes),
-            ProcessState{destinations, remote_destinations, *up.proxy_tls, up.origin_tls ? *up.origin_tls : tls,
-                         up.health, up.auth, l, up.blocking, via_1_1})) {}
+        snapshots(std::make_shared<const ConfigSnapshot>(std::move(config), borrow_for_process(up.routes),
+                                                         ProcessState{destinations, remote_destinations, *up.proxy_tls,
+                                                                      up.origin_tls ? *up.origin_tls : tls, up.health,
+                                                                      up.auth, l, up.blocking, via_1_1})) {}
 
   // Our Via element for a message received as HTTP/1.<minor>.
   const std::string& via_for(int minor) const { return minor == 0 ? via_1_0 : via_1_1; }
@@ -36,7 +36,7 @@ struct ServerContext {
   DestinationFilter filter;  // ferry's listeners and host addresses, filled in before serving
   const Destinations destinations{dns, filter, ClientScope::local};
   const Destinations remote_destinations{dns, filter, ClientScope::remote};
-  TlsClientContext tls;  // system trust for origins, unless --origin-ca
+  TlsClientContext tls;      // system trust for origins, unless --origin-ca
   UpstreamRuntime& runtime;  // health, auth state, the GSSAPI pool: they outlive snapshots
   // Leaf certificates for intercepted tunnels; null when no inject rule
   // can ever apply (set before serving).

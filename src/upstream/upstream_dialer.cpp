@@ -6,8 +6,9 @@ namespace {
 
 bool is_http_proxy(const ProxyUrl& p) { return p.scheme == ProxyScheme::http || p.scheme == ProxyScheme::https; }
 
-awaitable<Expected<Tunnel, HopFailure>> tunnel_via(const UpstreamContext& ctx, const ProxyUrl& proxy, const HostPort& target,
-                                                   bool client_speaks_first, std::string_view forwarded_via = {}) {
+awaitable<Expected<Tunnel, HopFailure>> tunnel_via(const UpstreamContext& ctx, const ProxyUrl& proxy,
+                                                   const HostPort& target, bool client_speaks_first,
+                                                   std::string_view forwarded_via = {}) {
   if (is_http_proxy(proxy)) {
     auto t = co_await http_connect_tunnel(ctx, proxy, target, client_speaks_first, forwarded_via);
     co_return t;
@@ -154,7 +155,8 @@ std::string route_summary(const ProxyList& proxies) {
   return s;
 }
 
-void report_upstream_failure(const UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e, bool failing_over) {
+void report_upstream_failure(const UpstreamContext& ctx, const ProxyUrl& proxy, const ProxyError& e,
+                             bool failing_over) {
   note_failure(ctx, proxy, e, failing_over);
 }
 

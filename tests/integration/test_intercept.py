@@ -3,6 +3,7 @@ with real clients (curl, python3-requests, python3-httpx, node, openssl
 s_client, git) against real TLS origins (origins.py). Every test also
 asserts that the injected secret never reached ferry's output."""
 
+import hashlib
 import json
 import os
 import socket
@@ -12,13 +13,23 @@ import threading
 import time
 import unittest
 
-from harness import (TEST_HOSTS, ProxyTestCase, RecordingOrigin, TestCA, field, ferry_bin, free_port, parse_head,
+from harness import (TEST_HOSTS, ProxyTestCase, RecordingOrigin, sha256_hex, TestCA, field, ferry_bin, free_port, parse_head,
                      wait_until)
 from origins import (CERT_KINDS, GitHttpOrigin, TlsEchoOrigin, cert_sha256, many_hosts, run_curl, run_git_clone,
                      run_httpx, run_node, run_requests, run_s_client, tls_connect)
 
 SECRET = "s3cr3t-ghp-Zq8xK2vN7mW4pL9tR1yB"
 API_VERSION = "2024-10-01"
+PLACEHOLDER = "sk-placeholder-0000"
+REAL_KEY = "sk-live-7Hq2Wm9ZxR4tK8vB3nL6pY1cD5fG0jA"  # longer than the placeholder: lengths change
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def write(path, text, mode=0o644):
@@ -45,6 +56,7 @@ class InterceptTest(ProxyTestCase):
         cls.bad = {k: cls.start_server(TlsEchoOrigin(cls.tmp, cls.test_ca, cert=k)) for k in CERT_KINDS if k != "good"}
         cls.git = cls.start_server(GitHttpOrigin(cls.tmp, cls.test_ca))
         cls.plain = cls.start_server(RecordingOrigin())
+        cls.subst = cls.start_server(TlsEchoOrigin(cls.tmp, cls.test_ca))  # the substitution rule's origin
         cls.ca_dir = make_ca(cls.tmp)
         cls.ferry_ca = os.path.join(cls.ca_dir, "ca.pem")
         rules = [f"""
@@ -64,12 +76,19 @@ remove_headers = ["X-Remove-Me"]
                      f'value = "Bearer ${{env:FERRY_TEST_TOKEN}}"\n')
         rules.append('[[inject]]\nhost = "exact.test"\nheader = "Authorization"\n'
                      'value = "Bearer ${env:FERRY_TEST_TOKEN}"\n')
+        cls.key_file = write(os.path.join(cls.tmp, "llm_key"), REAL_KEY + "\n", 0o600)
+        rules.append(f'[[inject]]\nhost = "origin.test"\nport = {cls.subst.port}\n'
+                     f'substitute = {{ placeholder = "{PLACEHOLDER}", value = "${{file:{cls.key_file}}}" }}\n'
+                     'scrub_responses = true\n')
+        cls.request_log = os.path.join(cls.tmp, "requests.jsonl")
         cls.config = write(os.path.join(cls.tmp, "intercept.toml"), f"""
 [interception]
 ca_dir = "{cls.ca_dir}"
 origin_ca = "{cls.test_ca.ca_cert}"
+request_log = "{cls.request_log}"
+request_log_bodies = true
 """ + "".join(rules))
-        ports = [cls.echo.port, cls.git.port, *(o.port for o in cls.bad.values())]
+        ports = [cls.echo.port, cls.git.port, cls.subst.port, *(o.port for o in cls.bad.values())]
         cls.ferry = cls.start_ferry("--config", cls.config, "--connect-ports", ",".join(map(str, ports)),
                                     "--log-level", "debug", env={"FERRY_TEST_TOKEN": SECRET},
                                     hosts={**TEST_HOSTS, **many_hosts(40)})
@@ -80,9 +99,15 @@ origin_ca = "{cls.test_ca.ca_cert}"
         self.addCleanup(self.assertNoSecretInOutput, self.ferry)
 
     def assertNoSecretInOutput(self, ferry):
-        self.assertNotIn(SECRET, ferry.stderr_text())
-        with open(ferry.stdout_path, "rb") as f:
-            self.assertNotIn(SECRET.encode(), f.read())
+        if os.path.exists(self.request_log):
+            with open(self.request_log, "rb") as f:
+                text = f.read()
+            for secret in (SECRET, REAL_KEY):
+                self.assertNotIn(secret.encode(), text, "a secret reached the request log")
+        for secret in (SECRET, REAL_KEY):
+            self.assertNotIn(secret, ferry.stderr_text())
+            with open(ferry.stdout_path, "rb") as f:
+                self.assertNotIn(secret.encode(), f.read())
 
     def url(self, path="/", host="origin.test", origin=None):
         return (origin or self.echo).url(path, host)
@@ -154,6 +179,138 @@ origin_ca = "{cls.test_ca.ca_cert}"
         intercepted = [e for e in self.ferry.events("request")
                        if e.get("target", "").startswith(f"https://origin.test:{self.git.port}/")]
         self.assertTrue(intercepted, "git's requests went through ferry's interception")
+
+    # -- substitution and scrubbing ------------------------------------------
+    def test_substitution_in_headers_and_target(self):
+        r = run_curl(self.url(f"/v1/models?key={PLACEHOLDER}", origin=self.subst), self.proxy, self.ferry_ca,
+                     headers=[f"x-api-key: {PLACEHOLDER}", f"X-Other: a-{PLACEHOLDER}-b"])
+        self.assertEqual((r.returncode, r.status), (0, 200), r)
+        j = self.subst.requests[-1]
+        self.assertEqual(j["target"], f"/v1/models?key={REAL_KEY}")
+        self.assertEqual(field(j["headers"], "x-api-key"), REAL_KEY)
+        self.assertEqual(field(j["headers"], "X-Other"), f"a-{REAL_KEY}-b")
+        # The echo of the real key comes back scrubbed: the client never holds it.
+        self.assertNotIn(REAL_KEY.encode(), r.body)
+        self.assertIn(PLACEHOLDER.encode(), r.body)
+
+    def body_with_placeholders(self, n=3):
+        return b"".join(b"chunk %d {\"key\": \"%s\"} " % (i, PLACEHOLDER.encode()) for i in range(n)) + b"end"
+
+    def expected_body(self, body):
+        return body.replace(PLACEHOLDER.encode(), REAL_KEY.encode())
+
+    def test_substitution_in_content_length_body(self):
+        body = self.body_with_placeholders()
+        r = run_curl(self.url("/upload", origin=self.subst), self.proxy, self.ferry_ca, method="POST", body=body)
+        self.assertEqual((r.returncode, r.status), (0, 200), r)
+        j = self.subst.requests[-1]
+        self.assertEqual(j["body_sha256"], sha256_hex(self.expected_body(body)))
+        self.assertEqual(j["body_length"], len(self.expected_body(body)))
+        self.assertEqual(j["framing"], "chunked", "lengths differ: ferry streams the body chunked")
+
+    def test_substitution_across_chunks_and_segments(self):
+        body = self.body_with_placeholders(2)
+        cut = body.index(PLACEHOLDER.encode()) + 5  # inside the first placeholder
+        for name, client in (("requests", run_requests), ("node", run_node)):
+            with self.subTest(client=name):
+                r = client(self.url("/chunks", origin=self.subst), self.proxy, self.ferry_ca, method="POST",
+                           chunks=[body[:cut], body[cut:cut + 3], body[cut + 3:]])
+                self.assertEqual((r.returncode, r.status), (0, 200), r)
+                j = self.subst.requests[-1]
+                self.assertEqual(j["body_sha256"], sha256_hex(self.expected_body(body)), j)
+        # Split across TLS records and TCP segments, with pauses, on a raw connection.
+        c = tls_connect(self.subst.port, "origin.test", self.ferry_ca, proxy_port=self.ferry.port)
+        head = (f"POST /raw HTTP/1.1\r\nHost: origin.test:{self.subst.port}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        c.send(head + body[:cut])
+        time.sleep(0.2)
+        c.send(body[cut:cut + 1])
+        time.sleep(0.2)
+        c.send(body[cut + 1:])
+        resp = c.read_response()
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(json.loads(resp.body)["body_sha256"], sha256_hex(self.expected_body(body)))
+        c.close()
+
+    def test_scrubbing_of_echoed_body_and_header(self):
+        body = self.body_with_placeholders()
+        for q in ("", "?chunked=1"):
+            with self.subTest(framing=q or "content-length"):
+                r = run_curl(self.url("/echo-body" + q, origin=self.subst), self.proxy, self.ferry_ca, method="POST",
+                             body=body)
+                self.assertEqual((r.returncode, r.status), (0, 200), r)
+                self.assertEqual(r.body, body, "the origin echoed the real key; the client sees the placeholder")
+        r = run_curl(self.url(f"/header?name=X-Token&value={PLACEHOLDER}", origin=self.subst), self.proxy,
+                     self.ferry_ca)
+        self.assertEqual(r.header("X-Token"), PLACEHOLDER)
+
+    def test_large_upload_is_streamed(self):
+        size = 1 << 30  # 1 GiB
+        path = os.path.join(self.tmp, "big-upload")
+        block = b"x" * 4093 + PLACEHOLDER.encode()
+        with open(path, "wb") as f:
+            written = 0
+            while written < size:
+                f.write(block)
+                written += len(block)
+        rss_before = rss_kib(self.ferry.pid)
+        peak = [rss_before]
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                peak[0] = max(peak[0], rss_kib(self.ferry.pid))
+                time.sleep(0.05)
+
+        t = threading.Thread(target=watch)
+        t.start()
+        try:
+            r = run_curl(self.url("/big-upload", origin=self.subst), self.proxy, self.ferry_ca, method="POST",
+                         body_file=path, timeout=300)
+        finally:
+            stop.set()
+            t.join()
+        self.assertEqual((r.returncode, r.status), (0, 200), r)
+        # The file is `block` repeated; a block ends with the placeholder and
+        # starts with "x", so no match straddles two blocks.
+        out_block = block.replace(PLACEHOLDER.encode(), REAL_KEY.encode())
+        expected = hashlib.sha256()
+        for _ in range(written // len(block)):
+            expected.update(out_block)
+        length = len(out_block) * (written // len(block))
+        j = self.subst.requests[-1]
+        self.assertEqual((j["body_length"], j["body_sha256"]), (length, expected.hexdigest()))
+        self.assertLess(peak[0] - rss_before, 32 * 1024, f"ferry's RSS grew {peak[0] - rss_before} KiB")
+
+    # -- the request log -----------------------------------------------------
+    def log_lines(self):
+        with open(self.request_log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def test_request_log_records_intercepted_requests_redacted(self):
+        body = self.body_with_placeholders(1)
+        r = run_curl(self.url(f"/logged?token=abc123&page=2", origin=self.subst), self.proxy, self.ferry_ca,
+                     method="POST", body=body, headers=["Cookie: session=xyz", "X-Plain: visible"])
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(wait_until(lambda: any("/logged" in e.get("url", "") for e in self.log_lines()), 5))
+        e = [e for e in self.log_lines() if "/logged" in e.get("url", "")][-1]
+        self.assertEqual((e["method"], e["status"], e["route"]), ("POST", 200, "direct"))
+        self.assertEqual(e["url"], f"https://origin.test:{self.subst.port}/logged?token=[REDACTED]&page=2")
+        headers = dict((n.lower(), v) for n, v in e["request_headers"])
+        self.assertEqual(headers["cookie"], "[REDACTED]")
+        self.assertEqual(headers["x-plain"], "visible")
+        self.assertIn("request_body", e)  # --request-log-bodies
+        self.assertIn(PLACEHOLDER, e["request_body"])
+        self.assertTrue(e["response_headers"])
+        self.assertEqual(os.stat(self.request_log).st_mode & 0o777, 0o600)
+        # A header rule's request: injected names, never the value.
+        r = run_curl(self.url("/logged-header"), self.proxy, self.ferry_ca, headers=["Authorization: Bearer fake"])
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(wait_until(lambda: any("/logged-header" in e.get("url", "") for e in self.log_lines()), 5))
+        e = [e for e in self.log_lines() if "/logged-header" in e.get("url", "")][-1]
+        self.assertTrue(e["injected"])
+        self.assertIn("Authorization", e["injected_headers"])
+        self.assertEqual(e["rule"], 1)
 
     # -- what is not intercepted stays end to end ----------------------------
     def test_hosts_without_rules_stay_end_to_end(self):
@@ -247,6 +404,30 @@ origin_ca = "{cls.test_ca.ca_cert}"
         self.assertNotIn(SECRET, out)
 
 
+    def test_env_adds_the_ca_variables(self):
+        r = subprocess.run([ferry_bin(), "env", "--config", self.config], capture_output=True, text=True,
+                           env={**os.environ, "FERRY_TEST_TOKEN": SECRET})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        exports = dict(line[len("export "):].split("=", 1) for line in r.stdout.splitlines())
+        bundle = os.path.join(self.ca_dir, "bundle.pem")
+        for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"):
+            self.assertEqual(exports[name].strip("'"), bundle, name)
+        self.assertEqual(exports["NODE_EXTRA_CA_CERTS"].strip("'"), self.ferry_ca)
+        self.assertNotIn(SECRET, r.stdout + r.stderr)
+        # Without inject rules there is no CA to trust.
+        plain = subprocess.run([ferry_bin(), "env"], capture_output=True, text=True)
+        self.assertNotIn("SSL_CERT_FILE", plain.stdout)
+
+
+    def test_check_reports_the_ca_without_values(self):
+        r = subprocess.run([ferry_bin(), "check", "--config", self.config], capture_output=True, text=True,
+                           env={**os.environ, "FERRY_TEST_TOKEN": SECRET}, timeout=60)
+        self.assertIn("interception", r.stdout)
+        self.assertIn("CA loaded", r.stdout)
+        self.assertNotIn(SECRET, r.stdout + r.stderr)
+        self.assertNotIn(REAL_KEY, r.stdout + r.stderr)
+
+
 class InterceptStartupTest(ProxyTestCase):
     def test_inject_rules_without_a_ca_is_a_startup_error(self):
         empty = os.path.join(self.tmp, "no-ca")
@@ -256,6 +437,9 @@ class InterceptStartupTest(ProxyTestCase):
                            capture_output=True, text=True, timeout=20)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("ferry ca init", r.stderr)
+        r = subprocess.run([ferry_bin(), "check", "--config", cfg], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("ferry ca init", r.stdout)
 
 
 if __name__ == "__main__":

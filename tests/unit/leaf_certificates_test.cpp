@@ -254,6 +254,33 @@ TEST(LeafCertificates, ConcurrentCallersForANewHostShareOneMint) {
   }
 }
 
+// The event loops' path: cached() never mints; exactly one of concurrent
+// context_for() callers reports that it minted (the log's one event).
+TEST(LeafCertificates, CachedNeverMintsAndOneCallerReportsTheMint) {
+  auto certs = leaves(test_ca());
+  EXPECT_EQ(certs->cached("api.test"), nullptr);
+  EXPECT_EQ(certs->mints(), 0u);
+  constexpr int kThreads = 8;
+  std::barrier start(kThreads);
+  std::atomic<int> minted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      bool made = false;
+      auto r = certs->context_for("API.test", &made);
+      EXPECT_TRUE(r);
+      if (made) minted.fetch_add(1);
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(minted.load(), 1);
+  auto hit = certs->cached("api.test");
+  ASSERT_NE(hit, nullptr);
+  EXPECT_EQ(hit, context(*certs, "api.test"));
+  EXPECT_EQ(certs->mints(), 1u);
+  EXPECT_EQ(certs->cached("bad host"), nullptr);
+}
+
 TEST(LeafCertificates, ManyThreadsManyHostsStayWithinCapacity) {
   auto ca = test_ca();
   auto certs = leaves(ca, {.capacity = 16});

@@ -5,39 +5,21 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
-
-#include "scripted_stream.h"
+#include "stage_bed.h"
 
 namespace ferry {
 namespace {
 
-using test::ScriptedStream;
 using Kind = ExchangeOutcome::Kind;
 
-struct Bed {
-  asio::io_context io;
-  ScriptedStream client{io.get_executor()};
-  ScriptedStream origin{io.get_executor()};
-  ReadBuffer client_buf;
-  ReadBuffer origin_buf;
-  Deadline deadline{io.get_executor()};
-
+struct Bed : test::StageBed {
   ExchangeOutcome run(const OutgoingRequest& req, Millis idle = Millis(5000)) {
     ExchangeOutcome out;
-    bool done = false;
-    auto body = [&]() -> awaitable<void> {
+    const bool done = run_stage([&]() -> awaitable<void> {
       ExchangeIo xio{client, client_buf, origin, origin_buf, deadline, idle};
       const HostPort origin{"origin.test", 80};
       out = co_await exchange_request(xio, req, PeerName{{}, &origin});
-      done = true;
-    };
-    auto watched = [&]() -> awaitable<void> {
-      using namespace asio::experimental::awaitable_operators;
-      co_await (body() || deadline.watch());
-    };
-    asio::co_spawn(io, watched, asio::detached);
-    io.run_for(std::chrono::seconds(10));
+    });
     EXPECT_TRUE(done) << "the exchange did not finish";
     return out;
   }
