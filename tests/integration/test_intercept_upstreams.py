@@ -258,8 +258,8 @@ scrub_responses = true
         self.assertEqual(field(j["headers"], "Authorization"), f"Bearer {SECRET}")
         self.assertEqual((j["body_length"], j["body_sha256"]), (len(real), hashlib.sha256(real).hexdigest()))
         # An origin that reflects the credential in a header and the body.
-        r = self.curl(f"http://127.0.0.1:{f.port}", "-i", "--suppress-connect-headers", "--cacert", self.ferry_ca, "-H",
-                      f"Authorization: Bearer {placeholder}", self.echo.url("/reflect", "origin2.test"))
+        r = self.curl(f"http://127.0.0.1:{f.port}", "-i", "--suppress-connect-headers", "--cacert", self.ferry_ca,
+                      "-H", f"Authorization: Bearer {placeholder}", self.echo.url("/reflect", "origin2.test"))
         self.note_output("curl -i /reflect", r.stdout.decode("latin-1"))
         head, _, got = r.stdout.partition(b"\r\n\r\n")
         self.assertEqual((r.returncode, got), (0, f"Bearer {placeholder}\n".encode()), r.stdout[:1000])
