@@ -176,8 +176,8 @@ origin_ca = "{cls.test_ca.ca_cert}"
                          "keep-alive on the origin leg: one origin connection through the route")
         target = self.echo.url("/echo-body", ORIGIN)
         events = self.wait_events(ferry, n, "request", pred=lambda e: e.get("target") == target)
-        self.assertEqual([(e["status"], e["route"], e["injected"]) for e in events], [(200, route, "Authorization")] * n,
-                         ferry.stderr_text()[-3000:])
+        self.assertEqual([(e["status"], e["route"], e["injected"]) for e in events],
+                         [(200, route, "Authorization")] * n, ferry.stderr_text()[-3000:])
         return records
 
     def assertTunnelled(self, ferry, proxy, user, since=0, host=ORIGIN, most=1):
@@ -344,7 +344,7 @@ scrub_responses = true
         ms = self.daemon(Microsocks(self.tmp, user=SOCKS_USER, password=SOCKS_PASSWORD, hosts=TEST_HOSTS))
         closed = free_port()
         cfg = self.intercept_config("closed.toml", f'[[inject]]\nhost = "{ORIGIN}"\nport = {closed}\n'
-                                                   'header = "Authorization"\nvalue = "Bearer ${env:FERRY_TEST_TOKEN}"\n')
+                                    'header = "Authorization"\nvalue = "Bearer ${env:FERRY_TEST_TOKEN}"\n')
         f = self.serve_intercepting("--upstream", ms.url("socks5h", creds=(SOCKS_USER, SOCKS_PASSWORD)),
                                     "--connect-ports", str(closed), config=cfg, hosts=None)
         c = tls_connect(closed, ORIGIN, self.ferry_ca, proxy_port=f.port)
