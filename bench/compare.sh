@@ -23,29 +23,7 @@ bench_start
 read -r ORIGIN SQUID OLD NEW OLD_UP NEW_UP <<<"$(free_ports 6)"
 write_origin small
 start_origin
-mkdir -p "$DIR/squid"
-echo "127.0.0.1 localhost.bench" >"$DIR/squid/hosts"
-cat >"$DIR/squid/squid.conf" <<EOF2
-http_port 127.0.0.1:$SQUID
-hosts_file $DIR/squid/hosts
-pid_filename $DIR/squid/squid.pid
-cache_log $DIR/squid/cache.log
-access_log none
-cache deny all
-cache_mem 8 MB
-icp_port 0
-htcp_port 0
-snmp_port 0
-pinger_enable off
-netdb_filename none
-shutdown_lifetime 1 seconds
-visible_hostname squid.bench
-acl localnet src 127.0.0.0/8
-http_access allow localnet
-http_access deny all
-EOF2
-chown -R proxy "$DIR/squid"
-start squid "$SQUID" squid -N -f "$DIR/squid/squid.conf"
+start_open_squid "$SQUID"
 start old "$OLD" "$OLD_BIN" "${FERRY_ARGS[@]}" --listen "127.0.0.1:$OLD"
 start new "$NEW" "$FERRY_BIN" "${FERRY_ARGS[@]}" --listen "127.0.0.1:$NEW"
 # The chain's origin name is not loopback, so ferry sends it to the

@@ -162,6 +162,36 @@ origin_requests() {  # requests nginx has handled so far (this one included)
   curl -sS --max-time 5 "http://127.0.0.1:$ORIGIN/nginx_status" | awk 'NR == 3 {print $3}'
 }
 
+# An open Squid (no auth, no cache) on 127.0.0.1:PORT that resolves
+# localhost.bench to 127.0.0.1 through its own hosts_file: an origin name
+# ferry does not treat as loopback, so ferry sends it to the upstream.
+start_open_squid() {  # PORT
+  local port=$1
+  mkdir -p "$DIR/squid"
+  echo "127.0.0.1 localhost.bench" >"$DIR/squid/hosts"
+  cat >"$DIR/squid/squid.conf" <<EOF2
+http_port 127.0.0.1:$port
+hosts_file $DIR/squid/hosts
+pid_filename $DIR/squid/squid.pid
+cache_log $DIR/squid/cache.log
+access_log none
+cache deny all
+cache_mem 8 MB
+icp_port 0
+htcp_port 0
+snmp_port 0
+pinger_enable off
+netdb_filename none
+shutdown_lifetime 1 seconds
+visible_hostname squid.bench
+acl localnet src 127.0.0.0/8
+http_access allow localnet
+http_access deny all
+EOF2
+  chown -R proxy "$DIR/squid"
+  start squid "$port" squid -N -f "$DIR/squid/squid.conf"
+}
+
 # --- parsing ---------------------------------------------------------------------
 field() { { grep -o "\b$1=[^ ]*" <<<"$2" || true; } | head -n1 | cut -d= -f2; }  # KEY LINE
 num_or() { [[ "$1" =~ ^[0-9]+$ ]] && echo "$1" || echo "$2"; }  # VALUE DEFAULT
