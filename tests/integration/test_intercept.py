@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import (TEST_HOSTS, ProxyTestCase, RecordingOrigin, sha256_hex, TestCA, field, ferry_bin, free_port, parse_head,
+from harness import (SMALL_ASAN_QUARANTINE, TEST_HOSTS, ProxyTestCase, RecordingOrigin, sha256_hex, TestCA, field, ferry_bin, free_port, parse_head,
                      wait_until)
 from origins import (CERT_KINDS, GitHttpOrigin, TlsEchoOrigin, cert_sha256, many_hosts, run_curl, run_git_clone,
                      run_httpx, run_node, run_requests, run_s_client, tls_connect)
@@ -22,14 +22,6 @@ SECRET = "s3cr3t-ghp-Zq8xK2vN7mW4pL9tR1yB"
 API_VERSION = "2024-10-01"
 PLACEHOLDER = "sk-placeholder-0000"
 REAL_KEY = "sk-live-7Hq2Wm9ZxR4tK8vB3nL6pY1cD5fG0jA"  # longer than the placeholder: lengths change
-
-
-# Under ASan (make asan-test) freed memory waits in a quarantine of 256 MiB
-# before reuse, which a streamed 1 GiB upload fills: RSS would measure the
-# quarantine, not ferry. A small one keeps the RSS bound meaningful there;
-# release builds ignore the variable.
-SMALL_ASAN_QUARANTINE = {"ASAN_OPTIONS": ":".join(
-    filter(None, [os.environ.get("ASAN_OPTIONS", ""), "quarantine_size_mb=8", "thread_local_quarantine_size_kb=256"]))}
 
 
 def rss_kib(pid):

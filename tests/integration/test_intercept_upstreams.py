@@ -25,7 +25,7 @@ import time
 import unittest
 import uuid
 
-from harness import CURL, TEST_HOSTS, SockReader, TestCA, clean_env, field, free_port, parse_head, wait_until
+from harness import CURL, SMALL_ASAN_QUARANTINE, TEST_HOSTS, SockReader, TestCA, clean_env, field, free_port, parse_head, wait_until
 from kerberos_bed import GssApache, Kdc, NegotiateSquid
 from origins import CERT_KINDS, TlsEchoOrigin, tls_connect
 from test_intercept import make_ca, write
@@ -569,7 +569,7 @@ class LeafCacheBoundTest(InterceptingCase):
         self.ctx = ssl.create_default_context(cafile=self.ferry_ca)
         self.ctx.set_alpn_protocols(["http/1.1"])
         args = ("--leaf-cache-size", str(capacity)) if capacity != 1024 else ()
-        f = self.serve_intercepting(*args, hosts=None)
+        f = self.serve_intercepting(*args, hosts=None, env=SMALL_ASAN_QUARANTINE)
         hosts = [f"h{i}.{ORIGIN}" for i in range(1, total + 1)]
         t0 = time.monotonic()
         self.visit(f, hosts[:1])
@@ -601,7 +601,12 @@ class LeafCacheBoundTest(InterceptingCase):
         filling = rss["capacity"] - rss["start"]
         later = rss["end"] - rss["2x"]
         print(f"\nleaf cache {capacity}, {total} hosts in {elapsed:.1f}s: RSS kB {rss}", flush=True)
-        self.assertLessEqual(later, 2048 + filling // 10, f"RSS kept growing past the cache bound: {rss}")
+        # Under ASan (make asan-test sets ASAN_OPTIONS) the allocator's shadow
+        # memory and size-class regions add ~4 kB per host visited whatever
+        # the cache does (64/1500: +5.8 MB, still a quarter of the 22.8 MB
+        # the lifted bound costs): 8 MiB more allowance there.
+        allowance = 2048 + filling // 10 + (8192 if os.environ.get("ASAN_OPTIONS") else 0)
+        self.assertLessEqual(later, allowance, f"RSS kept growing past the cache bound: {rss}")
         return rss
 
     def test_cache_of_64_with_1500_hosts(self):
