@@ -1,10 +1,12 @@
 #include "intercept/leaf_certificates.h"
 
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <cstring>
+#include <new>
 
 #include "base/host_port.h"
 
@@ -78,6 +80,25 @@ bool add_subject_alt_name(X509* cert, const LeafHost& host, bool critical) {
 
 }  // namespace
 
+LeafCertificate::LeafCertificate(X509Ptr cert, EvpPkeyPtr key, X509* ca)
+    : cert_(std::move(cert)), key_(std::move(key)), chain_(sk_X509_new_null()) {
+  if (!chain_ || sk_X509_push(chain_, ca) <= 0) throw std::bad_alloc();
+  X509_up_ref(ca);
+}
+
+LeafCertificate::~LeafCertificate() { sk_X509_pop_free(chain_, X509_free); }
+
+bool LeafCertificate::install(SSL* ssl) const {
+  // The leaf's serial (random, 128 bits) names its sessions: a ticket
+  // issued under another host's leaf does not resume here.
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert_.get());
+  const int len = std::min(ASN1_STRING_length(serial), int(SSL_MAX_SID_CTX_LENGTH));
+  const bool ok = SSL_use_cert_and_key(ssl, cert_.get(), key_.get(), chain_, 1) == 1 &&
+                  SSL_set_session_id_context(ssl, ASN1_STRING_get0_data(serial), unsigned(len)) == 1;
+  if (!ok) ERR_clear_error();
+  return ok;
+}
+
 int select_http11_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
                        unsigned int in_len, void*) {
   static constexpr unsigned char kHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
@@ -106,14 +127,17 @@ Expected<std::unique_ptr<LeafCertificates>, std::string> LeafCertificates::creat
     key = make_p256_key();
     if (!key) return fail("cannot make the leaf key: " + openssl_error("unknown OpenSSL error"));
   }
-  return std::unique_ptr<LeafCertificates>(new LeafCertificates(std::move(ca), std::move(options), std::move(key)));
+  auto shared = TlsServerContext::without_certificate();
+  SSL_CTX_set_alpn_select_cb(shared->native().native_handle(), select_http11_alpn, nullptr);
+  return std::unique_ptr<LeafCertificates>(
+      new LeafCertificates(std::move(ca), std::move(options), std::move(key), std::move(shared)));
 }
 
 LeafCertificates::LeafCertificates(std::shared_ptr<const CertificateAuthority> ca, Options options,
-                                   EvpPkeyPtr shared_key)
+                                   EvpPkeyPtr shared_key, std::unique_ptr<TlsServerContext> shared)
     : ca_(std::move(ca)), options_(std::move(options)), shared_key_(std::move(shared_key)),
-      shared_public_(shared_key_ ? p256_public_key(shared_key_.get()) : nullptr), ca_not_after_(ca_->not_after_time()) {
-}
+      shared_public_(shared_key_ ? p256_public_key(shared_key_.get()) : nullptr), ca_not_after_(ca_->not_after_time()),
+      shared_(std::move(shared)) {}
 
 SystemClock::time_point LeafCertificates::now() const { return options_.clock ? options_.clock() : SystemClock::now(); }
 
@@ -138,8 +162,34 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
     std::string_view raw_host) {
   auto host = leaf_host(raw_host);
   if (!host) return fail(host.error());
-  const std::string& name = host->name;
+  auto leaf = leaf_named(host->name, host->is_ip);
+  if (!leaf) return fail(leaf.error());
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(host->name);
+    if (it != entries_.end() && it->second.leaf == *leaf && it->second.context) return it->second.context;
+  }
+  const LeafCertificate& l = **leaf;
+  auto context = TlsServerContext::from_certificate(l.certificate(), ca_->certificate(), l.key());
+  if (!context) return fail("cannot serve the certificate for " + host->name + ": " + context.error());
+  SSL_CTX_set_alpn_select_cb((*context)->native().native_handle(), select_http11_alpn, nullptr);
+  // The asio context, kept alive by its TlsServerContext (aliasing).
+  std::shared_ptr<TlsServerContext> owner(std::move(*context));
+  std::shared_ptr<boost::asio::ssl::context> made(owner, &owner->native());
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(host->name);
+  if (it == entries_.end() || it->second.leaf != *leaf) return made;  // evicted or re-minted meanwhile
+  if (!it->second.context) it->second.context = std::move(made);
+  return it->second.context;
+}
 
+Expected<std::shared_ptr<const LeafCertificate>, std::string> LeafCertificates::leaf_for(std::string_view raw_host) {
+  auto host = leaf_host(raw_host);
+  if (!host) return fail(host.error());
+  return leaf_named(host->name, host->is_ip);
+}
+
+Expected<LeafCertificates::Leaf, std::string> LeafCertificates::leaf_named(const std::string& name, bool is_ip) {
   std::unique_lock lock(mu_);
   SystemClock::time_point t;
   for (;;) {
@@ -150,12 +200,12 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
       break;
     }
     Entry& e = it->second;
-    if (e.context && (e.minting || !needs_mint(e, t))) {
+    if (e.leaf && (e.minting || !needs_mint(e, t))) {
       // Fresh, or old but still valid while another caller re-mints it.
       lru_.splice(lru_.begin(), lru_, e.lru);
-      return e.context;
+      return e.leaf;
     }
-    if (e.context) {
+    if (e.leaf) {
       e.minting = true;
       break;
     }
@@ -163,42 +213,43 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
   }
   lock.unlock();
   SystemClock::time_point not_after;
-  auto made = mint(name, host->is_ip, t, not_after);
+  auto made = mint(name, is_ip, t, not_after);
   lock.lock();
   if (made) {
     store(name, *made, not_after);
   } else if (auto it = entries_.find(name); it != entries_.end()) {
-    if (it->second.context) it->second.minting = false;  // keep the old leaf
-    else entries_.erase(it);                             // a waiter tries again
+    if (it->second.leaf) it->second.minting = false;  // keep the old leaf
+    else entries_.erase(it);                          // a waiter tries again
   }
   minted_.notify_all();
   return made;
 }
 
-void LeafCertificates::store(const std::string& host, std::shared_ptr<boost::asio::ssl::context> context,
-                             SystemClock::time_point not_after) {
+void LeafCertificates::store(const std::string& host, Leaf leaf, SystemClock::time_point not_after) {
   ++mints_;
   // The entry may have been evicted while this re-mint ran; then it comes back.
   Entry& e = entries_[host];
-  if (e.context) {
+  if (e.leaf) {
     lru_.splice(lru_.begin(), lru_, e.lru);
   } else {
     lru_.push_front(host);
     e.lru = lru_.begin();
   }
-  e.context = std::move(context);
+  e.leaf = std::move(leaf);
+  e.context = nullptr;  // made from the old leaf
   e.not_after = not_after;
   e.minting = false;
   // Hosts whose first mint runs are not in lru_, so never evicted; an
-  // evicted context lives on in the sessions that hold it.
+  // evicted leaf lives on in the sessions that hold it.
   while (lru_.size() > options_.capacity) {
     entries_.erase(lru_.back());
     lru_.pop_back();
   }
 }
 
-Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::mint(
-    const std::string& host, bool is_ip, SystemClock::time_point now, SystemClock::time_point& not_after) const {
+Expected<LeafCertificates::Leaf, std::string> LeafCertificates::mint(const std::string& host, bool is_ip,
+                                                                     SystemClock::time_point now,
+                                                                     SystemClock::time_point& not_after) const {
   EvpPkeyPtr own_key, own_public;
   EVP_PKEY* key = shared_key_.get();
   EVP_PKEY* pub = shared_public_.get();
@@ -231,12 +282,11 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
                     X509_get0_subject_key_id(ca) ? "keyid:always" : "issuer:always") &&
       add_subject_alt_name(x, LeafHost{host, is_ip}, !with_cn) && X509_sign(x, ca_->key(), EVP_sha256()) > 0;
   if (!ok) return fail("cannot mint a certificate for " + host + ": " + openssl_error("unknown OpenSSL error"));
-  auto context = TlsServerContext::from_certificate(x, ca, key);
-  if (!context) return fail("cannot mint a certificate for " + host + ": " + context.error());
-  SSL_CTX_set_alpn_select_cb((*context)->native().native_handle(), select_http11_alpn, nullptr);
-  // The asio context, kept alive by its TlsServerContext (aliasing).
-  std::shared_ptr<TlsServerContext> owner(std::move(*context));
-  return std::shared_ptr<boost::asio::ssl::context>(owner, &owner->native());
+  if (!options_.key_per_host) {
+    EVP_PKEY_up_ref(key);
+    own_key.reset(key);
+  }
+  return std::make_shared<const LeafCertificate>(std::move(cert), std::move(own_key), ca);
 }
 
 }  // namespace ferry

@@ -305,7 +305,16 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_accept(ByteStreamPtr lower, T
 
 awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
                                                                              asio::ssl::context& ctx, Millis timeout) {
+  auto accepted = co_await tls_accept_stream(std::move(lower), ctx, timeout, nullptr);
+  co_return accepted;
+}
+
+awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
+                                                                             asio::ssl::context& ctx, Millis timeout,
+                                                                             std::function<bool(SSL*)> setup) {
   auto tls = std::make_unique<TlsStream>(std::move(lower), ctx, TlsStream::Role::server);
+  if (setup && !setup(tls->native_handle()))
+    co_return Unexpected{ProxyError{ProxyErrc::tls_protocol_error, "cannot set up the TLS server connection"}};
   error_code ec;
   const bool in_time = co_await timed_handshake(*tls, timeout, ec);
   if (!in_time)

@@ -9,6 +9,8 @@
 // close_notify really leaves, followed by the lower layer's half-close.
 #include <openssl/ssl.h>
 
+#include <functional>
+
 #include "base/duration.h"
 #include "base/expected.h"
 #include "base/proxy_error.h"
@@ -81,5 +83,11 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_accept(ByteStreamPtr lower, T
 // caller reads the SNI and ALPN the client sent).
 awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
                                                                              asio::ssl::context& ctx, Millis timeout);
+// The same, with `setup` called on the connection before the handshake
+// (e.g. the certificate of a context shared by many hosts:
+// LeafCertificate::install); false from it is a tls_protocol_error.
+awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
+                                                                             asio::ssl::context& ctx, Millis timeout,
+                                                                             std::function<bool(SSL*)> setup);
 
 }  // namespace ferry
