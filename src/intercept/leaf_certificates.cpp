@@ -159,10 +159,11 @@ bool LeafCertificates::needs_mint(const Entry& e, SystemClock::time_point now) c
 }
 
 Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::context_for(
-    std::string_view raw_host) {
+    std::string_view raw_host, bool* minted) {
+  if (minted) *minted = false;
   auto host = leaf_host(raw_host);
   if (!host) return fail(host.error());
-  auto leaf = leaf_named(host->name, host->is_ip);
+  auto leaf = leaf_named(host->name, host->is_ip, minted);
   if (!leaf) return fail(leaf.error());
   {
     std::lock_guard lock(mu_);
@@ -183,13 +184,16 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
   return it->second.context;
 }
 
-Expected<std::shared_ptr<const LeafCertificate>, std::string> LeafCertificates::leaf_for(std::string_view raw_host) {
+Expected<std::shared_ptr<const LeafCertificate>, std::string> LeafCertificates::leaf_for(std::string_view raw_host,
+                                                                                         bool* minted) {
+  if (minted) *minted = false;
   auto host = leaf_host(raw_host);
   if (!host) return fail(host.error());
-  return leaf_named(host->name, host->is_ip);
+  return leaf_named(host->name, host->is_ip, minted);
 }
 
-Expected<LeafCertificates::Leaf, std::string> LeafCertificates::leaf_named(const std::string& name, bool is_ip) {
+Expected<LeafCertificates::Leaf, std::string> LeafCertificates::leaf_named(const std::string& name, bool is_ip,
+                                                                           bool* minted) {
   std::unique_lock lock(mu_);
   SystemClock::time_point t;
   for (;;) {
@@ -217,6 +221,7 @@ Expected<LeafCertificates::Leaf, std::string> LeafCertificates::leaf_named(const
   lock.lock();
   if (made) {
     store(name, *made, not_after);
+    if (minted) *minted = true;
   } else if (auto it = entries_.find(name); it != entries_.end()) {
     if (it->second.leaf) it->second.minting = false;  // keep the old leaf
     else entries_.erase(it);                          // a waiter tries again

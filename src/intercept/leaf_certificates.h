@@ -68,11 +68,14 @@ class LeafCertificates {
   // The server context for `host`: a DNS name or an IP literal (IPv6 with
   // or without brackets), any case. An error for a host no certificate can
   // name (empty, bad characters, a scoped IPv6 address) or when OpenSSL fails.
-  Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> context_for(std::string_view host);
+  // `minted`, when given, says whether this call minted the leaf (mints()
+  // before and after also counts other callers' mints).
+  Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> context_for(std::string_view host,
+                                                                                bool* minted = nullptr);
 
   // The leaf for `host` (same names and errors as context_for), to install
   // on a connection of server_context(). A new host costs one signature.
-  Expected<std::shared_ptr<const LeafCertificate>, std::string> leaf_for(std::string_view host);
+  Expected<std::shared_ptr<const LeafCertificate>, std::string> leaf_for(std::string_view host, bool* minted = nullptr);
   // The context every leaf_for leaf is served from.
   boost::asio::ssl::context& server_context() { return shared_->native(); }
 
@@ -95,7 +98,7 @@ class LeafCertificates {
   SystemClock::time_point now() const;
   bool needs_mint(const Entry& e, SystemClock::time_point now) const;
   // leaf_for with a normalised name.
-  Expected<Leaf, std::string> leaf_named(const std::string& name, bool is_ip);
+  Expected<Leaf, std::string> leaf_named(const std::string& name, bool is_ip, bool* minted);
   Expected<Leaf, std::string> mint(const std::string& host, bool is_ip, SystemClock::time_point now,
                                    SystemClock::time_point& not_after) const;
   // Called with mu_ held.

@@ -56,6 +56,9 @@ class TlsStream final : public ByteStream {
   // Sends what OpenSSL wrote. With `wait`, first waits for a flush already
   // under way (the reading side's); without, leaves the bytes to it.
   awaitable<void> flush(error_code& ec, bool wait);
+  // SSL_write_ex of the buffers joined into one record (total at most
+  // kJoinLimit): the bytes taken in n, or the SSL_get_error kind.
+  int write_joined(const std::array<asio::const_buffer, 3>& bufs, size_t total, size_t& n);
   // One read from the lower stream into OpenSSL's input.
   awaitable<void> fill(error_code& ec);
 

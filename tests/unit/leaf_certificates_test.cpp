@@ -241,14 +241,18 @@ TEST(LeafCertificates, ConcurrentCallersForANewHostShareOneMint) {
     std::barrier start(kThreads);
     std::vector<std::shared_ptr<boost::asio::ssl::context>> got(kThreads);
     std::vector<std::thread> threads;
+    std::atomic<int> minted_calls{0};  // each caller learns whether it was the one that minted
     for (int i = 0; i < kThreads; ++i)
       threads.emplace_back([&, i] {
         start.arrive_and_wait();
-        auto r = certs->context_for(host);
+        bool minted = false;
+        auto r = certs->context_for(host, &minted);
         if (r) got[i] = *r;
+        if (minted) ++minted_calls;
       });
     for (auto& t : threads) t.join();
     EXPECT_EQ(certs->mints(), uint64_t(round + 1)) << host;
+    EXPECT_EQ(minted_calls.load(), 1) << host;
     for (const auto& g : got) EXPECT_EQ(g, got.front()) << host;
     EXPECT_NE(got.front(), nullptr);
   }
