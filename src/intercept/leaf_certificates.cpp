@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/ip/address.hpp>
 #include <cstring>
 #include <new>
@@ -78,6 +79,20 @@ bool add_subject_alt_name(X509* cert, const LeafHost& host, bool critical) {
   return ok;
 }
 
+// The extensions of a leaf besides its name, in order: OpenSSL config
+// values (fixed strings, never a client-chosen name).
+struct ExtensionSpec {
+  int nid;
+  const char* value;
+};
+std::array<ExtensionSpec, 5> leaf_extension_specs(X509* ca) {
+  return {{{NID_basic_constraints, "critical,CA:FALSE"},
+           {NID_key_usage, "critical,digitalSignature"},
+           {NID_ext_key_usage, "serverAuth"},
+           {NID_subject_key_identifier, "hash"},
+           {NID_authority_key_identifier, X509_get0_subject_key_id(ca) ? "keyid:always" : "issuer:always"}}};
+}
+
 }  // namespace
 
 LeafCertificate::LeafCertificate(X509Ptr cert, EvpPkeyPtr key, X509* ca)
@@ -137,7 +152,34 @@ LeafCertificates::LeafCertificates(std::shared_ptr<const CertificateAuthority> c
                                    EvpPkeyPtr shared_key, std::unique_ptr<TlsServerContext> shared)
     : ca_(std::move(ca)), options_(std::move(options)), shared_key_(std::move(shared_key)),
       shared_public_(shared_key_ ? p256_public_key(shared_key_.get()) : nullptr), ca_not_after_(ca_->not_after_time()),
-      shared_(std::move(shared)) {}
+      shared_(std::move(shared)) {
+  // Built once against a template holding the shared public key, so a mint
+  // only copies them: the signature is what remains of its cost.
+  X509Ptr model(X509_new());
+  if (model && shared_public_) X509_set_pubkey(model.get(), shared_public_.get());
+  for (const auto& spec : leaf_extension_specs(ca_->certificate())) {
+    X509_EXTENSION* ext = nullptr;
+    const bool per_mint = spec.nid == NID_subject_key_identifier && !shared_public_;
+    if (model && !per_mint) {
+      X509V3_CTX v3;
+      X509V3_set_ctx_nodb(&v3);
+      X509V3_set_ctx(&v3, ca_->certificate(), model.get(), nullptr, nullptr, 0);
+      ext = X509V3_EXT_conf_nid(nullptr, &v3, spec.nid, spec.value);
+    }
+    fixed_extensions_.emplace_back(ext);  // null: made per mint (also when this failed)
+  }
+  ERR_clear_error();
+}
+
+bool LeafCertificates::add_fixed_extensions(X509* cert) const {
+  X509* ca = ca_->certificate();
+  const auto specs = leaf_extension_specs(ca);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    X509_EXTENSION* ext = fixed_extensions_[i].get();
+    if (ext ? X509_add_ext(cert, ext, -1) != 1 : !add_extension(cert, ca, specs[i].nid, specs[i].value)) return false;
+  }
+  return true;
+}
 
 SystemClock::time_point LeafCertificates::now() const { return options_.clock ? options_.clock() : SystemClock::now(); }
 
@@ -279,13 +321,7 @@ Expected<LeafCertificates::Leaf, std::string> LeafCertificates::mint(const std::
       X509_set_issuer_name(x, X509_get_subject_name(ca)) == 1 &&
       (!with_cn || X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
                                               reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0) == 1) &&
-      X509_set_pubkey(x, pub) == 1 && add_extension(x, ca, NID_basic_constraints, "critical,CA:FALSE") &&
-      add_extension(x, ca, NID_key_usage, "critical,digitalSignature") &&
-      add_extension(x, ca, NID_ext_key_usage, "serverAuth") &&
-      add_extension(x, ca, NID_subject_key_identifier, "hash") &&
-      add_extension(x, ca, NID_authority_key_identifier,
-                    X509_get0_subject_key_id(ca) ? "keyid:always" : "issuer:always") &&
-      add_subject_alt_name(x, LeafHost{host, is_ip}, !with_cn) && X509_sign(x, ca_->key(), EVP_sha256()) > 0;
+      X509_set_pubkey(x, pub) == 1 && add_fixed_extensions(x) && add_subject_alt_name(x, LeafHost{host, is_ip}, !with_cn) && X509_sign(x, ca_->key(), EVP_sha256()) > 0;
   if (!ok) return fail("cannot mint a certificate for " + host + ": " + openssl_error("unknown OpenSSL error"));
   if (!options_.key_per_host) {
     EVP_PKEY_up_ref(key);

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "base/expected.h"
 #include "intercept/certificate_authority.h"
@@ -110,6 +111,14 @@ class LeafCertificates {
   const EvpPkeyPtr shared_public_;  // its public half for certificates (p256_public_key)
   const SystemClock::time_point ca_not_after_;
   const std::unique_ptr<TlsServerContext> shared_;  // certificate per connection
+  // The extensions every leaf carries (leaf_extension_specs order), built
+  // once; null where one is built per mint (the key identifier of a key
+  // per host).
+  struct ExtensionFree {
+    void operator()(X509_EXTENSION* e) const { X509_EXTENSION_free(e); }
+  };
+  std::vector<std::unique_ptr<X509_EXTENSION, ExtensionFree>> fixed_extensions_;
+  bool add_fixed_extensions(X509* cert) const;
 
   mutable std::mutex mu_;
   std::condition_variable minted_;
