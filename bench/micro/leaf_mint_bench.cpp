@@ -36,6 +36,38 @@ void BM_MintKeyPerHost(benchmark::State& state) { mint(state, true); }
 BENCHMARK(BM_MintSharedKey)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MintKeyPerHost)->Unit(benchmark::kMicrosecond);
 
+// What a new host costs with the shared context: the leaf alone.
+void BM_MintLeafOnly(benchmark::State& state) {
+  auto certs = LeafCertificates::create(bench_ca(), {.capacity = 1024}).value();
+  uint64_t n = 0;
+  for (auto _ : state) {
+    auto leaf = certs->leaf_for("host" + std::to_string(n++) + ".example.com");
+    if (!leaf) state.SkipWithError("mint failed");
+    benchmark::DoNotOptimize(leaf);
+  }
+}
+BENCHMARK(BM_MintLeafOnly)->Unit(benchmark::kMicrosecond);
+
+// What each connection pays to get its server SSL: from the host's own
+// context, or from the shared one with the leaf installed.
+void BM_SslFromHostContext(benchmark::State& state) {
+  auto certs = LeafCertificates::create(bench_ca(), {}).value();
+  auto ctx = certs->context_for("api.example.com").value();
+  for (auto _ : state) SSL_free(SSL_new(ctx->native_handle()));
+}
+BENCHMARK(BM_SslFromHostContext)->Unit(benchmark::kMicrosecond);
+
+void BM_SslFromSharedContextWithLeaf(benchmark::State& state) {
+  auto certs = LeafCertificates::create(bench_ca(), {}).value();
+  auto leaf = certs->leaf_for("api.example.com").value();
+  for (auto _ : state) {
+    SSL* ssl = SSL_new(certs->server_context().native_handle());
+    if (!leaf->install(ssl)) state.SkipWithError("install failed");
+    SSL_free(ssl);
+  }
+}
+BENCHMARK(BM_SslFromSharedContextWithLeaf)->Unit(benchmark::kMicrosecond);
+
 void BM_CacheHit(benchmark::State& state) {
   auto certs = LeafCertificates::create(bench_ca(), {}).value();
   for (int i = 0; i < 1024; ++i) (void)certs->context_for("host" + std::to_string(i) + ".example.com");

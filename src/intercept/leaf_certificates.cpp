@@ -1,10 +1,13 @@
 #include "intercept/leaf_certificates.h"
 
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/ip/address.hpp>
 #include <cstring>
+#include <new>
 
 #include "base/host_port.h"
 
@@ -76,7 +79,40 @@ bool add_subject_alt_name(X509* cert, const LeafHost& host, bool critical) {
   return ok;
 }
 
+// The extensions of a leaf besides its name, in order: OpenSSL config
+// values (fixed strings, never a client-chosen name).
+struct ExtensionSpec {
+  int nid;
+  const char* value;
+};
+std::array<ExtensionSpec, 5> leaf_extension_specs(X509* ca) {
+  return {{{NID_basic_constraints, "critical,CA:FALSE"},
+           {NID_key_usage, "critical,digitalSignature"},
+           {NID_ext_key_usage, "serverAuth"},
+           {NID_subject_key_identifier, "hash"},
+           {NID_authority_key_identifier, X509_get0_subject_key_id(ca) ? "keyid:always" : "issuer:always"}}};
+}
+
 }  // namespace
+
+LeafCertificate::LeafCertificate(X509Ptr cert, EvpPkeyPtr key, X509* ca)
+    : cert_(std::move(cert)), key_(std::move(key)), chain_(sk_X509_new_null()) {
+  if (!chain_ || sk_X509_push(chain_, ca) <= 0) throw std::bad_alloc();
+  X509_up_ref(ca);
+}
+
+LeafCertificate::~LeafCertificate() { sk_X509_pop_free(chain_, X509_free); }
+
+bool LeafCertificate::install(SSL* ssl) const {
+  // The leaf's serial (random, 128 bits) names its sessions: a ticket
+  // issued under another host's leaf does not resume here.
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert_.get());
+  const int len = std::min(ASN1_STRING_length(serial), int(SSL_MAX_SID_CTX_LENGTH));
+  const bool ok = SSL_use_cert_and_key(ssl, cert_.get(), key_.get(), chain_, 1) == 1 &&
+                  SSL_set_session_id_context(ssl, ASN1_STRING_get0_data(serial), unsigned(len)) == 1;
+  if (!ok) ERR_clear_error();
+  return ok;
+}
 
 int select_http11_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
                        unsigned int in_len, void*) {
@@ -106,13 +142,43 @@ Expected<std::unique_ptr<LeafCertificates>, std::string> LeafCertificates::creat
     key = make_p256_key();
     if (!key) return fail("cannot make the leaf key: " + openssl_error("unknown OpenSSL error"));
   }
-  return std::unique_ptr<LeafCertificates>(new LeafCertificates(std::move(ca), std::move(options), std::move(key)));
+  auto shared = TlsServerContext::without_certificate();
+  SSL_CTX_set_alpn_select_cb(shared->native().native_handle(), select_http11_alpn, nullptr);
+  return std::unique_ptr<LeafCertificates>(
+      new LeafCertificates(std::move(ca), std::move(options), std::move(key), std::move(shared)));
 }
 
 LeafCertificates::LeafCertificates(std::shared_ptr<const CertificateAuthority> ca, Options options,
-                                   EvpPkeyPtr shared_key)
+                                   EvpPkeyPtr shared_key, std::unique_ptr<TlsServerContext> shared)
     : ca_(std::move(ca)), options_(std::move(options)), shared_key_(std::move(shared_key)),
-      shared_public_(shared_key_ ? p256_public_key(shared_key_.get()) : nullptr), ca_not_after_(ca_->not_after_time()) {
+      shared_public_(shared_key_ ? p256_public_key(shared_key_.get()) : nullptr), ca_not_after_(ca_->not_after_time()),
+      shared_(std::move(shared)) {
+  // Built once against a template holding the shared public key, so a mint
+  // only copies them: the signature is what remains of its cost.
+  X509Ptr model(X509_new());
+  if (model && shared_public_) X509_set_pubkey(model.get(), shared_public_.get());
+  for (const auto& spec : leaf_extension_specs(ca_->certificate())) {
+    X509_EXTENSION* ext = nullptr;
+    const bool per_mint = spec.nid == NID_subject_key_identifier && !shared_public_;
+    if (model && !per_mint) {
+      X509V3_CTX v3;
+      X509V3_set_ctx_nodb(&v3);
+      X509V3_set_ctx(&v3, ca_->certificate(), model.get(), nullptr, nullptr, 0);
+      ext = X509V3_EXT_conf_nid(nullptr, &v3, spec.nid, spec.value);
+    }
+    fixed_extensions_.emplace_back(ext);  // null: made per mint (also when this failed)
+  }
+  ERR_clear_error();
+}
+
+bool LeafCertificates::add_fixed_extensions(X509* cert) const {
+  X509* ca = ca_->certificate();
+  const auto specs = leaf_extension_specs(ca);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    X509_EXTENSION* ext = fixed_extensions_[i].get();
+    if (ext ? X509_add_ext(cert, ext, -1) != 1 : !add_extension(cert, ca, specs[i].nid, specs[i].value)) return false;
+  }
+  return true;
 }
 
 SystemClock::time_point LeafCertificates::now() const { return options_.clock ? options_.clock() : SystemClock::now(); }
@@ -151,8 +217,37 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
   if (minted) *minted = false;
   auto host = leaf_host(raw_host);
   if (!host) return fail(host.error());
-  const std::string& name = host->name;
+  auto leaf = leaf_named(host->name, host->is_ip, minted);
+  if (!leaf) return fail(leaf.error());
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(host->name);
+    if (it != entries_.end() && it->second.leaf == *leaf && it->second.context) return it->second.context;
+  }
+  const LeafCertificate& l = **leaf;
+  auto context = TlsServerContext::from_certificate(l.certificate(), ca_->certificate(), l.key());
+  if (!context) return fail("cannot serve the certificate for " + host->name + ": " + context.error());
+  SSL_CTX_set_alpn_select_cb((*context)->native().native_handle(), select_http11_alpn, nullptr);
+  // The asio context, kept alive by its TlsServerContext (aliasing).
+  std::shared_ptr<TlsServerContext> owner(std::move(*context));
+  std::shared_ptr<boost::asio::ssl::context> made(owner, &owner->native());
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(host->name);
+  if (it == entries_.end() || it->second.leaf != *leaf) return made;  // evicted or re-minted meanwhile
+  if (!it->second.context) it->second.context = std::move(made);
+  return it->second.context;
+}
 
+Expected<std::shared_ptr<const LeafCertificate>, std::string> LeafCertificates::leaf_for(std::string_view raw_host,
+                                                                                         bool* minted) {
+  if (minted) *minted = false;
+  auto host = leaf_host(raw_host);
+  if (!host) return fail(host.error());
+  return leaf_named(host->name, host->is_ip, minted);
+}
+
+Expected<LeafCertificates::Leaf, std::string> LeafCertificates::leaf_named(const std::string& name, bool is_ip,
+                                                                           bool* minted) {
   std::unique_lock lock(mu_);
   SystemClock::time_point t;
   for (;;) {
@@ -163,12 +258,12 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
       break;
     }
     Entry& e = it->second;
-    if (e.context && (e.minting || !needs_mint(e, t))) {
+    if (e.leaf && (e.minting || !needs_mint(e, t))) {
       // Fresh, or old but still valid while another caller re-mints it.
       lru_.splice(lru_.begin(), lru_, e.lru);
-      return e.context;
+      return e.leaf;
     }
-    if (e.context) {
+    if (e.leaf) {
       e.minting = true;
       break;
     }
@@ -176,43 +271,44 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
   }
   lock.unlock();
   SystemClock::time_point not_after;
-  auto made = mint(name, host->is_ip, t, not_after);
+  auto made = mint(name, is_ip, t, not_after);
   lock.lock();
   if (made) {
     store(name, *made, not_after);
     if (minted) *minted = true;
   } else if (auto it = entries_.find(name); it != entries_.end()) {
-    if (it->second.context) it->second.minting = false;  // keep the old leaf
-    else entries_.erase(it);                             // a waiter tries again
+    if (it->second.leaf) it->second.minting = false;  // keep the old leaf
+    else entries_.erase(it);                          // a waiter tries again
   }
   minted_.notify_all();
   return made;
 }
 
-void LeafCertificates::store(const std::string& host, std::shared_ptr<boost::asio::ssl::context> context,
-                             SystemClock::time_point not_after) {
+void LeafCertificates::store(const std::string& host, Leaf leaf, SystemClock::time_point not_after) {
   ++mints_;
   // The entry may have been evicted while this re-mint ran; then it comes back.
   Entry& e = entries_[host];
-  if (e.context) {
+  if (e.leaf) {
     lru_.splice(lru_.begin(), lru_, e.lru);
   } else {
     lru_.push_front(host);
     e.lru = lru_.begin();
   }
-  e.context = std::move(context);
+  e.leaf = std::move(leaf);
+  e.context = nullptr;  // made from the old leaf
   e.not_after = not_after;
   e.minting = false;
   // Hosts whose first mint runs are not in lru_, so never evicted; an
-  // evicted context lives on in the sessions that hold it.
+  // evicted leaf lives on in the sessions that hold it.
   while (lru_.size() > options_.capacity) {
     entries_.erase(lru_.back());
     lru_.pop_back();
   }
 }
 
-Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::mint(
-    const std::string& host, bool is_ip, SystemClock::time_point now, SystemClock::time_point& not_after) const {
+Expected<LeafCertificates::Leaf, std::string> LeafCertificates::mint(const std::string& host, bool is_ip,
+                                                                     SystemClock::time_point now,
+                                                                     SystemClock::time_point& not_after) const {
   EvpPkeyPtr own_key, own_public;
   EVP_PKEY* key = shared_key_.get();
   EVP_PKEY* pub = shared_public_.get();
@@ -237,20 +333,13 @@ Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificat
       X509_set_issuer_name(x, X509_get_subject_name(ca)) == 1 &&
       (!with_cn || X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
                                               reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0) == 1) &&
-      X509_set_pubkey(x, pub) == 1 && add_extension(x, ca, NID_basic_constraints, "critical,CA:FALSE") &&
-      add_extension(x, ca, NID_key_usage, "critical,digitalSignature") &&
-      add_extension(x, ca, NID_ext_key_usage, "serverAuth") &&
-      add_extension(x, ca, NID_subject_key_identifier, "hash") &&
-      add_extension(x, ca, NID_authority_key_identifier,
-                    X509_get0_subject_key_id(ca) ? "keyid:always" : "issuer:always") &&
-      add_subject_alt_name(x, LeafHost{host, is_ip}, !with_cn) && X509_sign(x, ca_->key(), EVP_sha256()) > 0;
+      X509_set_pubkey(x, pub) == 1 && add_fixed_extensions(x) && add_subject_alt_name(x, LeafHost{host, is_ip}, !with_cn) && X509_sign(x, ca_->key(), EVP_sha256()) > 0;
   if (!ok) return fail("cannot mint a certificate for " + host + ": " + openssl_error("unknown OpenSSL error"));
-  auto context = TlsServerContext::from_certificate(x, ca, key);
-  if (!context) return fail("cannot mint a certificate for " + host + ": " + context.error());
-  SSL_CTX_set_alpn_select_cb((*context)->native().native_handle(), select_http11_alpn, nullptr);
-  // The asio context, kept alive by its TlsServerContext (aliasing).
-  std::shared_ptr<TlsServerContext> owner(std::move(*context));
-  return std::shared_ptr<boost::asio::ssl::context>(owner, &owner->native());
+  if (!options_.key_per_host) {
+    EVP_PKEY_up_ref(key);
+    own_key.reset(key);
+  }
+  return std::make_shared<const LeafCertificate>(std::move(cert), std::move(own_key), ca);
 }
 
 }  // namespace ferry

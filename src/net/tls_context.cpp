@@ -48,6 +48,10 @@ Expected<std::unique_ptr<TlsServerContext>, std::string> TlsServerContext::from_
   return ctx;
 }
 
+std::unique_ptr<TlsServerContext> TlsServerContext::without_certificate() {
+  return std::unique_ptr<TlsServerContext>(new TlsServerContext());
+}
+
 Expected<std::unique_ptr<TlsServerContext>, std::string> TlsServerContext::from_certificate(X509* leaf, X509* issuer,
                                                                                             EVP_PKEY* key) {
   std::unique_ptr<TlsServerContext> ctx(new TlsServerContext());

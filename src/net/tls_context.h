@@ -34,6 +34,9 @@ class TlsServerContext {
   // null) and the leaf's key, as OpenSSL objects (each up-referenced).
   static Expected<std::unique_ptr<TlsServerContext>, std::string> from_certificate(X509* leaf, X509* issuer,
                                                                                    EVP_PKEY* key);
+  // No certificate: each connection gets its own before the handshake
+  // (SSL_use_cert_and_key), as the interception leaves do.
+  static std::unique_ptr<TlsServerContext> without_certificate();
   boost::asio::ssl::context& native() { return ctx_; }
 
  private:

@@ -9,6 +9,8 @@
 // close_notify really leaves, followed by the lower layer's half-close.
 #include <openssl/ssl.h>
 
+#include <functional>
+
 #include "base/duration.h"
 #include "base/expected.h"
 #include "base/proxy_error.h"
@@ -54,6 +56,9 @@ class TlsStream final : public ByteStream {
   // Sends what OpenSSL wrote. With `wait`, first waits for a flush already
   // under way (the reading side's); without, leaves the bytes to it.
   awaitable<void> flush(error_code& ec, bool wait);
+  // SSL_write_ex of the buffers joined into one record (total at most
+  // kJoinLimit): the bytes taken in n, or the SSL_get_error kind.
+  int write_joined(const std::array<asio::const_buffer, 3>& bufs, size_t total, size_t& n);
   // One read from the lower stream into OpenSSL's input.
   awaitable<void> fill(error_code& ec);
 
@@ -81,5 +86,11 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_accept(ByteStreamPtr lower, T
 // caller reads the SNI and ALPN the client sent).
 awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
                                                                              asio::ssl::context& ctx, Millis timeout);
+// The same, with `setup` called on the connection before the handshake
+// (e.g. the certificate of a context shared by many hosts:
+// LeafCertificate::install); false from it is a tls_protocol_error.
+awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
+                                                                             asio::ssl::context& ctx, Millis timeout,
+                                                                             std::function<bool(SSL*)> setup);
 
 }  // namespace ferry

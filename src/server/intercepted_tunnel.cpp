@@ -185,6 +185,9 @@ awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScop
   // may send its ClientHello right behind the CONNECT head.
   auto tls = co_await tls_accept_stream(std::make_unique<BufferedStreamRef>(conn.client, conn.buf), **server_ctx,
                                         conn.config().header_timeout);
+  // The CONNECT's buffer is empty now (the handshake took what followed the
+  // head): free it for the tunnel's life (~16 KiB per idle tunnel).
+  conn.buf.shrink_if_empty();
   if (!tls) {
     out.error = std::string(proxy_errc_name(tls.error().type));
     out.detail = handshake_failure_words(tls.error());

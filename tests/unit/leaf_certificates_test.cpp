@@ -241,14 +241,18 @@ TEST(LeafCertificates, ConcurrentCallersForANewHostShareOneMint) {
     std::barrier start(kThreads);
     std::vector<std::shared_ptr<boost::asio::ssl::context>> got(kThreads);
     std::vector<std::thread> threads;
+    std::atomic<int> minted_calls{0};  // each caller learns whether it was the one that minted
     for (int i = 0; i < kThreads; ++i)
       threads.emplace_back([&, i] {
         start.arrive_and_wait();
-        auto r = certs->context_for(host);
+        bool minted = false;
+        auto r = certs->context_for(host, &minted);
         if (r) got[i] = *r;
+        if (minted) ++minted_calls;
       });
     for (auto& t : threads) t.join();
     EXPECT_EQ(certs->mints(), uint64_t(round + 1)) << host;
+    EXPECT_EQ(minted_calls.load(), 1) << host;
     for (const auto& g : got) EXPECT_EQ(g, got.front()) << host;
     EXPECT_NE(got.front(), nullptr);
   }
@@ -347,10 +351,19 @@ struct HandshakeResult {
   bool ok = false;
   std::string alpn;  // what the client got
   unsigned long client_error = 0;
+  bool resumed = false;
+  SSL_SESSION* session = nullptr;  // the client's, after the server's tickets; the caller frees it
+};
+
+// Server side: the leaf installed on the connection (shared context), when given.
+struct ServerSide {
+  const LeafCertificate* leaf = nullptr;
+  SSL_SESSION* resume = nullptr;  // offered by the client
 };
 
 HandshakeResult handshake(boost::asio::ssl::context& server_ctx, const CertificateAuthority& ca,
-                          const std::string& host, std::vector<std::string> alpn, int client_max_version = 0) {
+                          const std::string& host, std::vector<std::string> alpn, int client_max_version = 0,
+                          ServerSide side = {}) {
   SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
   X509_STORE_add_cert(SSL_CTX_get_cert_store(cctx), ca.certificate());
   SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, nullptr);
@@ -361,6 +374,10 @@ HandshakeResult handshake(boost::asio::ssl::context& server_ctx, const Certifica
   }
   SSL* client = SSL_new(cctx);
   SSL* server = SSL_new(server_ctx.native_handle());
+  if (side.leaf) {
+    EXPECT_TRUE(side.leaf->install(server));
+  }
+  if (side.resume) SSL_set_session(client, side.resume);
   SSL_set_tlsext_host_name(client, host.c_str());
   SSL_set1_host(client, host.c_str());
   if (!alpn.empty()) {
@@ -402,6 +419,15 @@ HandshakeResult handshake(boost::asio::ssl::context& server_ctx, const Certifica
   unsigned len = 0;
   SSL_get0_alpn_selected(client, &proto, &len);
   out.alpn.assign(reinterpret_cast<const char*>(proto ? proto : reinterpret_cast<const unsigned char*>("")), len);
+  if (out.ok) {
+    out.resumed = SSL_session_reused(client) == 1;
+    char c;
+    size_t n = 0;
+    (void)SSL_read_ex(client, &c, 1, &n);  // takes in the server's session tickets
+    // A session of a connection that did not shut down is not resumable.
+    SSL_set_shutdown(client, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    out.session = SSL_get1_session(client);
+  }
   ERR_clear_error();
   SSL_free(client);
   SSL_free(server);
@@ -442,6 +468,62 @@ TEST(LeafCertificates, Tls11IsRefused) {
   auto ctx = context(*certs, "api.test");
   EXPECT_TRUE(handshake(*ctx, *ca, "api.test", {}, TLS1_2_VERSION).ok);
   EXPECT_FALSE(handshake(*ctx, *ca, "api.test", {}, TLS1_1_VERSION).ok);
+}
+
+// leaf_for: one signature per new host, served from one shared context by
+// installing the leaf on each connection; context_for reuses the same leaf.
+TEST(LeafCertificates, SharedContextServesEachHostItsOwnLeaf) {
+  auto ca = test_ca();
+  auto certs = leaves(ca);
+  auto a = certs->leaf_for("A.test");
+  auto b = certs->leaf_for("10.0.0.1");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(certs->mints(), 2u);
+  EXPECT_EQ(certs->leaf_for("a.test.")->get(), a->get());  // cached, same name
+  EXPECT_EQ(verify((*a)->certificate(), *ca, "a.test"), X509_V_OK);
+  EXPECT_EQ(verify((*b)->certificate(), *ca, "10.0.0.1", true), X509_V_OK);
+  auto& shared = certs->server_context();
+
+  auto r = handshake(shared, *ca, "a.test", {"h2", "http/1.1"}, 0, {a->get()});
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.alpn, "http/1.1");
+  SSL_SESSION_free(r.session);
+  r = handshake(shared, *ca, "a.test", {"h2"}, 0, {a->get()});  // the ALPN rule holds here too
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(ERR_GET_REASON(r.client_error), SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL);
+  r = handshake(shared, *ca, "a.test", {"http/1.1"}, 0, {b->get()});  // b's leaf does not name a.test
+  EXPECT_FALSE(r.ok);
+  EXPECT_FALSE(handshake(shared, *ca, "a.test", {}, TLS1_1_VERSION, {a->get()}).ok);
+
+  auto ctx = context(*certs, "a.test");  // a context per host, from the cached leaf
+  EXPECT_EQ(certs->mints(), 2u);
+  EXPECT_EQ(X509_cmp(leaf_of(ctx), (*a)->certificate()), 0);
+  EXPECT_EQ(context(*certs, "a.test"), ctx);
+}
+
+// One context serves every host, so a session must resume only under the
+// leaf that made it: a client offering a.test's session on b.test gets a
+// full handshake with b.test's certificate.
+TEST(LeafCertificates, SessionsResumeOnlyUnderTheirOwnLeaf) {
+  auto ca = test_ca();
+  auto certs = leaves(ca);
+  auto a = certs->leaf_for("a.test");
+  auto b = certs->leaf_for("b.test");
+  ASSERT_TRUE(a && b);
+  auto& shared = certs->server_context();
+  auto first = handshake(shared, *ca, "a.test", {}, 0, {a->get()});
+  ASSERT_TRUE(first.ok);
+  ASSERT_NE(first.session, nullptr);
+  ASSERT_EQ(SSL_SESSION_is_resumable(first.session), 1);
+  auto same = handshake(shared, *ca, "a.test", {}, 0, {a->get(), first.session});
+  EXPECT_TRUE(same.ok);
+  EXPECT_TRUE(same.resumed);  // resumption works at all
+  auto other = handshake(shared, *ca, "b.test", {}, 0, {b->get(), first.session});
+  EXPECT_TRUE(other.ok);
+  EXPECT_FALSE(other.resumed);
+  SSL_SESSION_free(first.session);
+  SSL_SESSION_free(same.session);
+  SSL_SESSION_free(other.session);
 }
 
 TEST(LeafCertificates, AlpnSelectorParsesTheWireList) {

@@ -163,6 +163,48 @@ TEST_F(TlsStreamTest, DataBothWays) {
   EXPECT_TRUE(at_client == big) << at_client.size() << " bytes";
 }
 
+// Application-data records a TlsStream received (msg callback on its SSL).
+void count_records(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
+  if (!write_p && content_type == SSL3_RT_HEADER && len > 0 && static_cast<const unsigned char*>(buf)[0] == 23)
+    ++*static_cast<int*>(arg);
+}
+
+// Small pieces of one write (a head and a short body, a chunk and its
+// framing) travel as one record; larger writes are split as before, and
+// every byte arrives in order either way.
+TEST_F(TlsStreamTest, SmallPiecesOfOneWriteGoOutAsOneRecord) {
+  auto [a, b] = testing::memory_stream_pair(io_.get_executor());
+  const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", body = pattern(100);
+  const std::string large = pattern(5000);
+  std::string small_got, large_got;
+  int small_records = 0, large_records = 0;
+  error_code read_ec, write_ec;
+  bool connected = false;
+  run(io_, [&]() -> awaitable<void> {
+    auto [c, s] = co_await handshake(std::move(a), std::move(b));
+    connected = c && s;
+    if (!connected) co_return;
+    SSL* server = static_cast<TlsStream&>(**s).native_handle();
+    int records = 0;
+    SSL_set_msg_callback(server, count_records);
+    SSL_set_msg_callback_arg(server, &records);
+    co_await (*c)->write({asio::buffer(head), asio::buffer(body), asio::buffer("\r\n", 2)}, write_ec);
+    small_got = co_await read_n(**s, head.size() + body.size() + 2, read_ec);
+    small_records = std::exchange(records, 0);
+    co_await (*c)->write({asio::buffer(head), asio::buffer(large), asio::const_buffer()}, write_ec);
+    large_got = co_await read_n(**s, head.size() + large.size(), read_ec);
+    large_records = records;
+    SSL_set_msg_callback(server, nullptr);
+  });
+  ASSERT_TRUE(connected);
+  EXPECT_FALSE(read_ec) << read_ec.message();
+  EXPECT_FALSE(write_ec) << write_ec.message();
+  EXPECT_EQ(small_got, head + body + "\r\n");
+  EXPECT_EQ(small_records, 1);
+  EXPECT_TRUE(large_got == head + large);
+  EXPECT_EQ(large_records, 2);  // over the limit: a record per piece
+}
+
 TEST_F(TlsStreamTest, HalfCloseEachWaySendsCloseNotifyThenLowerHalfClose) {
   auto [a, b] = testing::memory_stream_pair(io_.get_executor());
   MemoryStream& client_lower = *a;
