@@ -144,8 +144,8 @@ Expected<std::unique_ptr<LeafCertificates>, std::string> LeafCertificates::creat
   }
   auto shared = TlsServerContext::without_certificate();
   SSL_CTX_set_alpn_select_cb(shared->native().native_handle(), select_http11_alpn, nullptr);
-  return std::unique_ptr<LeafCertificates>(
-      new LeafCertificates(std::move(ca), std::move(options), std::move(key), std::move(shared)));
+  return std::unique_ptr<LeafCertificates>(new LeafCertificates(std::move(ca), std::move(options), std::move(key),
+                                                                std::move(shared)));
 }
 
 LeafCertificates::LeafCertificates(std::shared_ptr<const CertificateAuthority> ca, Options options,
@@ -333,7 +333,8 @@ Expected<LeafCertificates::Leaf, std::string> LeafCertificates::mint(const std::
       X509_set_issuer_name(x, X509_get_subject_name(ca)) == 1 &&
       (!with_cn || X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
                                               reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0) == 1) &&
-      X509_set_pubkey(x, pub) == 1 && add_fixed_extensions(x) && add_subject_alt_name(x, LeafHost{host, is_ip}, !with_cn) && X509_sign(x, ca_->key(), EVP_sha256()) > 0;
+      X509_set_pubkey(x, pub) == 1 && add_fixed_extensions(x) &&
+      add_subject_alt_name(x, LeafHost{host, is_ip}, !with_cn) && X509_sign(x, ca_->key(), EVP_sha256()) > 0;
   if (!ok) return fail("cannot mint a certificate for " + host + ": " + openssl_error("unknown OpenSSL error"));
   if (!options_.key_per_host) {
     EVP_PKEY_up_ref(key);

@@ -51,7 +51,7 @@ class LeafCertificate {
  private:
   X509Ptr cert_;
   EvpPkeyPtr key_;
-  STACK_OF(X509)* chain_;
+  STACK_OF(X509) * chain_;
 };
 
 class LeafCertificates {
@@ -93,7 +93,7 @@ class LeafCertificates {
 
   using Leaf = std::shared_ptr<const LeafCertificate>;
   struct Entry {
-    Leaf leaf;  // null while the first mint runs
+    Leaf leaf;                                           // null while the first mint runs
     std::shared_ptr<boost::asio::ssl::context> context;  // context_for's, made from leaf on first ask
     SystemClock::time_point not_after;
     bool minting = false;

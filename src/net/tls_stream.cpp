@@ -345,19 +345,19 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_connect(tcp::socket socket, T
 
 awaitable<Expected<ByteStreamPtr, ProxyError>> tls_accept(ByteStreamPtr lower, TlsServerContext& ctx, Millis timeout) {
   auto accepted = co_await tls_accept_stream(std::move(lower), ctx.native(), timeout);
-  if (!accepted) co_return Unexpected{std::move(accepted.error())};
+  if (!accepted) co_return Unexpected{accepted.error()};
   co_return ByteStreamPtr(std::move(*accepted));
 }
 
 awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
-                                                                             asio::ssl::context& ctx, Millis timeout) {
+                                                                              asio::ssl::context& ctx, Millis timeout) {
   auto accepted = co_await tls_accept_stream(std::move(lower), ctx, timeout, nullptr);
   co_return accepted;
 }
 
 awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
-                                                                             asio::ssl::context& ctx, Millis timeout,
-                                                                             std::function<bool(SSL*)> setup) {
+                                                                              asio::ssl::context& ctx, Millis timeout,
+                                                                              std::function<bool(SSL*)> setup) {
   auto tls = std::make_unique<TlsStream>(std::move(lower), ctx, TlsStream::Role::server);
   if (setup && !setup(tls->native_handle()))
     co_return Unexpected{ProxyError{ProxyErrc::tls_protocol_error, "cannot set up the TLS server connection"}};

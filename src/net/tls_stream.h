@@ -85,12 +85,12 @@ awaitable<Expected<ByteStreamPtr, ProxyError>> tls_accept(ByteStreamPtr lower, T
 // The same with any server context, keeping the TlsStream's type (the
 // caller reads the SNI and ALPN the client sent).
 awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
-                                                                             asio::ssl::context& ctx, Millis timeout);
+                                                                              asio::ssl::context& ctx, Millis timeout);
 // The same, with `setup` called on the connection before the handshake
 // (e.g. the certificate of a context shared by many hosts:
 // LeafCertificate::install); false from it is a tls_protocol_error.
 awaitable<Expected<std::unique_ptr<TlsStream>, ProxyError>> tls_accept_stream(ByteStreamPtr lower,
-                                                                             asio::ssl::context& ctx, Millis timeout,
-                                                                             std::function<bool(SSL*)> setup);
+                                                                              asio::ssl::context& ctx, Millis timeout,
+                                                                              std::function<bool(SSL*)> setup);
 
 }  // namespace ferry

@@ -27,8 +27,7 @@ struct Relay {
   size_t capture_limit;
 
   awaitable<std::optional<BodyRelayError>> write(std::string_view data) {
-    if (capture && capture->size() < capture_limit)
-      capture->append(data.substr(0, capture_limit - capture->size()));
+    if (capture && capture->size() < capture_limit) capture->append(data.substr(0, capture_limit - capture->size()));
     if (!transform) {
       auto e = co_await emit(data);
       co_return e;

@@ -61,8 +61,8 @@ class HopAcquirer {
   const bool tls_;
   const bool any_forward_proxy_;  // some candidate takes absolute-form requests
   const bool any_origin_form_;    // some candidate takes origin-form requests
-  size_t next_ = 0;  // candidates before this one failed
-  size_t used_ = 0;  // the candidate the last dialled connection went to
+  size_t next_ = 0;               // candidates before this one failed
+  size_t used_ = 0;               // the candidate the last dialled connection went to
 };
 
 }  // namespace ferry

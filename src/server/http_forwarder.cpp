@@ -511,9 +511,18 @@ awaitable<RequestOutcome> forward_http(ClientConnection& conn, const http::Reque
                                        std::shared_ptr<const RequestInjection> injection, ExchangeCapture* capture) {
   // Response bodies are read in 64 KiB steps: a quarter of the system calls
   // of 16 KiB for large downloads. The buffer is freed with the request.
-  Forwarding f{
-      conn,         conn.ctx, info, target, std::string(head.method), head.version_minor, {}, ReadBuffer(64 * 1024),
-      std::move(injection), capture, std::nullopt, false};
+  Forwarding f{conn,
+               conn.ctx,
+               info,
+               target,
+               std::string(head.method),
+               head.version_minor,
+               {},
+               ReadBuffer(64 * 1024),
+               std::move(injection),
+               capture,
+               std::nullopt,
+               false};
   co_await forward(f, head);
   if (!f.error) co_return std::move(f.out);
   ProxyError err = std::move(*f.error);

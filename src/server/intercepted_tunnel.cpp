@@ -134,7 +134,7 @@ awaitable<RequestOutcome> forward_injected(ClientConnection& conn, const http::R
   const auto start = std::chrono::steady_clock::now();
   auto injection = co_await resolve_injection(conn.ctx.runtime.blocking, rules);
   if (!injection) {
-    ProxyError err = std::move(injection.error());
+    ProxyError err = injection.error();
     out = co_await decline(conn, head, info, std::move(err), head.method);
   } else {
     out = co_await forward_http(conn, head, info, target, *injection, request_log ? &capture : nullptr);

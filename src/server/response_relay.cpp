@@ -95,8 +95,8 @@ awaitable<void> ResponseRelay::stream_body() {
     out_.log_detail = "client write failed: " + ec.message();
     co_return;
   }
-  BodySpec spec{info_.body,    info_.content_length, to_client_ == BodyKind::chunked,
-                req_.scrub_body, req_.body_capture,   req_.body_capture_limit};
+  BodySpec spec{info_.body,      info_.content_length, to_client_ == BodyKind::chunked,
+                req_.scrub_body, req_.body_capture,    req_.body_capture_limit};
   auto err = co_await relay_body(io_.origin, io_.origin_buf, io_.client, spec, io_.deadline, io_.idle);
   if (err) {
     // Part of the response is out; the only honest signal left is to
@@ -123,8 +123,8 @@ awaitable<void> ResponseRelay::relay_upgrade() {
   co_await io_.client.write({asio::buffer(head_), {}, {}}, ec);
   io_.deadline.disarm();
   if (ec) co_return;
-  auto stats =
-      co_await relay_tunnel(io_.client, io_.client_buf, io_.origin, io_.origin_buf, io_.deadline, io_.idle, req_.relay_mode);
+  auto stats = co_await relay_tunnel(io_.client, io_.client_buf, io_.origin, io_.origin_buf, io_.deadline, io_.idle,
+                                     req_.relay_mode);
   out_.kernel_in = stats.kernel_a_to_b;
   out_.kernel_out = stats.kernel_b_to_a;
   out_.tunnel_sent = stats.a_to_b;
