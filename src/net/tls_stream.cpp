@@ -186,6 +186,7 @@ int TlsStream::write_joined(const std::array<asio::const_buffer, 3>& bufs, size_
   char joined[kJoinLimit];
   size_t at = 0;
   for (const auto& b : bufs) {
+    if (b.size() == 0) continue;  // an empty buffer's data() may be null
     std::memcpy(joined + at, b.data(), b.size());
     at += b.size();
   }

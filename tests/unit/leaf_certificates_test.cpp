@@ -352,7 +352,8 @@ struct HandshakeResult {
   std::string alpn;  // what the client got
   unsigned long client_error = 0;
   bool resumed = false;
-  SSL_SESSION* session = nullptr;  // the client's, after the server's tickets; the caller frees it
+  // The client's session, after the server's tickets (freed with the result).
+  std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)> session{nullptr, SSL_SESSION_free};
 };
 
 // Server side: the leaf installed on the connection (shared context), when given.
@@ -426,7 +427,7 @@ HandshakeResult handshake(boost::asio::ssl::context& server_ctx, const Certifica
     (void)SSL_read_ex(client, &c, 1, &n);  // takes in the server's session tickets
     // A session of a connection that did not shut down is not resumable.
     SSL_set_shutdown(client, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-    out.session = SSL_get1_session(client);
+    out.session.reset(SSL_get1_session(client));
   }
   ERR_clear_error();
   SSL_free(client);
@@ -487,7 +488,6 @@ TEST(LeafCertificates, SharedContextServesEachHostItsOwnLeaf) {
   auto r = handshake(shared, *ca, "a.test", {"h2", "http/1.1"}, 0, {a->get()});
   EXPECT_TRUE(r.ok);
   EXPECT_EQ(r.alpn, "http/1.1");
-  SSL_SESSION_free(r.session);
   r = handshake(shared, *ca, "a.test", {"h2"}, 0, {a->get()});  // the ALPN rule holds here too
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(ERR_GET_REASON(r.client_error), SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL);
@@ -514,16 +514,13 @@ TEST(LeafCertificates, SessionsResumeOnlyUnderTheirOwnLeaf) {
   auto first = handshake(shared, *ca, "a.test", {}, 0, {a->get()});
   ASSERT_TRUE(first.ok);
   ASSERT_NE(first.session, nullptr);
-  ASSERT_EQ(SSL_SESSION_is_resumable(first.session), 1);
-  auto same = handshake(shared, *ca, "a.test", {}, 0, {a->get(), first.session});
+  ASSERT_EQ(SSL_SESSION_is_resumable(first.session.get()), 1);
+  auto same = handshake(shared, *ca, "a.test", {}, 0, {a->get(), first.session.get()});
   EXPECT_TRUE(same.ok);
   EXPECT_TRUE(same.resumed);  // resumption works at all
-  auto other = handshake(shared, *ca, "b.test", {}, 0, {b->get(), first.session});
+  auto other = handshake(shared, *ca, "b.test", {}, 0, {b->get(), first.session.get()});
   EXPECT_TRUE(other.ok);
   EXPECT_FALSE(other.resumed);
-  SSL_SESSION_free(first.session);
-  SSL_SESSION_free(same.session);
-  SSL_SESSION_free(other.session);
 }
 
 TEST(LeafCertificates, AlpnSelectorParsesTheWireList) {
