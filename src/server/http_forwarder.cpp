@@ -218,7 +218,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     auto injected = inject(heads, *f.injection);
     if (!injected) {
       AcquiredHop none;
-      ProxyError err = std::move(injected.error());
+      ProxyError err = injected.error();
       f.fail(none, std::move(err), client_body);
       co_return;
     }
