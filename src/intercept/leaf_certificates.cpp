@@ -212,6 +212,18 @@ std::shared_ptr<boost::asio::ssl::context> LeafCertificates::cached(std::string_
   return e.context;
 }
 
+std::shared_ptr<const LeafCertificate> LeafCertificates::cached_leaf(std::string_view raw_host) {
+  auto host = leaf_host(raw_host);
+  if (!host) return nullptr;
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(host->name);
+  if (it == entries_.end() || !it->second.leaf) return nullptr;
+  Entry& e = it->second;
+  if (!e.minting && needs_mint(e, now())) return nullptr;
+  lru_.splice(lru_.begin(), lru_, e.lru);
+  return e.leaf;
+}
+
 Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> LeafCertificates::context_for(
     std::string_view raw_host, bool* minted) {
   if (minted) *minted = false;

@@ -81,6 +81,8 @@ class LeafCertificates {
   // The leaf for `host` (same names and errors as context_for), to install
   // on a connection of server_context(). A new host costs one signature.
   Expected<std::shared_ptr<const LeafCertificate>, std::string> leaf_for(std::string_view host, bool* minted = nullptr);
+  // The cached, fresh leaf for `host`, or null; never mints or waits.
+  std::shared_ptr<const LeafCertificate> cached_leaf(std::string_view host);
   // The context every leaf_for leaf is served from.
   boost::asio::ssl::context& server_context() { return shared_->native(); }
 

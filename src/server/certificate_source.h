@@ -2,9 +2,13 @@
 // Where an intercepted tunnel gets its server certificate: the process's
 // leaf-certificate cache under the interception CA (src/intercept/), or a
 // fixed context in tests.
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include <openssl/ssl.h>
 
 #include <boost/asio/ssl/context.hpp>
 
@@ -15,14 +19,20 @@ namespace ferry {
 class CertificateSource {
  public:
   virtual ~CertificateSource() = default;
-  // A TLS server context presenting a certificate for `host` (a DNS name
-  // or an IP literal), made on first use. Errors name the host, never key
-  // material.
-  // May block for a mint (one ECDSA signature plus a TLS context, ~0.2 ms):
-  // event loops call it through off_loop.
-  virtual Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> server_context(std::string_view host) = 0;
-  // Without blocking: the cached context, or null.
-  virtual std::shared_ptr<boost::asio::ssl::context> cached(std::string_view host) = 0;
+
+  // A server TLS context for one connection to `host` (a DNS name or an IP
+  // literal), and what puts `host`'s certificate on that connection before
+  // its handshake (the leaf cache serves every host from one shared context:
+  // a new host costs one certificate, not a context). `setup` may be empty.
+  struct ServerTls {
+    std::shared_ptr<boost::asio::ssl::context> context;
+    std::function<bool(SSL*)> setup;
+  };
+  // May block for a mint (~50 µs of certificate making and signing): event
+  // loops call it through off_loop. Errors name the host, never key material.
+  virtual Expected<ServerTls, std::string> server_tls(std::string_view host) = 0;
+  // Without blocking: the cached certificate's, or nullopt.
+  virtual std::optional<ServerTls> cached_tls(std::string_view host) = 0;
 };
 
 }  // namespace ferry

@@ -11,17 +11,29 @@ namespace {
 class LeafCertificateSource final : public CertificateSource {
  public:
   LeafCertificateSource(LeafCertificates& leaves, EventLog& log) : leaves_(leaves), log_(log) {}
-  Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> server_context(std::string_view host) override {
+  Expected<ServerTls, std::string> server_tls(std::string_view host) override {
     bool minted = false;
-    auto ctx = leaves_.context_for(host, &minted);
+    auto leaf = leaves_.leaf_for(host, &minted);
+    if (!leaf) return Unexpected{leaf.error()};
     if (minted && log_.enabled(LogLevel::debug))
       log_.log(LogLevel::debug, "leaf_certificate_minted",
                {{"host", std::string(host)}, {"cached", uint64_t(leaves_.size())}});
-    return ctx;
+    return serve(std::move(*leaf));
   }
-  std::shared_ptr<boost::asio::ssl::context> cached(std::string_view host) override { return leaves_.cached(host); }
+  std::optional<ServerTls> cached_tls(std::string_view host) override {
+    auto leaf = leaves_.cached_leaf(host);
+    if (!leaf) return std::nullopt;
+    return serve(std::move(leaf));
+  }
 
  private:
+  // The shared context lives as long as the cache (the runtime's); the
+  // connection holds its leaf until the handshake installed it.
+  ServerTls serve(std::shared_ptr<const LeafCertificate> leaf) {
+    std::shared_ptr<boost::asio::ssl::context> shared(std::shared_ptr<void>(), &leaves_.server_context());
+    return ServerTls{std::move(shared), [leaf = std::move(leaf)](SSL* ssl) { return leaf->install(ssl); }};
+  }
+
   LeafCertificates& leaves_;
   EventLog& log_;
 };

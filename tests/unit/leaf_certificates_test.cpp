@@ -283,6 +283,15 @@ TEST(LeafCertificates, CachedNeverMintsAndOneCallerReportsTheMint) {
   EXPECT_EQ(hit, context(*certs, "api.test"));
   EXPECT_EQ(certs->mints(), 1u);
   EXPECT_EQ(certs->cached("bad host"), nullptr);
+  // The shared-context path: cached_leaf() answers hits only.
+  EXPECT_EQ(certs->cached_leaf("new.test"), nullptr);
+  EXPECT_EQ(certs->mints(), 1u);
+  bool made = false;
+  auto leaf = certs->leaf_for("new.test", &made);
+  ASSERT_TRUE(leaf);
+  EXPECT_TRUE(made);
+  EXPECT_EQ(certs->cached_leaf("NEW.test"), *leaf);
+  EXPECT_EQ(certs->cached_leaf("bad host"), nullptr);
 }
 
 TEST(LeafCertificates, ManyThreadsManyHostsStayWithinCapacity) {
