@@ -200,18 +200,6 @@ bool LeafCertificates::needs_mint(const Entry& e, SystemClock::time_point now) c
   return e.not_after < ca_not_after_;
 }
 
-std::shared_ptr<boost::asio::ssl::context> LeafCertificates::cached(std::string_view raw_host) {
-  auto host = leaf_host(raw_host);
-  if (!host) return nullptr;
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(host->name);
-  if (it == entries_.end() || !it->second.context) return nullptr;
-  Entry& e = it->second;
-  if (!e.minting && needs_mint(e, now())) return nullptr;
-  lru_.splice(lru_.begin(), lru_, e.lru);
-  return e.context;
-}
-
 std::shared_ptr<const LeafCertificate> LeafCertificates::cached_leaf(std::string_view raw_host) {
   auto host = leaf_host(raw_host);
   if (!host) return nullptr;

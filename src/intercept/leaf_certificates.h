@@ -69,19 +69,17 @@ class LeafCertificates {
   // The server context for `host`: a DNS name or an IP literal (IPv6 with
   // or without brackets), any case. An error for a host no certificate can
   // name (empty, bad characters, a scoped IPv6 address) or when OpenSSL fails.
-  // May mint (see above): event loops call it off the loop (off_loop) when
-  // cached() has nothing. `minted`, when given, says whether this call
-  // minted the leaf (mints() before and after also counts other callers').
+  // May mint (see above): event loops go through leaf_for off the loop
+  // (off_loop) when cached_leaf() has nothing. `minted`, when given, says
+  // whether this call minted the leaf (mints() before and after also counts
+  // other callers').
   Expected<std::shared_ptr<boost::asio::ssl::context>, std::string> context_for(std::string_view host,
                                                                                 bool* minted = nullptr);
-  // The cached, fresh context for `host`, or null; never mints or waits
-  // for a mint (a lock held for a lookup).
-  std::shared_ptr<boost::asio::ssl::context> cached(std::string_view host);
-
   // The leaf for `host` (same names and errors as context_for), to install
   // on a connection of server_context(). A new host costs one signature.
   Expected<std::shared_ptr<const LeafCertificate>, std::string> leaf_for(std::string_view host, bool* minted = nullptr);
-  // The cached, fresh leaf for `host`, or null; never mints or waits.
+  // The cached, fresh leaf for `host`, or null; never mints or waits for a
+  // mint (a lock held for a lookup).
   std::shared_ptr<const LeafCertificate> cached_leaf(std::string_view host);
   // The context every leaf_for leaf is served from.
   boost::asio::ssl::context& server_context() { return shared_->native(); }

@@ -82,14 +82,8 @@ RequestLogEntry log_entry_for(const ClientConnection& conn, const http::RequestH
 // Redacts with every credential the rules hold: the names of the fields
 // they set, and their resolved values.
 void submit_log(RequestLog& log, RequestLogEntry&& e, const RequestInjection& injection) {
-  std::vector<std::string_view> names, secrets;
-  for (const auto& r : injection.rules) {
-    if (r.rule->header) names.push_back(r.rule->header->name);
-    for (const auto& h : r.rule->add_headers) names.push_back(h.name);
-    if (r.header) secrets.push_back(r.header->view());
-    for (const auto& s : r.add_headers) secrets.push_back(s.view());
-    if (r.substitute) secrets.push_back(r.substitute->view());
-  }
+  const std::vector<std::string_view> names = injection.field_name_list();
+  const std::vector<std::string_view> secrets = injection.secrets();
   for (auto n : names) e.injected.emplace_back(n);
   log.submit(std::move(e), {names, secrets});
 }

@@ -2,17 +2,32 @@
 
 namespace ferry {
 
-std::string RequestInjection::field_names() const {
-  std::string names;
-  auto add = [&](const std::string& n) {
-    if (!names.empty()) names += ", ";
-    names += n;
-  };
+std::vector<std::string_view> RequestInjection::field_name_list() const {
+  std::vector<std::string_view> names;
   for (const auto& r : rules) {
-    if (r.rule->header) add(r.rule->header->name);
-    for (const auto& h : r.rule->add_headers) add(h.name);
+    if (r.rule->header) names.push_back(r.rule->header->name);
+    for (const auto& h : r.rule->add_headers) names.push_back(h.name);
   }
   return names;
+}
+
+std::string RequestInjection::field_names() const {
+  std::string joined;
+  for (auto n : field_name_list()) {
+    if (!joined.empty()) joined += ", ";
+    joined += n;
+  }
+  return joined;
+}
+
+std::vector<std::string_view> RequestInjection::secrets() const {
+  std::vector<std::string_view> values;
+  for (const auto& r : rules) {
+    if (r.header) values.push_back(r.header->view());
+    for (const auto& s : r.add_headers) values.push_back(s.view());
+    if (r.substitute) values.push_back(r.substitute->view());
+  }
+  return values;
 }
 
 void RequestInjection::origin_refused() const {

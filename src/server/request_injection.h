@@ -5,6 +5,7 @@
 // names of the fields set reach the log.
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/expected.h"
@@ -26,8 +27,12 @@ struct RequestInjection {
   std::vector<Replacement> body_substitutions() const { return substitution_pairs(rules); }
   // value -> placeholder for the response, from the rules with scrub_responses.
   std::vector<Replacement> response_scrubs() const { return scrub_pairs(rules); }
-  // "Authorization, X-Api-Version": the fields the rules set (for the log).
+  // The fields the rules set, for the logs: each name, and joined
+  // ("Authorization, X-Api-Version").
+  std::vector<std::string_view> field_name_list() const;
   std::string field_names() const;
+  // The resolved values (views into `rules`), for redacting them.
+  std::vector<std::string_view> secrets() const;
   // After the origin answered 401: the next request re-reads files and
   // re-runs commands (a token that expired early is fetched again once).
   void origin_refused() const;

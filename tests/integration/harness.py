@@ -1082,3 +1082,12 @@ def open_fds(pid):
 # RSS run it with a small one; release builds ignore the variable.
 SMALL_ASAN_QUARANTINE = {"ASAN_OPTIONS": ":".join(
     filter(None, [os.environ.get("ASAN_OPTIONS", ""), "quarantine_size_mb=1", "thread_local_quarantine_size_kb=64"]))}
+
+
+def rss_kb(pid):
+    """Resident set size of `pid` now (VmRSS, KiB), not the high-water mark."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")

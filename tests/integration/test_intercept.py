@@ -13,8 +13,8 @@ import threading
 import time
 import unittest
 
-from harness import (SMALL_ASAN_QUARANTINE, TEST_HOSTS, ProxyTestCase, RecordingOrigin, sha256_hex, TestCA, field, ferry_bin, free_port, parse_head,
-                     wait_until)
+from harness import (SMALL_ASAN_QUARANTINE, TEST_HOSTS, ProxyTestCase, RecordingOrigin, TestCA, field, ferry_bin,
+                     free_port, rss_kb, sha256_hex, wait_until)
 from origins import (CERT_KINDS, GitHttpOrigin, TlsEchoOrigin, cert_sha256, many_hosts, run_curl, run_git_clone,
                      run_httpx, run_node, run_requests, run_s_client, tls_connect)
 
@@ -22,14 +22,6 @@ SECRET = "s3cr3t-ghp-Zq8xK2vN7mW4pL9tR1yB"
 API_VERSION = "2024-10-01"
 PLACEHOLDER = "sk-placeholder-0000"
 REAL_KEY = "sk-live-7Hq2Wm9ZxR4tK8vB3nL6pY1cD5fG0jA"  # longer than the placeholder: lengths change
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def write(path, text, mode=0o644):
@@ -253,13 +245,13 @@ request_log_bodies = true
             while written < size:
                 f.write(block)
                 written += len(block)
-        rss_before = rss_kib(self.ferry.pid)
+        rss_before = rss_kb(self.ferry.pid)
         peak = [rss_before]
         stop = threading.Event()
 
         def watch():
             while not stop.is_set():
-                peak[0] = max(peak[0], rss_kib(self.ferry.pid))
+                peak[0] = max(peak[0], rss_kb(self.ferry.pid))
                 time.sleep(0.05)
 
         t = threading.Thread(target=watch)

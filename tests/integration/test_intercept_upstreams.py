@@ -25,7 +25,8 @@ import time
 import unittest
 import uuid
 
-from harness import CURL, SMALL_ASAN_QUARANTINE, TEST_HOSTS, SockReader, TestCA, clean_env, field, free_port, parse_head, wait_until
+from harness import (CURL, SMALL_ASAN_QUARANTINE, TEST_HOSTS, SockReader, TestCA, clean_env, field, free_port,
+                     parse_head, rss_kb, wait_until)
 from kerberos_bed import GssApache, Kdc, NegotiateSquid
 from origins import CERT_KINDS, TlsEchoOrigin, tls_connect
 from test_intercept import make_ca, write
@@ -65,15 +66,6 @@ class TokenOrigin(TlsEchoOrigin):
             return super()._answer(tls, method, path, q, info, kept, close)
         head = f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
         return tls.sendall(head.encode("latin-1") + body)
-
-
-def rss_kb(pid):
-    """Resident set size now (VmRSS), not the high-water mark."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 class InterceptingCase(UpstreamTestCase):

@@ -258,11 +258,11 @@ TEST(LeafCertificates, ConcurrentCallersForANewHostShareOneMint) {
   }
 }
 
-// The event loops' path: cached() never mints; exactly one of concurrent
-// context_for() callers reports that it minted (the log's one event).
-TEST(LeafCertificates, CachedNeverMintsAndOneCallerReportsTheMint) {
+// The event loops' path: cached_leaf() never mints; exactly one of
+// concurrent leaf_for() callers reports that it minted (the log's one event).
+TEST(LeafCertificates, CachedLeafNeverMintsAndOneCallerReportsTheMint) {
   auto certs = leaves(test_ca());
-  EXPECT_EQ(certs->cached("api.test"), nullptr);
+  EXPECT_EQ(certs->cached_leaf("api.test"), nullptr);
   EXPECT_EQ(certs->mints(), 0u);
   constexpr int kThreads = 8;
   std::barrier start(kThreads);
@@ -272,25 +272,18 @@ TEST(LeafCertificates, CachedNeverMintsAndOneCallerReportsTheMint) {
     threads.emplace_back([&] {
       start.arrive_and_wait();
       bool made = false;
-      auto r = certs->context_for("API.test", &made);
+      auto r = certs->leaf_for("API.test", &made);
       EXPECT_TRUE(r);
       if (made) minted.fetch_add(1);
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(minted.load(), 1);
-  auto hit = certs->cached("api.test");
+  auto hit = certs->cached_leaf("api.TEST");
   ASSERT_NE(hit, nullptr);
-  EXPECT_EQ(hit, context(*certs, "api.test"));
-  EXPECT_EQ(certs->mints(), 1u);
-  EXPECT_EQ(certs->cached("bad host"), nullptr);
-  // The shared-context path: cached_leaf() answers hits only.
-  EXPECT_EQ(certs->cached_leaf("new.test"), nullptr);
-  EXPECT_EQ(certs->mints(), 1u);
-  bool made = false;
-  auto leaf = certs->leaf_for("new.test", &made);
+  auto leaf = certs->leaf_for("api.test");
   ASSERT_TRUE(leaf);
-  EXPECT_TRUE(made);
-  EXPECT_EQ(certs->cached_leaf("NEW.test"), *leaf);
+  EXPECT_EQ(hit, *leaf);
+  EXPECT_EQ(certs->mints(), 1u);
   EXPECT_EQ(certs->cached_leaf("bad host"), nullptr);
 }
 
