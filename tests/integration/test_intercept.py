@@ -421,6 +421,30 @@ request_log_bodies = true
 
 
 class InterceptStartupTest(ProxyTestCase):
+    def test_value_that_cannot_be_resolved_is_500_naming_the_rule(self):
+        ca_dir = make_ca(self.tmp, "ca-unresolvable")
+        token = os.path.join(self.tmp, "token-not-there-yet")
+        cfg = write(os.path.join(self.tmp, "unresolvable.toml"),
+                    f'[interception]\nca_dir = "{ca_dir}"\n[[inject]]\nhost = "exact.test"\n'
+                    f'header = "Authorization"\nvalue = "Bearer ${{exec:cat {token}}}"\n')
+        origin = self.start_server(RecordingOrigin())
+        f = self.start_ferry("--config", cfg, hosts=TEST_HOSTS)
+        r = run_curl(f"http://exact.test:{origin.port}/x", f"http://127.0.0.1:{f.port}")
+        self.assertEqual(r.status, 500, r)
+        ps = r.header("Proxy-Status")
+        self.assertIn("error=proxy_configuration_error", ps)
+        self.assertIn("rule 1", ps)
+        self.assertIn("exited with status 1", ps)
+        self.assertEqual(origin.requests, [], "no request goes out without its credential")
+        # Once the command works, the same ferry injects its output (never
+        # logged). A failed command is run again at most once a second.
+        write(token, SECRET + "\n", 0o600)
+        time.sleep(1.1)
+        r = run_curl(f"http://exact.test:{origin.port}/y", f"http://127.0.0.1:{f.port}")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(field(origin.requests[-1][1], "Authorization"), f"Bearer {SECRET}")
+        self.assertNotIn(SECRET, f.stderr_text())
+
     def test_inject_rules_without_a_ca_is_a_startup_error(self):
         empty = os.path.join(self.tmp, "no-ca")
         cfg = write(os.path.join(self.tmp, "noca.toml"),
