@@ -2,6 +2,7 @@
 // Per-client-connection state, owned by the session coroutine's frame.
 // Handlers borrow it by reference for the duration of one request.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct InjectRule;
 struct InterceptScope {
   HostPort origin;  // the CONNECT target
   std::vector<std::shared_ptr<const InjectRule>> rules;
+  // The origin leg dialled during the client's handshake failed: the
+  // tunnel's first request is answered with this (see origin_predial.h).
+  std::optional<ProxyError> origin_failure;
 };
 
 struct ClientConnection {
@@ -54,7 +58,7 @@ struct ClientConnection {
   bool linger = false;
   // Inside an intercepted tunnel: the tunnel's origin and rules (owned by
   // the tunnel). The snapshot then stays the tunnel's for every request.
-  const InterceptScope* intercept = nullptr;
+  InterceptScope* intercept = nullptr;
 
   // Writes a response ferry makes itself (Proxy-Status and all); `method` is
   // the request's ("" when there was none), so a HEAD gets no body.

@@ -11,6 +11,7 @@
 #include "server/certificate_source.h"
 #include "server/client_session.h"
 #include "server/http_forwarder.h"
+#include "server/origin_predial.h"
 #include "server/request_injection.h"
 #include "server/worker.h"
 
@@ -127,7 +128,13 @@ awaitable<RequestOutcome> forward_injected(ClientConnection& conn, const http::R
   }
   const auto start = std::chrono::steady_clock::now();
   auto injection = co_await resolve_injection(conn.ctx.runtime.blocking, rules);
-  if (!injection) {
+  // The tunnel's origin leg, dialled during the handshake, failed: that is
+  // this request's answer (once; later requests dial again).
+  std::optional<ProxyError> origin_failure;
+  if (conn.intercept && conn.intercept->origin_failure) origin_failure.swap(conn.intercept->origin_failure);
+  if (origin_failure) {
+    out = co_await decline(conn, head, info, std::move(*origin_failure), head.method);
+  } else if (!injection) {
     ProxyError err = injection.error();
     out = co_await decline(conn, head, info, std::move(err), head.method);
   } else {
@@ -150,35 +157,29 @@ awaitable<RequestOutcome> forward_injected(ClientConnection& conn, const http::R
   co_return out;
 }
 
-awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScope scope) {
-  ServerContext& ctx = conn.ctx;
-  RequestOutcome out;
-  out.route = "intercepted";
-  // A cached leaf at once; a new host's is minted off the event loop
-  // (certificate and signature, ~50 µs; concurrent CONNECTs to the host
-  // wait for the one mint, on the pool, not on a loop).
-  std::optional<CertificateSource::ServerTls> server_tls = ctx.certificates->cached_tls(scope.origin.host);
-  if (!server_tls) {
-    auto mint = [&] { return ctx.certificates->server_tls(scope.origin.host); };
-    auto minted = co_await off_loop(ctx.runtime.blocking, mint);
-    std::string why;
-    if (minted && *minted) server_tls = std::move(**minted);
-    else why = minted ? minted->error() : minted.error().details;
-    if (!server_tls) {
-      ProxyError err{ProxyErrc::proxy_internal_error,
-                     "cannot make a certificate for " + scope.origin.host + ": " + why};
-      out = co_await answer_error(conn, std::move(err), false, "CONNECT");
-      co_return out;
-    }
-  }
-  const std::string reply = "HTTP/1.1 200 Connection established\r\nVia: " + ctx.via_1_1 + "\r\n\r\n";
-  co_await conn.send_own(reply);
-  out.status = 200;
+namespace {
 
+// The CONNECT host's leaf, cached or minted off the event loop
+// (certificate and signature, ~50 µs; concurrent CONNECTs to the host
+// wait for the one mint, on the pool, not on a loop).
+awaitable<Expected<CertificateSource::ServerTls, ProxyError>> leaf_for(ServerContext& ctx, const std::string& host) {
+  if (auto cached = ctx.certificates->cached_tls(host)) co_return std::move(*cached);
+  auto mint = [&] { return ctx.certificates->server_tls(host); };
+  auto minted = co_await off_loop(ctx.runtime.blocking, mint);
+  if (minted && *minted) co_return std::move(**minted);
+  const std::string why = minted ? minted->error() : minted.error().details;
+  co_return Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "cannot make a certificate for " + host + ": " + why}};
+}
+
+// The client's TLS handshake after the 200; null when the tunnel ends
+// there (`out` then says why, and it was logged).
+awaitable<std::unique_ptr<TlsStream>> handshake_client(ClientConnection& conn, const InterceptScope& scope,
+                                                       const CertificateSource::ServerTls& server_tls,
+                                                       RequestOutcome& out) {
   // The handshake reads from the client connection's buffer first: a client
   // may send its ClientHello right behind the CONNECT head.
   auto tls = co_await tls_accept_stream(std::make_unique<BufferedStreamRef>(conn.client, conn.buf),
-                                        *server_tls->context, conn.config().header_timeout, server_tls->setup);
+                                        *server_tls.context, conn.config().header_timeout, server_tls.setup);
   // The CONNECT's buffer is empty now (the handshake took what followed the
   // head): free it for the tunnel's life (~16 KiB per idle tunnel).
   conn.buf.shrink_if_empty();
@@ -186,7 +187,7 @@ awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScop
     out.error = std::string(proxy_errc_name(tls.error().type));
     out.detail = handshake_failure_words(tls.error());
     log_tunnel_tls_failure(conn, scope.origin, out.error, out.detail);
-    co_return out;
+    co_return nullptr;
   }
   // SNI, when the client sent one, must name the CONNECT host: a client
   // that asks for another name inside this tunnel is not talking to it.
@@ -197,11 +198,43 @@ awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScop
                  "' is not the CONNECT host " + scope.origin.host;
     log_tunnel_tls_failure(conn, scope.origin, out.error, out.detail);
     (*tls)->close();
+    co_return nullptr;
+  }
+  co_return std::move(*tls);
+}
+
+}  // namespace
+
+awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScope scope) {
+  ServerContext& ctx = conn.ctx;
+  RequestOutcome out;
+  out.route = "intercepted";
+  auto leaf = co_await leaf_for(ctx, scope.origin.host);
+  if (!leaf) {
+    ProxyError err = leaf.error();
+    out = co_await answer_error(conn, std::move(err), false, "CONNECT");
+    out.route = "intercepted";
     co_return out;
   }
+  const std::string reply = "HTTP/1.1 200 Connection established\r\nVia: " + ctx.via_1_1 + "\r\n\r\n";
+  co_await conn.send_own(reply);
+  out.status = 200;
+
+  // The origin leg is dialled while the client handshakes, so a new host
+  // pays the two handshakes at once. (Dialling from the CONNECT on was
+  // slower: the origin handshake's CPU on this loop then delays the 200.)
+  auto handshake = handshake_client(conn, scope, *leaf, out);
+  auto predial = predial_origin(conn, scope.origin);
+  auto both = std::move(handshake) && std::move(predial);
+  auto [client_tls, origin_leg] = co_await std::move(both);
+  if (!client_tls) co_return out;
+  TlsStream& tls = *client_tls;
+
+  if (origin_leg) conn.worker.pool().put(origin_leg->pool_key, std::move(origin_leg->stream));
+  else scope.origin_failure = std::move(origin_leg.error());
 
   {
-    ClientConnection inner(conn.worker, ctx, conn.snapshot, **tls, conn.peer, conn.scope);
+    ClientConnection inner(conn.worker, ctx, conn.snapshot, tls, conn.peer, conn.scope);
     inner.intercept = &scope;
     auto tracked = conn.worker.track(&inner);
     co_await (serve_connection(inner) || inner.deadline.watch());
@@ -209,7 +242,7 @@ awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScop
   }
   // close_notify, so the client can tell our end from a truncation.
   conn.deadline.arm(conn.config().header_timeout, [&conn] { conn.client.cancel(); });
-  co_await (*tls)->shutdown_send();
+  co_await tls.shutdown_send();
   conn.deadline.disarm();
   out.keep_alive = false;
   co_return out;

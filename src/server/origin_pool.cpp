@@ -8,6 +8,17 @@ bool OriginPool::still_usable(ByteStream& conn) {
   if (conn.has_buffered_input()) return false;
   auto& s = conn.socket();
   if (!s.is_open()) return false;
+  if (!conn.is_plain_tcp()) {
+    // TLS: a readable socket may hold only records that carry no data
+    // (TLS 1.3 session tickets, sent right after the handshake: a
+    // connection dialled ahead of its first request has them waiting).
+    // Reading takes those; a data byte, an alert or the end is a reason to
+    // discard the connection, which is then closed anyway.
+    char probe;
+    error_code ec;
+    const size_t n = conn.read_available(asio::buffer(&probe, 1), ec);
+    return n == 0 && ec == asio::error::would_block;
+  }
   char probe;
   ssize_t n = ::recv(s.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
   // EAGAIN: open and quiet. 0: the origin closed. >0: bytes nobody asked for

@@ -311,6 +311,28 @@ request_log_bodies = true
         self.assertEqual(r.info["verify_code"], 0, r)
         self.assertEqual(r.info["peer_cert_sha256"], cert_sha256(self.echo.cert))
 
+    def test_origin_is_dialled_during_the_client_handshake(self):
+        # A new host's origin connection (TCP + TLS) starts while the client
+        # handshakes, not with its first request, and that request uses it.
+        host = "h31.origin.test"
+        def sni_handshakes():
+            with self.echo.lock:
+                return [h for h in self.echo.handshakes if h.get("sni") == host]
+        self.assertEqual(sni_handshakes(), [])
+        c = tls_connect(self.echo.port, host, self.ferry_ca, proxy_port=self.ferry.port)
+        self.assertTrue(wait_until(lambda: len(sni_handshakes()) == 1, 5),
+                        "the origin saw ferry's handshake before any request was sent")
+        early = sni_handshakes()[0]
+        self.assertTrue(early.get("ok"), early)
+        c.send(f"GET /first HTTP/1.1\r\nHost: {host}:{self.echo.port}\r\n\r\n".encode())
+        resp = c.read_response()
+        self.assertEqual(resp.status, 200)
+        j = json.loads(resp.body)
+        self.assertEqual(field(j["headers"], "Authorization"), f"Bearer {SECRET}", j["headers"])
+        self.assertEqual(j["connection_id"], early["connection_id"], "the first request rode the early connection")
+        self.assertEqual(len(sni_handshakes()), 1, "no second origin connection")
+        c.close()
+
     # -- the tunnel's host is the only host ---------------------------------
     def test_sni_mismatch_closes_the_tunnel(self):
         with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
@@ -351,6 +373,13 @@ request_log_bodies = true
                 c.send(f"GET / HTTP/1.1\r\nHost: origin.test:{origin.port}\r\n\r\n".encode())
                 resp = c.read_response()
                 self.assertFerryError(resp, 502, "tls_certificate_error", "origin.test")
+                # The failure of the origin leg dialled during the handshake
+                # answers the first request; the next one dials again.
+                handshakes = len(origin.handshakes)
+                c.send(f"GET /again HTTP/1.1\r\nHost: origin.test:{origin.port}\r\n\r\n".encode())
+                self.assertFerryError(c.read_response(), 502, "tls_certificate_error", "origin.test")
+                self.assertTrue(wait_until(lambda: len(origin.handshakes) > handshakes, 5),
+                                "the second request dialled the origin again")
                 self.assertEqual(origin.requests, [], "no request reaches an origin that failed verification")
                 c.close()
 

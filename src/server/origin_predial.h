@@ -1,0 +1,26 @@
+#pragma once
+// The origin leg of an intercepted tunnel, dialled while the client's TLS
+// handshake runs. Without it a new host's first response pays the two
+// handshakes one after the other (issue 8's new-host latency). The
+// connection is parked in the worker's origin pool under its route's key,
+// where the tunnel's first request takes it like any idle connection; a
+// failed dial is kept for that request to answer with (dialling again would
+// double a timeout the user already waited for).
+#include <string>
+
+#include "base/proxy_error.h"
+#include "net/byte_stream.h"
+#include "server/client_connection.h"
+
+namespace ferry {
+
+struct PredialedOrigin {
+  ByteStreamPtr stream;  // TLS to the origin, along the route
+  std::string pool_key;
+};
+
+// Dials `origin` over TLS along the route of an https:// request to it,
+// with the route's failover.
+awaitable<Expected<PredialedOrigin, ProxyError>> predial_origin(const ClientConnection& conn, const HostPort& origin);
+
+}  // namespace ferry
