@@ -1,6 +1,7 @@
 #pragma once
 // Per-client-connection state, owned by the session coroutine's frame.
 // Handlers borrow it by reference for the duration of one request.
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,8 +24,13 @@ struct InjectRule;
 struct InterceptScope {
   HostPort origin;  // the CONNECT target
   std::vector<std::shared_ptr<const InjectRule>> rules;
-  // The origin leg dialled during the client's handshake failed: the
-  // tunnel's first request is answered with this (see origin_predial.h).
+  // The origin leg dialled during the client's handshake (origin_predial.h):
+  // the tunnel's first request takes the connection, or is answered with
+  // the dial's failure. Held by the tunnel, not pooled: the pool's cap per
+  // origin would close most of them when many tunnels open at once.
+  ByteStreamPtr early_origin;
+  std::string early_origin_key;  // its pool key
+  std::chrono::steady_clock::time_point early_origin_since;  // when it was ready
   std::optional<ProxyError> origin_failure;
 };
 

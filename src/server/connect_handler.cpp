@@ -41,7 +41,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   // is relayed untouched below.
   if (conn.ctx.certificates && !conn.config().inject.empty()) {
     if (auto rules = matching_rules(conn.config().inject, target->host, target->port); !rules.empty()) {
-      InterceptScope scope{*target, std::move(rules), std::nullopt};  // a named local: see the GCC 12 note above
+      InterceptScope scope{*target, std::move(rules), nullptr, {}, {}, std::nullopt};  // a named local: see the GCC 12 note above
       out = co_await intercept_tunnel(conn, std::move(scope));
       co_return out;
     }

@@ -36,8 +36,17 @@ class HopAcquirer {
         any_origin_form_(std::any_of(candidates_.begin(), candidates_.end(),
                                      [](const HopCandidate& c) { return !c.absolute_form; })) {}
 
-  // An idle pooled connection (idle for less than `max_idle`) for any
-  // candidate, without waiting.
+  // A connection dialled ahead for this request (an intercepted tunnel's
+  // early origin leg), under its pool key: take_pooled hands it out first
+  // if a candidate has that key and it is still usable, under the same
+  // idle limit as a pooled one (review D16), else closes it.
+  void adopt(ByteStreamPtr stream, std::string pool_key, OriginPool::Clock::time_point ready_since) {
+    adopted_ = std::move(stream);
+    adopted_key_ = std::move(pool_key);
+    adopted_since_ = ready_since;
+  }
+  // The adopted connection, else an idle pooled connection (idle for less
+  // than `max_idle`) for any candidate, without waiting.
   std::optional<AcquiredHop> take_pooled(OriginPool::Clock::duration max_idle);
   // A new connection from the current candidate on, with failover.
   awaitable<Expected<AcquiredHop, ProxyError>> dial();
@@ -61,6 +70,9 @@ class HopAcquirer {
   const bool tls_;
   const bool any_forward_proxy_;  // some candidate takes absolute-form requests
   const bool any_origin_form_;    // some candidate takes origin-form requests
+  ByteStreamPtr adopted_;
+  std::string adopted_key_;
+  OriginPool::Clock::time_point adopted_since_;
   size_t next_ = 0;               // candidates before this one failed
   size_t used_ = 0;               // the candidate the last dialled connection went to
 };

@@ -201,6 +201,9 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   const UpstreamContext& upstream = conn.snapshot->upstream_for(conn.scope);
   HopAcquirer hops(upstream, conn.worker.pool(), plan_request_hops(upstream, *proxies, target.authority, target.tls),
                    target.authority, target.tls);
+  if (conn.intercept && conn.intercept->early_origin)
+    hops.adopt(std::move(conn.intercept->early_origin), std::move(conn.intercept->early_origin_key),
+               conn.intercept->early_origin_since);
   // Inject rules (SPEC §7): a body substitution that changes lengths sends
   // the body chunked (the new length is known only at its end).
   std::optional<StreamSubstituter> body_transform;

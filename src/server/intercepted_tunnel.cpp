@@ -230,8 +230,13 @@ awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScop
   if (!client_tls) co_return out;
   TlsStream& tls = *client_tls;
 
-  if (origin_leg) conn.worker.pool().put(origin_leg->pool_key, std::move(origin_leg->stream));
-  else scope.origin_failure = std::move(origin_leg.error());
+  if (origin_leg && origin_leg->stream) {
+    scope.early_origin = std::move(origin_leg->stream);
+    scope.early_origin_key = std::move(origin_leg->pool_key);
+    scope.early_origin_since = std::chrono::steady_clock::now();
+  } else if (!origin_leg) {
+    scope.origin_failure = std::move(origin_leg.error());
+  }
 
   {
     ClientConnection inner(conn.worker, ctx, conn.snapshot, tls, conn.peer, conn.scope);

@@ -24,6 +24,11 @@ class OriginPool {
   // after 5 s), so it takes only recently used connections (review D16).
   ByteStreamPtr take(const std::string& key, Clock::duration max_idle);
   void put(const std::string& key, ByteStreamPtr conn);
+  // Whether a connection for `key` is idle here (not checked for liveness).
+  bool has_idle(const std::string& key) const {
+    auto it = idle_.find(key);
+    return it != idle_.end() && !it->second.empty();
+  }
   // Closes connections idle longer than the TTL.
   void sweep();
   void clear();
@@ -32,13 +37,14 @@ class OriginPool {
   // The idle limit for requests that cannot be retried (see take).
   static constexpr std::chrono::seconds kFreshIdle{2};
 
+  // Open, quiet (no bytes nobody asked for) and not ended by the peer.
+  static bool still_usable(ByteStream& conn);
+
  private:
   struct Idle {
     ByteStreamPtr conn;
     Clock::time_point since;
   };
-  static bool still_usable(ByteStream& conn);
-
   std::unordered_map<std::string, std::vector<Idle>> idle_;
   size_t total_ = 0;
   size_t max_per_origin_;

@@ -2,6 +2,7 @@
 
 #include "http/request_target.h"
 #include "server/config_snapshot.h"
+#include "server/worker.h"
 #include "upstream/upstream_dialer.h"
 
 namespace ferry {
@@ -24,6 +25,9 @@ awaitable<Expected<PredialedOrigin, ProxyError>> predial_origin(const ClientConn
   const ProxyListPtr proxies = std::move(resolved->proxies);  // the candidates point into it
   const UpstreamContext& upstream = conn.snapshot->upstream_for(conn.scope);
   const std::vector<HopCandidate> candidates = plan_request_hops(upstream, *proxies, origin, true);
+  const OriginPool& pool = conn.worker.pool();
+  for (const auto& c : candidates)
+    if (pool.has_idle(c.pool_key)) co_return PredialedOrigin{};
   auto opened = co_await open_request_hop(upstream, candidates, origin, true);
   if (!opened) co_return Unexpected{opened.error()};
   PredialedOrigin leg{std::move(opened->stream), std::move(opened->pool_key)};

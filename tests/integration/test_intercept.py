@@ -333,6 +333,32 @@ request_log_bodies = true
         self.assertEqual(len(sni_handshakes()), 1, "no second origin connection")
         c.close()
 
+    def test_no_early_dial_when_an_idle_origin_connection_is_pooled(self):
+        # One worker, so both tunnels see the same pool: the second tunnel's
+        # request takes the first one's pooled connection, and no origin
+        # handshake is spent on an early dial it would not need.
+        ferry = self.start_ferry("--config", self.config, "--connect-ports", str(self.echo.port), "--workers", "1",
+                                 env={"FERRY_TEST_TOKEN": SECRET, **SMALL_ASAN_QUARANTINE},
+                                 hosts={**TEST_HOSTS, **many_hosts(40)}, name="one-worker")
+        self.addCleanup(self.assertNoSecretInOutput, ferry)
+        host = "h32.origin.test"
+        def sni_handshakes():
+            with self.echo.lock:
+                return [h for h in self.echo.handshakes if h.get("sni") == host]
+        ids = []
+        for i in range(2):
+            c = tls_connect(self.echo.port, host, self.ferry_ca, proxy_port=ferry.port)
+            if i == 1:
+                time.sleep(0.3)  # time for an early dial, were there one
+                self.assertEqual(len(sni_handshakes()), 1, "no early dial while a pooled connection is idle")
+            c.send(f"GET /t{i} HTTP/1.1\r\nHost: {host}:{self.echo.port}\r\n\r\n".encode())
+            resp = c.read_response()
+            self.assertEqual(resp.status, 200)
+            ids.append(json.loads(resp.body)["connection_id"])
+            c.close()
+        self.assertEqual(ids[0], ids[1], "the second tunnel's request rode the pooled connection")
+        self.assertEqual(len(sni_handshakes()), 1)
+
     # -- the tunnel's host is the only host ---------------------------------
     def test_sni_mismatch_closes_the_tunnel(self):
         with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
