@@ -2,31 +2,29 @@
 
 namespace ferry {
 
+namespace {
+
+AcquiredHop reused_hop(ByteStreamPtr stream, const HopCandidate& c) {
+  AcquiredHop hop;
+  hop.stream = std::move(stream);
+  hop.candidate = &c;
+  hop.forward_proxy = c.absolute_form ? c.proxy : nullptr;
+  hop.reused = true;
+  return hop;
+}
+
+}  // namespace
+
 std::optional<AcquiredHop> HopAcquirer::take_pooled(OriginPool::Clock::duration max_idle) {
   if (ByteStreamPtr early = std::move(adopted_)) {
     const bool fresh = max_idle == OriginPool::Clock::duration::max() ||
                        OriginPool::Clock::now() - adopted_since_ < max_idle;
-    for (const auto& c : candidates_) {
-      if (!fresh || c.pool_key != adopted_key_ || !OriginPool::still_usable(*early)) continue;
-      AcquiredHop hop;
-      hop.stream = std::move(early);
-      hop.candidate = &c;
-      hop.forward_proxy = c.absolute_form ? c.proxy : nullptr;
-      hop.reused = true;
-      return hop;
-    }
+    for (const auto& c : candidates_)
+      if (fresh && c.pool_key == adopted_key_ && OriginPool::still_usable(*early)) return reused_hop(std::move(early), c);
     early->close();
   }
-  for (const auto& c : candidates_) {
-    if (auto stream = pool_.take(c.pool_key, max_idle)) {
-      AcquiredHop hop;
-      hop.stream = std::move(stream);
-      hop.candidate = &c;
-      hop.forward_proxy = c.absolute_form ? c.proxy : nullptr;
-      hop.reused = true;
-      return hop;
-    }
-  }
+  for (const auto& c : candidates_)
+    if (auto stream = pool_.take(c.pool_key, max_idle)) return reused_hop(std::move(stream), c);
   return std::nullopt;
 }
 
