@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/proxy_error.h"
+#include "base/secret.h"  // cleanse_string
 #include "upstream/socks5_codec.h"  // kVersion, kMethod*
 
 namespace ferry::socks5 {
@@ -58,10 +59,25 @@ std::string method_selection(uint8_t method);
 
 // RFC 1929: 01 ULEN UNAME PLEN PASSWD; malformed if the version is not 1.
 // Empty user names and passwords parse (they simply fail the credential check).
+// With client tokens the password is the token (any user name): the
+// password is wiped when the UserPass is destroyed, and so is the user name:
+// its small-string buffer can hold message bytes past the name (the
+// password) left there by an optimised copy. The caller still wipes the
+// bytes it read the message from.
 struct UserPass {
   std::string user, password;
   size_t size = 0;  // 0 = incomplete
   bool malformed = false;
+
+  UserPass() = default;
+  UserPass(const UserPass&) = default;
+  UserPass(UserPass&&) = default;
+  UserPass& operator=(const UserPass&) = default;
+  UserPass& operator=(UserPass&&) = default;
+  ~UserPass() {
+    cleanse_string(user);
+    cleanse_string(password);
+  }
 };
 UserPass parse_userpass(std::string_view data);
 

@@ -317,5 +317,60 @@ TEST(Socks5Inbound, ReplyCodeForProxyErrors) {
     EXPECT_EQ(reply_error(reply_code_for({t, ""}), "p:1").type, t) << proxy_errc_name(t);
 }
 
+// ---- client tokens over RFC 1929 (SPEC §7) ----
+
+// What curl sends with `-x socks5h://run:TOKEN@host` when ferry requires
+// tokens, and ferry's answers, byte for byte.
+TEST(Socks5Inbound, TokenHandshakeTranscript) {
+  const std::string token = "q3Vd0hFz-7aVb_K1s9Lw2mXcN4pR6tY8uE0iO5aS1dF";  // generate_client_token's shape
+  const std::string hello = bytes({5, 2, 0, 2});
+  auto g = parse_greeting(hello);
+  ASSERT_EQ(g.size, hello.size());
+  const uint8_t method = select_method(g.methods, /*require_userpass=*/true);
+  EXPECT_EQ(method_selection(method), bytes({5, 2}));
+
+  const std::string auth = bytes({1, 3}) + "run" + bytes({int(token.size())}) + token;
+  const std::string connect = bytes({5, 1, 0, 3, 9}) + "127.0.0.1" + bytes({0x1f, 0x90});
+  const std::string in = auth + connect;  // the client may pipeline its CONNECT
+  auto u = parse_userpass(in);
+  ASSERT_FALSE(u.malformed);
+  ASSERT_EQ(u.size, auth.size());
+  EXPECT_EQ(u.user, "run");
+  EXPECT_EQ(u.password, token);  // the token to look up; the user name is ignored
+  EXPECT_EQ(userpass_status(true), bytes({1, 0}));
+  EXPECT_EQ(userpass_status(false), bytes({1, 1}));
+  auto r = parse_request(std::string_view(in).substr(u.size));
+  EXPECT_EQ(r.size, connect.size());
+  EXPECT_EQ(r.host, "127.0.0.1");
+  EXPECT_EQ(r.port, 8080);
+}
+
+TEST(Socks5Inbound, TokensRequiredRefusesClientsWithoutUserPass) {
+  for (auto offer : {bytes({5, 1, 0}), bytes({5, 1, 1}), bytes({5, 3, 0, 1, 0x80})}) {
+    auto g = parse_greeting(offer);
+    ASSERT_EQ(g.size, offer.size());
+    EXPECT_EQ(method_selection(select_method(g.methods, true)), bytes({5, 0xFF})) << testing::PrintToString(offer);
+    // Without tokens, a client offering "no authentication" keeps being served.
+    if (offer[2] == 0) {
+      EXPECT_EQ(select_method(g.methods, false), kMethodNone);
+    }
+  }
+  // A client that answers 05 02 with a second greeting instead of RFC 1929.
+  EXPECT_TRUE(parse_userpass(bytes({5, 1, 0})).malformed);
+}
+
+// The token does not stay in the parsed message's memory once it is gone.
+TEST(Socks5Inbound, UserPassWipesThePasswordWhenDestroyed) {
+  const std::string pw = "shortpw-123";  // held inside the string object (small string)
+  const std::string msg = bytes({1, 1}) + "u" + bytes({int(pw.size())}) + pw;
+  alignas(UserPass) unsigned char storage[sizeof(UserPass)];
+  auto* u = new (storage) UserPass(parse_userpass(msg));
+  ASSERT_EQ(u->password, pw);
+  std::string_view raw(reinterpret_cast<const char*>(storage), sizeof storage);
+  ASSERT_NE(raw.find(pw), std::string_view::npos);  // the test sees the inline buffer
+  u->~UserPass();
+  EXPECT_EQ(raw.find(pw), std::string_view::npos);
+}
+
 }  // namespace
 }  // namespace ferry::socks5
