@@ -81,15 +81,14 @@ Expected<Parsed> parse_pattern(std::string_view pattern) {
   }
   const std::string port_suffix = p.port ? ":" + std::to_string(p.port) : "";
 
+  // An address, or a CIDR prefix: what comes before any '/' is an address.
   boost::system::error_code ec;
-  const bool is_prefix = host.find('/') != std::string_view::npos;
-  const bool is_address = !is_prefix && (ip::make_address(std::string(host), ec), !ec);
-  if (is_prefix || is_address) {
+  const auto written = ip::make_address(std::string(host.substr(0, host.find('/'))), ec);
+  if (!ec || host.find('/') != std::string_view::npos) {
     auto prefix = IpPrefix::parse(host);
     if (!prefix) return fail(quoted + ": " + prefix.error());
     const auto& net = prefix->network();
-    if (bracketed && !ip::make_address(std::string(host.substr(0, host.find('/'))), ec).is_v6())
-      return fail(quoted + ": brackets are for IPv6 addresses");
+    if (bracketed && !written.is_v6()) return fail(quoted + ": brackets are for IPv6 addresses");
     p.kind = Parsed::Kind::address;
     const bool host_prefix = prefix->bits() == (net.is_v4() ? 32 : 128);
     std::string t = host_prefix ? net.to_string() : prefix->to_string();

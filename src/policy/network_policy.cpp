@@ -46,8 +46,7 @@ Expected<std::shared_ptr<const NetworkPolicy>> NetworkPolicy::create(const Polic
   } else {
     add_ranges(policy->deny_ips_, kDefaultDenyIps);
   }
-  if (spec.deny_private)
-    add_ranges(policy->private_, kPrivateRanges);
+  if (spec.deny_private) add_ranges(policy->private_, kPrivateRanges);
   return std::shared_ptr<const NetworkPolicy>(std::move(policy));
 }
 
@@ -65,8 +64,7 @@ std::optional<std::string> NetworkPolicy::deny_host(std::string_view host, uint1
 }
 
 std::optional<std::string> NetworkPolicy::deny_address(const boost::asio::ip::address& addr) const {
-  if (const auto* rule = deny_ips_.match_any_port(addr))
-    return addr.to_string() + " is in deny_ips (" + *rule + ")";
+  if (const auto* rule = deny_ips_.match_any_port(addr)) return addr.to_string() + " is in deny_ips (" + *rule + ")";
   if (const auto* range = private_.match_any_port(addr); range && !allow_.match_address_any_port(addr))
     return addr.to_string() + " is a private address (deny_private: " + *range + ")";
   return std::nullopt;

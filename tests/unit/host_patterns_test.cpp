@@ -139,12 +139,18 @@ TEST(HostPatterns, NumericLookingNamesMatchNothing) {
 
 TEST(HostPatterns, CanonicalTextRoundTrips) {
   const char* cases[][2] = {
-      {"Api.GitHub.com.", "api.github.com"},      {"*.Example.COM", "*.example.com"},
-      {"EXAMPLE.com:0443", "example.com:443"},   {"[2001:DB8::1]", "2001:db8::1"},
-      {"[2001:db8::1]:443", "[2001:db8::1]:443"}, {"2001:db8::/32", "2001:db8::/32"},
-      {"[fd00::/8]:80", "[fd00::/8]:80"},         {"10.1.2.3/8", "10.0.0.0/8"},
-      {"10.0.0.0/8:22", "10.0.0.0/8:22"},         {"::ffff:10.0.0.1", "10.0.0.1"},
-      {"1.2.3.4/32", "1.2.3.4"},                  {"xn--bcher-kva.example", "xn--bcher-kva.example"},
+      {"Api.GitHub.com.", "api.github.com"},
+      {"*.Example.COM", "*.example.com"},
+      {"EXAMPLE.com:0443", "example.com:443"},
+      {"[2001:DB8::1]", "2001:db8::1"},
+      {"[2001:db8::1]:443", "[2001:db8::1]:443"},
+      {"2001:db8::/32", "2001:db8::/32"},
+      {"[fd00::/8]:80", "[fd00::/8]:80"},
+      {"10.1.2.3/8", "10.0.0.0/8"},
+      {"10.0.0.0/8:22", "10.0.0.0/8:22"},
+      {"::ffff:10.0.0.1", "10.0.0.1"},
+      {"1.2.3.4/32", "1.2.3.4"},
+      {"xn--bcher-kva.example", "xn--bcher-kva.example"},
   };
   for (const auto& [in, want] : cases) {
     auto c = HostPatternSet::canonical(in);

@@ -68,11 +68,10 @@ TEST(NetworkPolicy, StrictWithNothingAllowedDeniesEverything) {
 
 TEST(NetworkPolicy, BuiltinGrantsExpandToTheirHosts) {
   auto p = make(strict({}, {"github", "npm", "pypi", "anthropic", "openai", "aws", "docker", "golang"}));
-  for (const char* host :
-       {"github.com", "api.github.com", "codeload.github.com", "objects.githubusercontent.com", "registry.npmjs.org",
-        "pypi.org", "files.pythonhosted.org", "api.anthropic.com", "api.openai.com", "s3.us-east-1.amazonaws.com",
-        "registry-1.docker.io", "auth.docker.io", "production.cloudflare.docker.com", "proxy.golang.org",
-        "sum.golang.org"})
+  for (const char* host : {"github.com", "api.github.com", "codeload.github.com", "objects.githubusercontent.com",
+                           "registry.npmjs.org", "pypi.org", "files.pythonhosted.org", "api.anthropic.com",
+                           "api.openai.com", "s3.us-east-1.amazonaws.com", "registry-1.docker.io", "auth.docker.io",
+                           "production.cloudflare.docker.com", "proxy.golang.org", "sum.golang.org"})
     EXPECT_EQ(p->deny_host(host, 443), std::nullopt) << host;
   EXPECT_TRUE(p->deny_host("githubusercontent.com", 443));
   EXPECT_TRUE(p->deny_host("gitlab.com", 443));
@@ -168,11 +167,20 @@ TEST(NetworkPolicy, DenyPrivateCoversPrivateLoopbackAndUlaIncludingMappedForms) 
   s.deny_private = true;
   auto p = make(s);
   const char* cases[][2] = {
-      {"10.1.2.3", "10.0.0.0/8"},         {"172.16.0.1", "172.16.0.0/12"},  {"172.31.255.255", "172.16.0.0/12"},
-      {"192.168.1.1", "192.168.0.0/16"},  {"127.0.0.1", "127.0.0.0/8"},     {"127.9.9.9", "127.0.0.0/8"},
-      {"::1", "::1/128"},                 {"fc00::1", "fc00::/7"},          {"fdff::1", "fc00::/7"},
-      {"::ffff:10.0.0.1", "10.0.0.0/8"},  {"::ffff:127.0.0.1", "127.0.0.0/8"}, {"::ffff:192.168.0.9", "192.168.0.0/16"},
-      {"0.0.0.0", "0.0.0.0/8"},           {"::", "::/128"},
+      {"10.1.2.3", "10.0.0.0/8"},
+      {"172.16.0.1", "172.16.0.0/12"},
+      {"172.31.255.255", "172.16.0.0/12"},
+      {"192.168.1.1", "192.168.0.0/16"},
+      {"127.0.0.1", "127.0.0.0/8"},
+      {"127.9.9.9", "127.0.0.0/8"},
+      {"::1", "::1/128"},
+      {"fc00::1", "fc00::/7"},
+      {"fdff::1", "fc00::/7"},
+      {"::ffff:10.0.0.1", "10.0.0.0/8"},
+      {"::ffff:127.0.0.1", "127.0.0.0/8"},
+      {"::ffff:192.168.0.9", "192.168.0.0/16"},
+      {"0.0.0.0", "0.0.0.0/8"},
+      {"::", "::/128"},
   };
   for (const auto& [addr, range] : cases)
     EXPECT_EQ(denied_address(*p, addr), std::string(addr) + " is a private address (deny_private: " + range + ")")

@@ -153,7 +153,8 @@ TEST(PolicyConfig, GrantsErrorsNameTheKey) {
   EXPECT_EQ(error("[grants.x]\n"), "grants.x.hosts: missing");
   EXPECT_EQ(error("[grants.x]\nhosts = \"a.example\"\n"), "grants.x.hosts: must be an array of strings");
   EXPECT_THAT(error("[grants.x]\nhosts = [\"a.example\", \"*\"]\n"), StartsWith("grants.x.hosts[1]: '*'"));
-  EXPECT_THAT(error("[grants.\"Big Name\"]\nhosts = []\n"), StartsWith("grants.Big Name: 'Big Name' is not a grant name"));
+  EXPECT_THAT(error("[grants.\"Big Name\"]\nhosts = []\n"),
+              StartsWith("grants.Big Name: 'Big Name' is not a grant name"));
 }
 
 }  // namespace
