@@ -59,6 +59,10 @@ const std::map<std::string_view, std::string_view>& flag_help() {
       {"interception.leaf_cache_size", "leaf certificates kept, least recently used dropped first (default 1024)"},
       {"interception.request_log", "JSON-lines log of intercepted requests, credentials redacted (mode 600)"},
       {"interception.request_log_bodies", "with --request-log: also the first 8 KiB of each body"},
+      {"security.client_tokens",
+       "file of client tokens ('TOKEN [PROFILE]' per line): clients must send one as the proxy password or Bearer"},
+      {"admin", "admin listener: a unix socket path or loopback HOST:PORT (runs API, health)"},
+      {"admin_token", "file holding the bearer token the admin listener's TCP /v1 routes require"},
       {"routing.no_proxy", "bypass list with curl NO_PROXY semantics (suffix, *, IP, CIDR, :port)"},
       {"routing.no_proxy_exact", "bypass list matched exactly (host or host:port), checked first"},
   };

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "routing/route_table.h"
+#include "server/client_token_setup.h"
 #include "server/interception_setup.h"
 #include "server/proxy_server.h"
 #include "upstream/upstream_runtime.h"
@@ -53,8 +54,13 @@ int run_serve(const Config& config) {
     std::cerr << "ferry: " << interception.error() << "\n";
     return 2;
   }
+  auto client_tokens = build_client_tokens(config, log);
+  if (!client_tokens) {
+    std::cerr << "ferry: " << client_tokens.error() << "\n";
+    return 2;
+  }
   for (const auto& w : (*upstreams)->warnings) log.log(LogLevel::warn, "env_proxy_ignored", {{"details", w}});
-  ProxyServer server(config, log, **upstreams, interception->get());
+  ProxyServer server(config, log, **upstreams, interception->get(), client_tokens->get());
   // Locals die in reverse order: `upstreams`, declared first, outlives the
   // server and its io_contexts, so its GSSAPI pool used to be joined after
   // them. A call still running then ends by handing its result to the

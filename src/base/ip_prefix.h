@@ -15,6 +15,9 @@ class IpPrefix {
 
   bool contains(const boost::asio::ip::address& addr) const;
   std::string to_string() const;
+  // IPv4-mapped prefixes are stored as IPv4; host bits are zero.
+  const boost::asio::ip::address& network() const { return network_; }
+  int bits() const { return bits_; }
   bool operator==(const IpPrefix&) const = default;
 
  private:

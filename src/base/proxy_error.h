@@ -39,6 +39,9 @@ struct ProxyError {
   ProxyErrc type;
   std::string details;  // human words; never carries secrets
   int status = 0;       // 0 = default_status(type)
+  // ferry itself wants the client's token (SPEC §7 "Client tokens"): a 407
+  // with ferry's own Proxy-Authenticate challenge, not an upstream's.
+  bool client_auth = false;
 
   int http_status() const { return status ? status : default_status(type); }
 };

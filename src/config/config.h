@@ -2,6 +2,8 @@
 // The immutable configuration snapshot every session reads. Built once at
 // start from flags, the TOML file and the environment; never mutated after.
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "config/proxy_url.h"
 #include "intercept/inject_rule.h"
 #include "log/event_log.h"
+#include "policy/profile.h"
 
 namespace ferry {
 
@@ -80,6 +83,15 @@ struct Config {
   // [[inject]] rules in file order. Shared, not copied: a rule's values cache
   // what files and commands gave (Config itself is copied in places).
   InjectRules inject;
+
+  // [policy] (SPEC §7): the global network policy; never null once
+  // finished (permissive with the default deny_ips when the file has none).
+  std::shared_ptr<const NetworkPolicy> policy;
+  // [profiles.NAME]: what a client token can select.
+  std::map<std::string, ProfilePtr, std::less<>> profiles;
+  std::string client_tokens_file;  // --client-tokens: clients must present a token
+  std::string admin;               // --admin: unix socket path or loopback host:port; empty: off
+  std::string admin_token_file;    // --admin-token
 };
 
 }  // namespace ferry

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "config/inject_config.h"
+#include "config/policy_config.h"
 #include "routing/bypass_rules.h"
 
 namespace ferry {
@@ -42,8 +43,9 @@ const std::vector<KnownKey>& known_keys() {
       // Spec keys whose features are not built yet: refused rather than
       // silently ignored, so traffic never goes direct by surprise.
       {"socks_listen", "--socks-listen", true},
-      {"admin", "--admin", false},
-      {"security.client_tokens", "--client-tokens", false},
+      {"admin", "--admin", true},
+      {"admin_token", "--admin-token", true},
+      {"security.client_tokens", "--client-tokens", true},
       {"upstream.proxies", "--upstream", true},
       {"upstream.auth", "--auth", true},
       {"upstream.spn", "--spn", true},
@@ -63,8 +65,6 @@ const std::vector<KnownKey>& known_keys() {
       {"routing.no_proxy", "--no-proxy", true},
       {"routing.no_proxy_exact", "--no-proxy-exact", true},
       {"routing.pac", "--pac", false},
-      {"policy.mode", "", false},
-      {"policy.allow", "", false},
   };
   return keys;
 }
@@ -263,6 +263,12 @@ Expected<bool> ConfigBuilder::set(std::string_view key, const SettingValue& v) {
     return true;
   }
   if (key.starts_with("interception.")) return set_interception(key, v);
+  if (key == "admin" || key == "admin_token" || key == "security.client_tokens") {
+    auto s = single(v);
+    if (!s || s->empty()) return bad(v, "expects one non-empty value");
+    (key == "admin" ? c.admin : key == "admin_token" ? c.admin_token_file : c.client_tokens_file) = *s;
+    return true;
+  }
   if (is_switch_key(key)) {
     auto s = single(v);
     if (s != "true" && s != "false") return bad(v, "must be true or false");
@@ -324,12 +330,21 @@ Expected<bool> ConfigBuilder::load_toml(const std::string& path) {
 
   // Walk every key, so that an unknown one anywhere is reported.
   std::vector<std::pair<std::string, const toml::node*>> leaves;
+  const toml::node* policy = nullptr;
+  const toml::node* grants = nullptr;
+  const toml::node* profiles = nullptr;
   for (const auto& [k, node] : root) {
     std::string key(k.str());
     if (key == "inject") {  // [[inject]]: an array of tables with keys of its own
       auto rules = load_inject_rules(node, path, env_);
       if (!rules) return fail(rules.error());
       config_.inject = std::move(*rules);
+      continue;
+    }
+    // Tables with keys of their own, read once every key is known (a
+    // policy names grants; a profile has a policy and rules).
+    if (key == "policy" || key == "grants" || key == "profiles") {
+      (key == "policy" ? policy : key == "grants" ? grants : profiles) = &node;
       continue;
     }
     if (auto tbl = node.as_table()) {
@@ -350,14 +365,101 @@ Expected<bool> ConfigBuilder::load_toml(const std::string& path) {
     auto r = set(key, SettingValue{*items, origin});
     if (!r) return r;
   }
+  if (policy || grants || profiles) {
+    auto loaded = load_policies(path, policy, grants, profiles);
+    if (!loaded) return loaded;
+  }
+  return true;
+}
+
+Expected<bool> ConfigBuilder::load_policies(const std::string& path, const toml::node* policy, const toml::node* grants,
+                                            const toml::node* profiles) {
+  auto where = [&](const toml::node& n, std::string_view key) {
+    return path + ":" + std::to_string(n.source().begin.line) + " (" + std::string(key) + ")";
+  };
+  if (grants && !grants->is_table()) return fail(where(*grants, "grants") + ": expected a table of [grants.NAME]");
+  auto catalog = parse_grants(grants ? grants->as_table() : nullptr);
+  if (!catalog) return fail(path + ": " + catalog.error());
+  grants_ = std::move(*catalog);
+  if (policy) {
+    if (!policy->is_table()) return fail(where(*policy, "policy") + ": expected a table");
+    auto parsed = parse_policy(*policy->as_table(), *grants_, where(*policy, "policy"));
+    if (!parsed) return fail(parsed.error());
+    config_.policy = std::move(*parsed);
+  }
+  if (!profiles) return true;
+  const toml::table* all = profiles->as_table();
+  if (!all) return fail(where(*profiles, "profiles") + ": expected [profiles.NAME] tables");
+  for (const auto& [name_key, node] : *all) {
+    const std::string name(name_key.str());
+    const std::string origin = where(node, "profiles." + name);
+    const toml::table* t = node.as_table();
+    if (!t) return fail(origin + ": expected a table");
+    auto profile = std::make_shared<Profile>();
+    profile->id = name;
+    for (const auto& [k, value] : *t) {
+      const std::string key(k.str());
+      if (key == "policy") {
+        if (!value.is_table()) return fail(origin + ": policy must be a table");
+        auto parsed = parse_policy(*value.as_table(), *grants_, where(value, "profiles." + name + ".policy"));
+        if (!parsed) return fail(parsed.error());
+        profile->policy = std::move(*parsed);
+      } else if (key == "inject") {
+        auto rules = load_inject_rules(value, path, env_);
+        if (!rules) return fail(rules.error());
+        profile->rules = std::move(*rules);
+      } else if (key == "upstream") {
+        std::vector<ProxyUrl> proxies;
+        auto add = [&](const toml::node& n) -> Expected<bool> {
+          auto text = n.value<std::string>();
+          if (!text) return fail(origin + ": upstream entries must be strings");
+          if (*text == "direct" || *text == "DIRECT") return true;
+          auto url = parse_proxy_url(*text);
+          if (!url) return fail(origin + ": " + url.error());
+          proxies.push_back(std::move(*url));
+          return true;
+        };
+        if (auto arr = value.as_array()) {
+          for (const auto& el : *arr)
+            if (auto r = add(el); !r) return r;
+        } else if (auto r = add(value); !r) {
+          return r;
+        }
+        profile->upstream = std::move(proxies);
+      } else {
+        return fail(origin + ": unknown key '" + key + "' (a profile has policy, inject and upstream)");
+      }
+    }
+    config_.profiles[name] = std::move(profile);
+  }
   return true;
 }
 
 Expected<Config> ConfigBuilder::finish() {
   auto& c = config_;
+  // No [policy]: permissive, with the default deny_ips (link-local and
+  // cloud metadata addresses) still checked after DNS (SPEC §7).
+  if (!c.policy) {
+    if (!grants_) {
+      auto catalog = parse_grants(nullptr);
+      if (!catalog) return fail(catalog.error());
+      grants_ = std::move(*catalog);
+    }
+    auto permissive = parse_policy(toml::table{}, *grants_, "policy");
+    if (!permissive) return fail(permissive.error());
+    c.policy = std::move(*permissive);
+  }
+  const bool tokens_required = !c.client_tokens_file.empty();
   if (c.allow.empty()) {
-    c.allow.push_back(*IpPrefix::parse("127.0.0.0/8"));
-    c.allow.push_back(*IpPrefix::parse("::1/128"));
+    if (tokens_required && !c.allow_explicit) {
+      // The token is the key (SPEC §2): containers reach a host listener
+      // from their own addresses.
+      c.allow.push_back(*IpPrefix::parse("0.0.0.0/0"));
+      c.allow.push_back(*IpPrefix::parse("::/0"));
+    } else {
+      c.allow.push_back(*IpPrefix::parse("127.0.0.0/8"));
+      c.allow.push_back(*IpPrefix::parse("::1/128"));
+    }
   }
   // SOCKS listeners too: without --allow a remote one would reject every client.
   auto check_listeners = [&](const std::vector<HostPort>& listeners, const std::string& flag) -> Expected<bool> {
@@ -367,10 +469,10 @@ Expected<Config> ConfigBuilder::finish() {
       auto addr = boost::asio::ip::make_address(l.host, ec);
       if (ec && !loopback) return fail(flag + " " + l.to_string() + ": must be an IP address or localhost");
       if (!ec) loopback = addr.is_loopback();
-      if (!loopback && !c.allow_explicit)
+      if (!loopback && !c.allow_explicit && !tokens_required)
         return fail("refusing to listen on " + l.to_string() + " (" + flag +
-                    ") without --allow: a non-loopback listener would be an open proxy (name the client networks "
-                    "with --allow CIDR,...)");
+                    ") without --allow or --client-tokens: a non-loopback listener would be an open proxy (name "
+                    "the client networks with --allow CIDR,..., or require tokens)");
     }
     return true;
   };

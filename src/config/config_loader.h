@@ -10,6 +10,7 @@
 
 #include "base/expected.h"
 #include "config/config.h"
+#include "config/policy_config.h"
 #include "intercept/secret_value.h"
 
 namespace ferry {
@@ -36,6 +37,11 @@ class ConfigBuilder {
 
  private:
   Expected<bool> set_interception(std::string_view key, const SettingValue& value);
+  // [grants], [policy] and [profiles.NAME] (SPEC §7), after the other keys.
+  Expected<bool> load_policies(const std::string& path, const toml::node* policy, const toml::node* grants,
+                               const toml::node* profiles);
+
+  std::optional<GrantCatalog> grants_;  // built-in groups plus [grants.NAME]
 
   Config config_;
   SecretValue::EnvLookup env_ = [](const std::string& name) -> std::optional<std::string> {

@@ -23,6 +23,9 @@ std::string sf_string(std::string_view s) {
 }
 
 std::string_view advice(const ProxyError& err) {
+  if (err.client_auth)
+    return "This ferry wants a client token: put it in the proxy URL as the password "
+           "(HTTP_PROXY=http://run:TOKEN@host:port) or send Proxy-Authorization: Bearer TOKEN.";
   // Refusals by an upstream proxy are not ferry's own configuration.
   if (err.http_status() == 407)
     return "The upstream proxy wants credentials ferry could not provide or that it rejected. Check --user, "
@@ -78,6 +81,7 @@ std::string make_error_response(const ProxyError& err, std::string_view via, boo
   out.append(proxy_status_value(err));
   out.append("\r\nVia: ");
   out.append(via);
+  if (err.client_auth) out.append("\r\nProxy-Authenticate: Basic realm=\"ferry\"");
   out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: ");
   out.append(std::to_string(body.size()));
   out.append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");

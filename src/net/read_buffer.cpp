@@ -1,6 +1,13 @@
 #include "net/read_buffer.h"
 
+#include <openssl/crypto.h>
+
 namespace ferry {
+
+void ReadBuffer::wipe_consume(size_t n) {
+  if (n) OPENSSL_cleanse(buf_.get() + begin_, n);
+  consume(n);
+}
 
 asio::mutable_buffer ReadBuffer::prepare(size_t max_size) {
   if (!buf_) {

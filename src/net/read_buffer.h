@@ -24,6 +24,8 @@ class ReadBuffer {
     begin_ += n;
     if (begin_ == end_) begin_ = end_ = 0;
   }
+  // consume() of bytes that held a secret (a SOCKS5 password): overwritten first.
+  void wipe_consume(size_t n);
 
   // Space for at least one more byte after the held data (compacting or
   // growing up to max_size); an empty buffer when max_size is reached.

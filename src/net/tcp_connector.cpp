@@ -1,5 +1,7 @@
 #include "net/tcp_connector.h"
 
+#include "policy/network_policy.h"
+
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -90,6 +92,8 @@ awaitable<Expected<tcp::socket, ProxyError>> connect_tcp(const HostPort& target,
   std::string prohibited_why;
   for (const auto& ep : interleave_families(*resolved)) {
     auto why = to.filter.check(ep, to.scope);
+    if (why.empty() && to.policy)
+      if (auto denied = to.policy->deny_address(ep.address())) why = std::move(*denied);
     if (why.empty()) candidates.push_back(ep);
     else prohibited_why = why;
   }

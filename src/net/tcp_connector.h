@@ -14,12 +14,19 @@
 
 namespace ferry {
 
+class NetworkPolicy;  // policy/network_policy.h
+
 // How connections reach their destinations: names through the shared
 // resolver, addresses through the filter's rules for this kind of client.
 struct Destinations {
   DnsResolver& resolver;
   const DestinationFilter& filter;
   ClientScope scope = ClientScope::local;
+  // The request's network policy (SPEC §7): its deny_ips / deny_private
+  // are checked on every resolved address, and only checked addresses are
+  // dialled (no second lookup). Null for connections ferry makes on the
+  // operator's behalf (upstream proxies, the KDC).
+  const NetworkPolicy* policy = nullptr;
 };
 
 // Orders resolved endpoints so consecutive attempts alternate families,

@@ -9,6 +9,8 @@
 
 #include "base/proxy_error.h"
 #include "net/read_buffer.h"
+#include "policy/profile.h"
+#include "server/client_identity_state.h"
 #include "server/counting_stream.h"
 #include "server/deadline.h"
 #include "server/server_context.h"
@@ -65,6 +67,13 @@ struct ClientConnection {
   // Inside an intercepted tunnel: the tunnel's origin and rules (owned by
   // the tunnel). The snapshot then stays the tunnel's for every request.
   InterceptScope* intercept = nullptr;
+  // Who the client is (client_identity.h): found for each request from its
+  // Proxy-Authorization; a tunnel's requests are its CONNECT's client.
+  ClientIdentity who;
+
+  const InjectRules& inject_rules() const { return who.inject_rules(config()); }
+  const NetworkPolicy* policy() const { return who.policy(config()); }
+  const UpstreamContext& upstream() const { return who.upstream(*snapshot, scope); }
 
   // Writes a response ferry makes itself (Proxy-Status and all); `method` is
   // the request's ("" when there was none), so a HEAD gets no body.

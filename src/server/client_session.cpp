@@ -1,5 +1,7 @@
 #include "server/client_session.h"
 
+#include "server/client_identity.h"
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 
@@ -45,6 +47,11 @@ void Worker::close_idle_sessions() {
     if (c->idle) c->client.cancel();
 }
 
+void Worker::close_sessions_of(const std::string& client_id) {
+  for (auto* c : sessions_)
+    if (c->who.client_id == client_id) c->client.cancel();
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -74,7 +81,8 @@ void log_request(ClientConnection& conn, const LoggedRequest& req, const Request
            {"duration_ms", ms},
            {"error", out.error},
            {"details", out.detail},
-           {"injected", out.injected}});
+           {"injected", out.injected},
+           {"client_id", conn.who.client_id}});
 }
 
 // Answers a request ferry refuses before dispatch; the connection closes.
@@ -97,7 +105,7 @@ bool usable_after_own_answer(const ClientConnection& conn, const http::RequestIn
 // where its tunnels go, and the same API's http:// URL would otherwise
 // never match. (https:// absolute-form URLs match host and port.)
 InjectRules plain_http_rules(const ClientConnection& conn, const http::AbsoluteTarget& target) {
-  const InjectRules& all = conn.config().inject;
+  const InjectRules& all = conn.inject_rules();
   if (all.empty()) return {};
   if (target.tls) return matching_rules(all, target.authority.host, target.authority.port);
   InjectRules out;
@@ -188,12 +196,18 @@ awaitable<void> serve(ClientConnection& conn) {
     ++conn.requests;
 
     RequestOutcome out;
+    // Who is asking (a tunnel's requests are its CONNECT's client).
+    std::optional<ProxyError> unidentified;
+    if (!conn.intercept) unidentified = identify_client(conn, head);
     auto info = http::analyze_request(head);
     auto rules = info ? http::check_request_rules(head, *info) : Expected<bool>(true);
     if (!info || !rules) {
       // Framing unknown (or a request too broken to trust): answer and close.
       ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + (info ? rules.error() : info.error())};
       out = co_await refuse(conn, std::move(refusal), req.method);
+    } else if (unidentified) {
+      ProxyError refusal = std::move(*unidentified);
+      out = co_await decline(conn, head, *info, std::move(refusal), req.method);
     } else if (ctx.via.seen_in(head.fields)) {
       ProxyError refusal{ProxyErrc::proxy_loop_detected,
                          "request already passed through this ferry (" + ctx.via.received_by() + ")"};
@@ -213,6 +227,9 @@ awaitable<void> serve(ClientConnection& conn) {
       out = co_await handle_connect(conn, head);
     } else if (auto target = http::parse_absolute_target(head.target); !target) {
       ProxyError refusal{ProxyErrc::http_request_error, target.error()};
+      out = co_await decline(conn, head, *info, std::move(refusal), req.method);
+    } else if (auto denied = policy_refusal(conn, target->authority)) {
+      ProxyError refusal = std::move(*denied);
       out = co_await decline(conn, head, *info, std::move(refusal), req.method);
     } else if (auto rules = plain_http_rules(conn, *target); !rules.empty()) {
       out = co_await forward_injected(conn, head, *info, *target, rules);

@@ -44,6 +44,9 @@ struct ConfigSnapshot {
 
   const std::shared_ptr<const Config> config;
   const std::shared_ptr<const RouteTable> routes;
+  // The process's destinations with this config's global policy.
+  const Destinations destinations;
+  const Destinations remote_destinations;
   // Where requests go (SPEC §3): the static rules today; PAC plugs in here.
   const std::unique_ptr<ProxyResolver> resolver;
   const UpstreamContext upstream;         // local clients
@@ -57,6 +60,20 @@ struct ConfigSnapshot {
 };
 
 using SnapshotPtr = std::shared_ptr<const ConfigSnapshot>;
+
+// The upstream context of a request whose profile has its own policy: the
+// snapshot's, with the profile's policy on the destinations.
+struct ProfileRoute {
+  ProfileRoute(const UpstreamContext& base, const NetworkPolicy* policy)
+      : destinations{base.destinations.resolver, base.destinations.filter, base.destinations.scope, policy},
+        upstream{base.connect_timeout, destinations, base.proxy_tls, base.origin_tls, base.health,
+                 base.auth,            base.log,     base.blocking,  base.via} {}
+  ProfileRoute(const ProfileRoute&) = delete;
+  ProfileRoute& operator=(const ProfileRoute&) = delete;
+
+  const Destinations destinations;
+  const UpstreamContext upstream;
+};
 
 // The current snapshot, shared by all workers. publish() swaps it (reload);
 // readers go through a SnapshotCache, which costs one relaxed atomic load

@@ -2,6 +2,7 @@
 
 #include "http/request_target.h"
 #include "intercept/inject_rule.h"
+#include "server/client_identity.h"
 #include "server/http_forwarder.h"
 #include "server/intercepted_tunnel.h"
 #include "server/tunnel_relay.h"
@@ -35,12 +36,17 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");
     co_return out;
   }
+  if (auto denied = policy_refusal(conn, *target)) {
+    ProxyError err = std::move(*denied);
+    out = co_await answer_error(conn, std::move(err), false, "CONNECT");
+    co_return out;
+  }
   conn.buf.consume(head.size);
 
   // Hosts with inject rules are intercepted (SPEC §7); every other tunnel
   // is relayed untouched below.
-  if (conn.ctx.certificates && !conn.config().inject.empty()) {
-    if (auto rules = matching_rules(conn.config().inject, target->host, target->port); !rules.empty()) {
+  if (conn.ctx.certificates && !conn.inject_rules().empty()) {
+    if (auto rules = matching_rules(conn.inject_rules(), target->host, target->port); !rules.empty()) {
       InterceptScope scope{*target, std::move(rules), nullptr, {}, {}, std::nullopt};  // a named local: see the GCC 12 note above
       out = co_await intercept_tunnel(conn, std::move(scope));
       co_return out;
@@ -64,7 +70,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   const bool client_speaks_first = target->port == 443;
   const std::string via_lines = forwarded_via_lines(head.fields);
   auto tunnel =
-      co_await open_tunnel(conn.snapshot->upstream_for(conn.scope), *proxies, *target, client_speaks_first, via_lines);
+      co_await open_tunnel(conn.upstream(), *proxies, *target, client_speaks_first, via_lines);
   if (!tunnel) {
     ProxyError err = tunnel.error();
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");

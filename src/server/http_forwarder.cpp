@@ -198,7 +198,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   }
   const ProxyListPtr proxies = std::move(resolved->proxies);  // the candidates point into it
   // Clients on other hosts get the destination policy (review D8).
-  const UpstreamContext& upstream = conn.snapshot->upstream_for(conn.scope);
+  const UpstreamContext& upstream = conn.upstream();
   HopAcquirer hops(upstream, conn.worker.pool(), plan_request_hops(upstream, *proxies, target.authority, target.tls),
                    target.authority, target.tls);
   if (conn.intercept && conn.intercept->early_origin)

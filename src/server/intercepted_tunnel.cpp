@@ -241,6 +241,9 @@ awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScop
   {
     ClientConnection inner(conn.worker, ctx, conn.snapshot, tls, conn.peer, conn.scope);
     inner.intercept = &scope;
+    inner.who.profile = conn.who.profile;
+    inner.who.client_id = conn.who.client_id;
+    if (conn.who.profile_route) inner.who.profile_route.emplace(conn.snapshot->upstream_for(conn.scope), conn.policy());
     auto tracked = conn.worker.track(&inner);
     co_await (serve_connection(inner) || inner.deadline.watch());
     conn.worker.untrack(tracked);

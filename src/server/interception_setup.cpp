@@ -42,14 +42,21 @@ class LeafCertificateSource final : public CertificateSource {
 
 Expected<std::unique_ptr<InterceptionRuntime>, std::string> build_interception(const Config& config,
                                                                                const GetEnv& getenv, EventLog& log) {
-  if (config.inject.empty()) return std::unique_ptr<InterceptionRuntime>();
+  bool rules = !config.inject.empty();
+  for (const auto& [name, profile] : config.profiles) rules = rules || !profile->rules.empty();
+  // Runs (the admin listener) may bring rules later: with a CA they can;
+  // without one, a run with rules is refused when it is made.
+  const bool runs = !config.admin.empty();
+  if (!rules && !runs) return std::unique_ptr<InterceptionRuntime>();
   std::string dir = config.interception.ca_dir;
   if (dir.empty()) {
     auto d = default_ca_dir(getenv);
+    if (!d && !rules) return std::unique_ptr<InterceptionRuntime>();
     if (!d) return fail("inject rules need the interception CA: " + d.error());
     dir = *d;
   }
   auto ca = CertificateAuthority::load(dir);
+  if (!ca && !rules) return std::unique_ptr<InterceptionRuntime>();
   if (!ca) return fail("inject rules need the interception CA: " + ca.error());
   if (auto problem = ca->validity_problem(SystemClock::now()))
     return fail("the interception CA in " + dir + " cannot sign: " + *problem);

@@ -21,9 +21,10 @@ struct InterceptionRuntime {
   std::unique_ptr<RequestLog> request_log;          // null: --request-log not given
 };
 
-// Null when no inject rule exists (nothing is ever intercepted). An error
-// (exit 2 at start) when rules exist and the CA cannot be loaded: it names
-// the directory and how to make one (`ferry ca init`).
+// Null when no inject rule exists, globally or in a profile (nothing is
+// ever intercepted), unless runs may bring rules (--admin) and a CA loads.
+// An error (exit 2 at start) when rules exist and the CA cannot be loaded:
+// it names the directory and how to make one (`ferry ca init`).
 Expected<std::unique_ptr<InterceptionRuntime>, std::string> build_interception(const Config& config,
                                                                                const GetEnv& getenv, EventLog& log);
 

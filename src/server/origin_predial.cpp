@@ -23,7 +23,7 @@ awaitable<Expected<PredialedOrigin, ProxyError>> predial_origin(const ClientConn
     resolved = std::move(*waited);
   }
   const ProxyListPtr proxies = std::move(resolved->proxies);  // the candidates point into it
-  const UpstreamContext& upstream = conn.snapshot->upstream_for(conn.scope);
+  const UpstreamContext& upstream = conn.upstream();
   const std::vector<HopCandidate> candidates = plan_request_hops(upstream, *proxies, origin, true);
   const OriginPool& pool = conn.worker.pool();
   for (const auto& c : candidates)

@@ -69,12 +69,14 @@ uint64_t raise_fd_limit() {
 }
 
 ProxyServer::ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams,
-                         InterceptionRuntime* interception)
+                         InterceptionRuntime* interception, const ClientTokenStore* client_tokens)
     : config_(config), log_(log), ctx_(std::make_shared<const Config>(config), log, http::Via::random(), upstreams) {
   if (interception) {
     ctx_.certificates = interception->certificates.get();
     ctx_.request_log = interception->request_log.get();
   }
+  ctx_.client_tokens = client_tokens;
+  ctx_.client_tokens_required = !config.client_tokens_file.empty();
   // Read once at start: an address gained later (DHCP) is not recognised.
   ctx_.filter.set_host_addresses(host_interface_addresses());
   unsigned n = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -204,6 +206,10 @@ awaitable<void> ProxyServer::accept_loop(Worker& worker, tcp::acceptor& acceptor
         break;
     }
   }
+}
+
+void ProxyServer::close_client_sessions(const std::string& client_id) {
+  for (auto& w : workers_) asio::post(w->io(), [w = w.get(), client_id] { w->close_sessions_of(client_id); });
 }
 
 void ProxyServer::begin_drain() {

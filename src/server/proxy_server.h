@@ -12,15 +12,20 @@ struct InterceptionRuntime;
 
 class ProxyServer {
  public:
-  // `interception`: null when no inject rule exists.
+  // `interception`: null when no inject rule exists. `client_tokens`: null
+  // when no client is asked for a token (client_token_setup.h).
   ProxyServer(const Config& config, EventLog& log, UpstreamRuntime& upstreams,
-              InterceptionRuntime* interception = nullptr);
+              InterceptionRuntime* interception = nullptr, const ClientTokenStore* client_tokens = nullptr);
   ~ProxyServer();
 
   // Binds every listener; on failure returns a message naming the address.
   Expected<bool> bind();
   // Serves until SIGINT/SIGTERM, then drains for up to 10 s. Returns the exit code.
   int run();
+
+  // Ends every connection and tunnel of `client_id` (a run deleted or
+  // expired), on each worker's thread. Callable from any thread.
+  void close_client_sessions(const std::string& client_id);
 
   // The addresses actually bound (port 0 resolved): --listen in order, then --socks-listen.
   const std::vector<tcp::endpoint>& bound() const { return bound_; }

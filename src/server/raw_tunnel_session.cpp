@@ -1,8 +1,10 @@
 #include "server/raw_tunnel_session.h"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <algorithm>
 #include <chrono>
 
+#include "server/client_identity.h"
 #include "server/lingering_close.h"
 #include "server/socks5_inbound_codec.h"
 #include "server/tunnel_relay.h"
@@ -42,6 +44,8 @@ struct RawSession {
   int status = 0;  // 200 = tunnel established; else the error's HTTP status
   std::string route = "direct";
   std::string error, details;
+  ClientIdentity who;  // a SOCKS5 client's token (RFC 1929 password) selected
+  ClientScope scope() const { return ServerContext::scope_of(tcp.socket()); }
 
   void log() const {
     const bool failed = !error.empty();
@@ -58,7 +62,8 @@ struct RawSession {
                  {"bytes_to_client", client.bytes_out},
                  {"duration_ms", ms},
                  {"error", error},
-                 {"details", details}});
+                 {"details", details},
+                 {"client_id", who.client_id}});
   }
   void record(const ProxyError& e) {
     status = e.http_status();
@@ -82,8 +87,7 @@ awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened 
     co_return;
   }
   const ProxyListPtr proxies = resolved->proxies;
-  auto tunnel =
-      co_await open_tunnel(s.snapshot->upstream_for(ServerContext::scope_of(s.tcp.socket())), *proxies, target, false);
+  auto tunnel = co_await open_tunnel(s.who.upstream(*s.snapshot, s.scope()), *proxies, target, false);
   if (!tunnel) {
     s.record(tunnel.error());
     if (!proxies->direct_only()) s.route = route_summary(*proxies);
@@ -153,14 +157,40 @@ awaitable<void> socks_session(RawSession& s) {
     co_return;
   }
   s.buf.consume(greeting.size);
-  // No client authentication yet (client tokens come later): "no auth" only.
-  const uint8_t method = socks5::select_method(greeting.methods, false);
+  // Client tokens (SPEC §7): the token is the RFC 1929 password (any user);
+  // without --client-tokens "no auth" is chosen, and a client that offers
+  // only user/password still gets its run's profile.
+  const bool tokens_required = s.ctx.client_tokens_required;
+  const bool offers_userpass = std::find(greeting.methods.begin(), greeting.methods.end(), socks5::kMethodUserPass) !=
+                               greeting.methods.end();
+  const uint8_t method =
+      socks5::select_method(greeting.methods, tokens_required || (s.ctx.client_tokens && offers_userpass));
   // Replies go through named locals: GCC 12 can destroy a temporary
   // argument of a co_await expression twice.
   const std::string selection = socks5::method_selection(method);
   co_await write_bytes(s, selection);
-  if (method != socks5::kMethodNone) {
-    s.record({ProxyErrc::http_request_denied, "the SOCKS5 client offered no method ferry accepts (no authentication)"});
+  if (method == socks5::kMethodUserPass) {
+    const bool got_credentials = co_await read_message(s, socks5::parse_userpass);
+    if (!got_credentials) co_return;
+    auto credentials = socks5::parse_userpass(s.buf.data());
+    std::optional<ProxyError> refused;
+    if (credentials.malformed) {
+      refused = ProxyError{ProxyErrc::http_request_error, "malformed SOCKS5 user/password sub-negotiation"};
+    } else {
+      const Secret token(credentials.password);
+      refused = identify_client_token(s.who, s.ctx, *s.snapshot, s.scope(), &token);
+    }
+    s.buf.wipe_consume(credentials.malformed ? s.buf.size() : credentials.size);
+    const std::string status = socks5::userpass_status(!refused);
+    co_await write_bytes(s, status);
+    if (refused) {
+      s.record(*refused);
+      co_return;
+    }
+  } else if (method != socks5::kMethodNone) {
+    s.record({ProxyErrc::http_request_denied,
+              tokens_required ? "the SOCKS5 client offered no user/password method: this proxy needs a client token"
+                              : "the SOCKS5 client offered no method ferry accepts"});
     co_return;
   }
   const bool got_request = co_await read_message(s, socks5::parse_request);
@@ -182,6 +212,12 @@ awaitable<void> socks_session(RawSession& s) {
                                                           s.config().connect_ports.to_string() + ")"};
     s.record(denied);
     const std::string reply = socks5::reply(socks5::reply_code_for(denied));
+    co_await write_bytes(s, reply);
+    co_return;
+  }
+  if (auto denied = policy_refusal(s.who, s.config(), target)) {
+    s.record(*denied);
+    const std::string reply = socks5::reply(socks5::reply_code_for(*denied));
     co_await write_bytes(s, reply);
     co_return;
   }

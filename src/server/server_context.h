@@ -17,6 +17,8 @@
 
 namespace ferry {
 
+class ClientTokenStore;  // auth/client_tokens.h
+
 struct ServerContext {
   ServerContext(std::shared_ptr<const Config> config, EventLog& l, http::Via v, UpstreamRuntime& up)
       : log(l), via(std::move(v)), via_1_1(via.value(1)), via_1_0(via.value(0)), runtime(up),
@@ -42,6 +44,10 @@ struct ServerContext {
   // can ever apply (set before serving).
   CertificateSource* certificates = nullptr;
   RequestLog* request_log = nullptr;  // --request-log; null: off
+  // Client tokens (SPEC §7): from --client-tokens and runs; null when
+  // neither exists (no request is asked for a token).
+  const ClientTokenStore* client_tokens = nullptr;
+  bool client_tokens_required = false;  // --client-tokens: no token, no service
   // The configuration requests are served under (config_snapshot.h).
   SnapshotSource snapshots;
 

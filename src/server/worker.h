@@ -23,6 +23,9 @@ class Worker {
   void untrack(std::list<ClientConnection*>::iterator it) { sessions_.erase(it); }
   // Called on this worker's thread when draining starts.
   void close_idle_sessions();
+  // Called on this worker's thread when a client's token stops working (a
+  // run deleted or expired): its connections and tunnels end now.
+  void close_sessions_of(const std::string& client_id);
 
  private:
   ServerContext& ctx_;
