@@ -7,6 +7,7 @@
 
 #include "config/inject_config.h"
 #include "config/policy_config.h"
+#include "policy/network_policy.h"
 #include "routing/bypass_rules.h"
 
 namespace ferry {
@@ -377,14 +378,16 @@ Expected<bool> ConfigBuilder::load_policies(const std::string& path, const toml:
   auto where = [&](const toml::node& n, std::string_view key) {
     return path + ":" + std::to_string(n.source().begin.line) + " (" + std::string(key) + ")";
   };
+  // parse_policy's errors start with the key path ("policy.mode: ...").
+  auto at_line = [&](const toml::node& n) { return path + ":" + std::to_string(n.source().begin.line) + ": "; };
   if (grants && !grants->is_table()) return fail(where(*grants, "grants") + ": expected a table of [grants.NAME]");
   auto catalog = parse_grants(grants ? grants->as_table() : nullptr);
   if (!catalog) return fail(path + ": " + catalog.error());
   grants_ = std::move(*catalog);
   if (policy) {
     if (!policy->is_table()) return fail(where(*policy, "policy") + ": expected a table");
-    auto parsed = parse_policy(*policy->as_table(), *grants_, where(*policy, "policy"));
-    if (!parsed) return fail(parsed.error());
+    auto parsed = parse_policy(*policy->as_table(), *grants_, "policy");
+    if (!parsed) return fail(at_line(*policy) + parsed.error());
     config_.policy = std::move(*parsed);
   }
   if (!profiles) return true;
@@ -401,8 +404,8 @@ Expected<bool> ConfigBuilder::load_policies(const std::string& path, const toml:
       const std::string key(k.str());
       if (key == "policy") {
         if (!value.is_table()) return fail(origin + ": policy must be a table");
-        auto parsed = parse_policy(*value.as_table(), *grants_, where(value, "profiles." + name + ".policy"));
-        if (!parsed) return fail(parsed.error());
+        auto parsed = parse_policy(*value.as_table(), *grants_, "profiles." + name + ".policy");
+        if (!parsed) return fail(at_line(value) + parsed.error());
         profile->policy = std::move(*parsed);
       } else if (key == "inject") {
         auto rules = load_inject_rules(value, path, env_);
@@ -439,16 +442,7 @@ Expected<Config> ConfigBuilder::finish() {
   auto& c = config_;
   // No [policy]: permissive, with the default deny_ips (link-local and
   // cloud metadata addresses) still checked after DNS (SPEC §7).
-  if (!c.policy) {
-    if (!grants_) {
-      auto catalog = parse_grants(nullptr);
-      if (!catalog) return fail(catalog.error());
-      grants_ = std::move(*catalog);
-    }
-    auto permissive = parse_policy(toml::table{}, *grants_, "policy");
-    if (!permissive) return fail(permissive.error());
-    c.policy = std::move(*permissive);
-  }
+  if (!c.policy) c.policy = NetworkPolicy::default_policy();
   const bool tokens_required = !c.client_tokens_file.empty();
   if (c.allow.empty()) {
     if (tokens_required && !c.allow_explicit) {

@@ -1,5 +1,7 @@
 #include "server/hop_acquirer.h"
 
+#include "policy/network_policy.h"
+
 namespace ferry {
 
 namespace {
@@ -23,8 +25,22 @@ std::optional<AcquiredHop> HopAcquirer::take_pooled(OriginPool::Clock::duration 
       if (fresh && c.pool_key == adopted_key_ && OriginPool::still_usable(*early)) return reused_hop(std::move(early), c);
     early->close();
   }
-  for (const auto& c : candidates_)
-    if (auto stream = pool_.take(c.pool_key, max_idle)) return reused_hop(std::move(stream), c);
+  for (const auto& c : candidates_) {
+    auto stream = pool_.take(c.pool_key, max_idle);
+    if (!stream) continue;
+    // A direct connection pooled by a request under another policy went to
+    // an address this request's policy may deny (SPEC §7 deny_ips,
+    // deny_private): it stays pooled for the others.
+    if (!c.proxy && ctx_.destinations.policy) {
+      error_code ec;
+      const auto peer = stream->socket().remote_endpoint(ec);
+      if (ec || ctx_.destinations.policy->deny_address(peer.address())) {
+        pool_.put(c.pool_key, std::move(stream));
+        continue;
+      }
+    }
+    return reused_hop(std::move(stream), c);
+  }
   return std::nullopt;
 }
 

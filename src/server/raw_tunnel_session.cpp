@@ -45,7 +45,7 @@ struct RawSession {
   std::string route = "direct";
   std::string error, details;
   ClientIdentity who;  // a SOCKS5 client's token (RFC 1929 password) selected
-  ClientScope scope() const { return ServerContext::scope_of(tcp.socket()); }
+  ClientScope scope() { return ServerContext::scope_of(tcp.socket()); }
 
   void log() const {
     const bool failed = !error.empty();

@@ -94,8 +94,7 @@ class CliTest(ProxyTestCase):
                 self.assertIn("--listen", err)
 
     def test_unsupported_flags_refused(self):
-        for args in (["--pac", "/nonexistent.pac"], ["--admin", "127.0.0.1:9090"],
-                     ["--client-tokens", "/nonexistent.tokens"], ["--auth", "ntlm"]):
+        for args in (["--pac", "/nonexistent.pac"], ["--client-tokens", "/nonexistent.tokens"], ["--auth", "ntlm"]):
             with self.subTest(args=args):
                 self.assertUsageError(args, args[0])
 

@@ -61,8 +61,12 @@ TEST(ConfigSnapshot, DerivedStateFollowsItsConfig) {
   EXPECT_EQ(route_of(*s, "example.com"), "http://p1:8080");
   EXPECT_EQ(s->upstream.connect_timeout, Millis(1234));
   EXPECT_EQ(s->upstream_for(ClientScope::remote).connect_timeout, Millis(1234));
-  EXPECT_EQ(&s->upstream_for(ClientScope::local).destinations, &bed.local);
-  EXPECT_EQ(&s->upstream_for(ClientScope::remote).destinations, &bed.remote);
+  // The process's resolver and filter, with the snapshot's own policy.
+  EXPECT_EQ(&s->upstream_for(ClientScope::local).destinations.resolver, &bed.local.resolver);
+  EXPECT_EQ(&s->upstream_for(ClientScope::local).destinations.filter, &bed.local.filter);
+  EXPECT_EQ(s->upstream_for(ClientScope::local).destinations.scope, ClientScope::local);
+  EXPECT_EQ(s->upstream_for(ClientScope::remote).destinations.scope, ClientScope::remote);
+  EXPECT_EQ(s->upstream_for(ClientScope::local).destinations.policy, s->config->policy.get());
   EXPECT_EQ(s->upstream.via, "1.1 ferry-test");
 }
 

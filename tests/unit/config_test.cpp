@@ -234,7 +234,10 @@ TEST(KnownKeys, EveryImplementedKeyIsSettable) {
                                                         {"upstream.realm", "CORP.EXAMPLE"},
                                                         {"upstream.keytab", "/etc/ferry/client.keytab"},
                                                         {"upstream.auth_allow_basic_fallback", "true"},
-                                                        {"upstream.require_mutual_auth", "false"}};
+                                                        {"upstream.require_mutual_auth", "false"},
+                                                        {"admin", "/run/ferry/admin.sock"},
+                                                        {"admin_token", "/etc/ferry/admin.token"},
+                                                        {"security.client_tokens", "/etc/ferry/tokens"}};
   for (const auto& k : known_keys()) {
     if (!k.implemented) continue;
     auto it = good.find(k.toml_key);
