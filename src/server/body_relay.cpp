@@ -25,9 +25,11 @@ struct Relay {
   // may hold back a tail that could begin a match).
   std::string* capture;
   size_t capture_limit;
+  uint64_t* counted;
 
   awaitable<std::optional<BodyRelayError>> write(std::string_view data) {
     if (capture && capture->size() < capture_limit) capture->append(data.substr(0, capture_limit - capture->size()));
+    if (counted) *counted += data.size();
     if (!transform) {
       auto e = co_await emit(data);
       co_return e;
@@ -93,7 +95,8 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
     Deadline& d;
     ~DisarmOnExit() { d.disarm(); }
   } disarm_on_exit{deadline};
-  Relay r{src, src_buf, dst, spec.chunk_output, deadline, spec.transform, {}, spec.capture, spec.capture_limit};
+  Relay r{src, src_buf, dst, spec.chunk_output, deadline, spec.transform, {}, spec.capture, spec.capture_limit,
+          spec.counted};
   bool eof = false, truncated = false;
   switch (spec.kind) {
     case BodyKind::none: break;

@@ -31,6 +31,7 @@ struct BodySpec {
   // transform); null: none.
   std::string* capture = nullptr;
   size_t capture_limit = 0;
+  uint64_t* counted = nullptr;  // the request log's count of the body's bytes (as read); null: none
 };
 
 // `deadline` is re-armed with `idle` before each wait and extended on progress.

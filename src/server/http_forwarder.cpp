@@ -237,6 +237,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
       resendable ? OriginPool::Clock::duration::max() : OriginPool::Clock::duration(OriginPool::kFreshIdle);
   BodySpec client_body_spec{info.body, info.content_length, sent.body == BodyKind::chunked,
                             body_transform ? &*body_transform : nullptr};
+  if (f.capture) client_body_spec.counted = &f.capture->request_bytes;
   if (f.capture && f.capture->bodies) {
     client_body_spec.capture = &f.capture->request_body;
     client_body_spec.capture_limit = f.capture->body_limit;
@@ -476,6 +477,7 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
     rr.relay_mode = conn.config().relay;
     if (f.capture) {
       for (const auto& field : x.resp.fields) f.capture->response_headers.emplace_back(field.name, field.value);
+      rr.body_count = &f.capture->response_bytes;
       if (f.capture->bodies) {
         rr.body_capture = &f.capture->response_body;
         rr.body_capture_limit = f.capture->body_limit;

@@ -19,6 +19,7 @@ struct ExchangeCapture {
   bool bodies = false;  // capture body prefixes too
   size_t body_limit = 0;
   std::string request_body, response_body;
+  uint64_t request_bytes = 0, response_bytes = 0;  // whole bodies, as read
 };
 
 // The head's bytes are still at the front of conn.buf; the forwarder

@@ -149,8 +149,8 @@ awaitable<RequestOutcome> forward_injected(ClientConnection& conn, const http::R
     entry->response_headers = std::move(capture.response_headers);
     entry->request_body = std::move(capture.request_body);
     entry->response_body = std::move(capture.response_body);
-    // request_bytes/response_bytes stay 0 (unknown): the prefixes are then
-    // redacted as possibly cut.
+    entry->request_bytes = capture.request_bytes;
+    entry->response_bytes = capture.response_bytes;
     const RequestInjection none;
     submit_log(*request_log, std::move(*entry), injection ? **injection : none);
   }

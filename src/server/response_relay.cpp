@@ -59,6 +59,7 @@ awaitable<void> ResponseRelay::run() {
     return stream_body();
   // The whole body is here already: one write for head and body.
   buffered_body_ = size_t(info_.content_length);
+  if (req_.body_count) *req_.body_count += *buffered_body_;
   arm_client_write(io_);
   return io_.client.write({asio::buffer(head_), asio::buffer(io_.origin_buf.data().substr(0, *buffered_body_)), {}},
                           write_ec_);
@@ -96,7 +97,7 @@ awaitable<void> ResponseRelay::stream_body() {
     co_return;
   }
   BodySpec spec{info_.body,      info_.content_length, to_client_ == BodyKind::chunked,
-                req_.scrub_body, req_.body_capture,    req_.body_capture_limit};
+                req_.scrub_body, req_.body_capture,    req_.body_capture_limit, req_.body_count};
   auto err = co_await relay_body(io_.origin, io_.origin_buf, io_.client, spec, io_.deadline, io_.idle);
   if (err) {
     // Part of the response is out; the only honest signal left is to

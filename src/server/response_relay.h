@@ -29,6 +29,7 @@ struct RelayRequest {
   // The request log's copy of the body's first bytes; null: none.
   std::string* body_capture = nullptr;
   size_t body_capture_limit = 0;
+  uint64_t* body_count = nullptr;  // the request log's count of the body's bytes; null: none
 };
 
 struct RelayResult {

@@ -294,6 +294,9 @@ request_log_bodies = true
         self.assertIn("request_body", e)  # --request-log-bodies
         self.assertIn(PLACEHOLDER, e["request_body"])
         self.assertTrue(e["response_headers"])
+        # Whole-body byte counts as read (the client's request, the origin's response).
+        self.assertEqual(e["request_bytes"], len(body))
+        self.assertGreater(e["response_bytes"], 0)
         self.assertEqual(os.stat(self.request_log).st_mode & 0o777, 0o600)
         # A header rule's request: injected names, never the value.
         r = run_curl(self.url("/logged-header"), self.proxy, self.ferry_ca, headers=["Authorization: Bearer fake"])
@@ -303,6 +306,7 @@ request_log_bodies = true
         self.assertTrue(e["injected"])
         self.assertIn("Authorization", e["injected_headers"])
         self.assertEqual(e["rule"], 1)
+        self.assertEqual((e["request_bytes"], e["response_bytes"]), (0, len(r.body)))
 
     # -- what is not intercepted stays end to end ----------------------------
     def test_hosts_without_rules_stay_end_to_end(self):
