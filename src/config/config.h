@@ -16,6 +16,7 @@
 #include "intercept/inject_rule.h"
 #include "log/event_log.h"
 #include "policy/profile.h"
+#include "routing/relay_routes.h"
 
 namespace ferry {
 
@@ -92,6 +93,8 @@ struct Config {
   std::string client_tokens_file;  // --client-tokens: clients must present a token
   std::string admin;               // --admin: unix socket path or loopback host:port; empty: off
   std::string admin_token_file;    // --admin-token
+  // [[relay]] and [[mcp]]: origin-form paths ferry forwards to a target.
+  std::vector<RelayRoute> relays;
 };
 
 }  // namespace ferry

@@ -339,11 +339,17 @@ Expected<bool> ConfigBuilder::load_toml(const std::string& path) {
     if (key == "inject") {  // [[inject]]: an array of tables with keys of its own
       auto rules = load_inject_rules(node, path, env_);
       if (!rules) return fail(rules.error());
-      config_.inject = std::move(*rules);
+      // Ahead of any [[mcp]] server's rule (keys are read in order: "inject" < "mcp").
+      config_.inject.insert(config_.inject.begin(), rules->begin(), rules->end());
       continue;
     }
     // Tables with keys of their own, read once every key is known (a
     // policy names grants; a profile has a policy and rules).
+    if (key == "relay" || key == "mcp") {
+      auto loaded = load_relays(path, key, node);
+      if (!loaded) return loaded;
+      continue;
+    }
     if (key == "policy" || key == "grants" || key == "profiles") {
       (key == "policy" ? policy : key == "grants" ? grants : profiles) = &node;
       continue;
@@ -369,6 +375,47 @@ Expected<bool> ConfigBuilder::load_toml(const std::string& path) {
   if (policy || grants || profiles) {
     auto loaded = load_policies(path, policy, grants, profiles);
     if (!loaded) return loaded;
+  }
+  return true;
+}
+
+Expected<bool> ConfigBuilder::load_relays(const std::string& path, std::string_view kind, const toml::node& node) {
+  const toml::array* entries = node.as_array();
+  if (!entries) return fail(path + ": [[" + std::string(kind) + "]] must be an array of tables");
+  for (const auto& entry : *entries) {
+    const std::string origin = path + ":" + std::to_string(entry.source().begin.line) + " (" + std::string(kind) + ")";
+    const toml::table* t = entry.as_table();
+    if (!t) return fail(origin + ": expected a table");
+    auto text = [&](std::string_view key) { return (*t)[key].value<std::string>(); };
+    const bool mcp = kind == "mcp";
+    for (const auto& [k, v] : *t) {
+      const std::string_view key = k.str();
+      const bool known = key == "name" || (mcp ? key == "url" || key == "header" || key == "value" : key == "target");
+      if (!known)
+        return fail(origin + ": unknown key '" + std::string(key) + "' (" +
+                    (mcp ? "an [[mcp]] has name, url, header and value" : "a [[relay]] has name and target") + ")");
+    }
+    auto name = text("name");
+    auto target = text(mcp ? "url" : "target");
+    if (!name || !target) return fail(origin + ": needs name and " + (mcp ? "url" : "target"));
+    auto route = make_relay_route(kind, *name, *target);
+    if (!route) return fail(origin + ": " + route.error());
+    for (const auto& r : config_.relays)
+      if (r.prefix == route->prefix) return fail(origin + ": " + route->prefix + " is defined twice");
+    if (mcp) {
+      // The server's credential: an inject rule for its host and port.
+      if (!text("header") || !text("value")) return fail(origin + ": needs header and value");
+      toml::table rule{{"host", route->base.authority.host},
+                       {"port", int64_t(route->base.authority.port)},
+                       {"header", *text("header")},
+                       {"value", *text("value")}};
+      toml::array rules;
+      rules.push_back(std::move(rule));
+      auto made = load_inject_rules(rules, path, env_, config_.inject.size() + 1);
+      if (!made) return fail(origin + ": " + made.error());
+      for (auto& r : *made) config_.inject.push_back(std::move(r));
+    }
+    config_.relays.push_back(std::move(*route));
   }
   return true;
 }

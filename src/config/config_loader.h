@@ -37,6 +37,8 @@ class ConfigBuilder {
 
  private:
   Expected<bool> set_interception(std::string_view key, const SettingValue& value);
+  // [[relay]] or [[mcp]] (`kind`) entries (SPEC §7 "Relays").
+  Expected<bool> load_relays(const std::string& path, std::string_view kind, const toml::node& node);
   // [grants], [policy] and [profiles.NAME] (SPEC §7), after the other keys.
   Expected<bool> load_policies(const std::string& path, const toml::node* policy, const toml::node* grants,
                                const toml::node* profiles);

@@ -167,7 +167,7 @@ class RuleParser {
 }  // namespace
 
 Expected<InjectRules> load_inject_rules(const toml::node& node, const std::string& path,
-                                        const SecretValue::EnvLookup& env) {
+                                        const SecretValue::EnvLookup& env, size_t first_number) {
   const std::string origin = path + ":" + std::to_string(node.source().begin.line) + " (inject)";
   const auto* array = node.as_array();
   if (!array) return fail(origin + ": must be an array of tables: write each rule as [[inject]]");
@@ -175,7 +175,7 @@ Expected<InjectRules> load_inject_rules(const toml::node& node, const std::strin
   for (const auto& el : *array) {
     const auto* table = el.as_table();
     if (!table) return fail(origin + ": must be an array of tables: write each rule as [[inject]]");
-    auto rule = RuleParser(*table, path, env, rules.size() + 1).parse();
+    auto rule = RuleParser(*table, path, env, first_number + rules.size()).parse();
     if (!rule) return fail(rule.error());
     rules.push_back(std::make_shared<const InjectRule>(std::move(*rule)));
   }

@@ -11,8 +11,9 @@
 
 namespace ferry {
 
-// `node` is the value of the top-level key "inject" in `path`.
+// `node` is the value of the top-level key "inject" in `path` (or of a
+// profile's); rules are numbered from `first_number` ("rule N" in route).
 Expected<InjectRules> load_inject_rules(const toml::node& node, const std::string& path,
-                                        const SecretValue::EnvLookup& env);
+                                        const SecretValue::EnvLookup& env, size_t first_number = 1);
 
 }  // namespace ferry

@@ -225,6 +225,17 @@ awaitable<void> serve(ClientConnection& conn) {
       out = co_await handle_intercepted_request(conn, head, *info);
     } else if (head.method == "CONNECT") {
       out = co_await handle_connect(conn, head);
+    } else if (auto relayed = relay_target(conn.config().relays, head.target)) {
+      // Addressed to ferry itself: a relay to its target, with the target
+      // host's inject rules (an operator's route: the policy does not apply).
+      if (!*relayed) {
+        ProxyError refusal = relayed->error();
+        out = co_await decline(conn, head, *info, std::move(refusal), req.method);
+      } else if (auto relay_rules = plain_http_rules(conn, **relayed); !relay_rules.empty()) {
+        out = co_await forward_injected(conn, head, *info, **relayed, relay_rules);
+      } else {
+        out = co_await forward_http(conn, head, *info, **relayed);
+      }
     } else if (auto target = http::parse_absolute_target(head.target); !target) {
       ProxyError refusal{ProxyErrc::http_request_error, target.error()};
       out = co_await decline(conn, head, *info, std::move(refusal), req.method);

@@ -1,4 +1,4 @@
-#include "server/relay_routes.h"
+#include "routing/relay_routes.h"
 
 #include <cctype>
 
