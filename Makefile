@@ -9,7 +9,7 @@ FUZZ := build/fuzz
 # about 10 x FUZZ_SECONDS plus a ~15 s build (3.5 min at the default).
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build run test unit-test integration-test asan-test fuzz-test lint bench bench-intercept clean
+.PHONY: all deps build run test unit-test integration-test asan-test fuzz-test lint bench bench-intercept bench-policy clean
 
 all: build
 
@@ -61,6 +61,13 @@ bench-intercept: deps
 	@cmake --preset release >/dev/null
 	@cmake --build $(RELEASE) -j $(JOBS) --target ferry ferry_connect_load
 	bash bench/intercept.sh $(RELEASE)/ferry
+
+# Policy and tokens (issue 9): no policy vs a token plus a strict 10,000-pattern policy; run creation.
+bench-policy: deps
+	@bash scripts/install-deps.sh bench
+	@cmake --preset release >/dev/null
+	@cmake --build $(RELEASE) -j $(JOBS) --target ferry ferry_connect_bench
+	bash bench/policy.sh $(RELEASE)/ferry
 
 clean:
 	rm -rf build

@@ -20,6 +20,8 @@
 
 namespace ferry {
 
+class GrantCatalog;  // policy/grants.h
+
 enum class RelayMode { automatic, splice, copy };
 
 // How ferry answers an upstream proxy's 407 (SPEC §2 --auth).
@@ -90,6 +92,8 @@ struct Config {
   std::shared_ptr<const NetworkPolicy> policy;
   // [profiles.NAME]: what a client token can select.
   std::map<std::string, ProfilePtr, std::less<>> profiles;
+  // Built-in grants plus [grants.NAME], for policies made later (runs).
+  std::shared_ptr<const GrantCatalog> grants;
   std::string client_tokens_file;  // --client-tokens: clients must present a token
   std::string admin;               // --admin: unix socket path or loopback host:port; empty: off
   std::string admin_token_file;    // --admin-token

@@ -490,6 +490,7 @@ Expected<Config> ConfigBuilder::finish() {
   // No [policy]: permissive, with the default deny_ips (link-local and
   // cloud metadata addresses) still checked after DNS (SPEC §7).
   if (!c.policy) c.policy = NetworkPolicy::default_policy();
+  c.grants = std::make_shared<const GrantCatalog>(grants_ ? std::move(*grants_) : GrantCatalog::builtin());
   const bool tokens_required = !c.client_tokens_file.empty();
   if (c.allow.empty()) {
     if (tokens_required && !c.allow_explicit) {
