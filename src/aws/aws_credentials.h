@@ -16,7 +16,7 @@ using SystemTime = std::chrono::system_clock::time_point;
 struct AwsCredentials {
   std::string access_key_id;
   Secret secret_access_key;
-  Secret session_token;               // empty for long-term keys
+  Secret session_token;                  // empty for long-term keys
   std::optional<SystemTime> expiration;  // none: does not expire
 };
 

@@ -25,19 +25,16 @@ Expected<AwsCredentials> parse_credential_process_output(std::string_view json) 
   const FlatJsonValue* id = string_member("AccessKeyId");
   const FlatJsonValue* secret = string_member("SecretAccessKey");
   if (!id || id->text.empty()) return fail("\"AccessKeyId\" missing or not a string");
-  if (!secret || secret->text.empty())
-    return fail("\"SecretAccessKey\" missing or not a string");
+  if (!secret || secret->text.empty()) return fail("\"SecretAccessKey\" missing or not a string");
   AwsCredentials c;
   c.access_key_id = id->text;
   c.secret_access_key = Secret(secret->text);
   if (const FlatJsonValue* token = obj->get("SessionToken"); token && token->kind != FlatJsonValue::Kind::null) {
-    if (token->kind != FlatJsonValue::Kind::string)
-      return fail("\"SessionToken\" must be a string");
+    if (token->kind != FlatJsonValue::Kind::string) return fail("\"SessionToken\" must be a string");
     c.session_token = Secret(token->text);
   }
   if (const FlatJsonValue* exp = obj->get("Expiration"); exp && exp->kind != FlatJsonValue::Kind::null) {
-    if (exp->kind != FlatJsonValue::Kind::string)
-      return fail("\"Expiration\" must be a string");
+    if (exp->kind != FlatJsonValue::Kind::string) return fail("\"Expiration\" must be a string");
     auto when = parse_iso8601(exp->text);
     if (!when) return fail("\"Expiration\": " + when.error());
     c.expiration = *when;

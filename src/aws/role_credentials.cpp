@@ -25,8 +25,7 @@ bool session_name_char(char c) {
 }  // namespace
 
 RoleCredentials::RoleCredentials(AwsRoleConfig config, BaseCredentialSource base, Clock clock)
-    : config_(std::move(config)),
-      base_(std::move(base)),
+    : config_(std::move(config)), base_(std::move(base)),
       clock_(clock ? std::move(clock) : Clock([] { return std::chrono::system_clock::now(); })),
       params_(params_of(config_)) {}
 
@@ -83,10 +82,9 @@ awaitable<Expected<AwsCredentials, ProxyError>> RoleCredentials::refresh(const U
   Expected<Expected<AwsCredentials>, ProxyError> base = co_await off_loop(ctx.blocking, fetch, base_.may_block());
   if (!base) co_return Unexpected{base.error()};
   if (!*base)
-    co_return Unexpected{ProxyError{ProxyErrc::proxy_configuration_error,
-                                    "AWS role " + config_.role_arn + ": base credentials from " + base_.describe() +
-                                        ": " + base->error(),
-                                    502}};
+    co_return Unexpected{ProxyError{
+        ProxyErrc::proxy_configuration_error,
+        "AWS role " + config_.role_arn + ": base credentials from " + base_.describe() + ": " + base->error(), 502}};
   const AwsCredentials& signing = **base;
   auto assumed = co_await sts_assume_role(ctx, resolver, params_, signing, timeout);
   co_return assumed;
@@ -130,8 +128,7 @@ Expected<bool> validate_role_config(const AwsRoleConfig& c) {
       return fail("region: '" + c.region + "' is not a region name (e.g. us-east-1)");
   if (c.session_duration < std::chrono::seconds(900) || c.session_duration > std::chrono::hours(12))
     return fail("session_duration: must be between 15m and 12h");
-  if (c.session_name.size() < 2 || c.session_name.size() > 64)
-    return fail("session_name: must be 2 to 64 characters");
+  if (c.session_name.size() < 2 || c.session_name.size() > 64) return fail("session_name: must be 2 to 64 characters");
   for (char ch : c.session_name)
     if (!session_name_char(ch)) return fail("session_name: '" + c.session_name + "' may hold only [A-Za-z0-9_+=,.@-]");
   if (c.external_id.size() > 1224) return fail("external_id: longer than 1224 characters");

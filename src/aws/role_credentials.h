@@ -26,10 +26,10 @@ struct AwsRoleConfig {
   std::string role_arn;
   std::string region;
   std::chrono::seconds session_duration{3600};
-  std::string external_id;           // empty: none
+  std::string external_id;  // empty: none
   std::string session_name = "ferry";
-  std::string credential_process;    // empty: the process environment
-  std::string sts_endpoint;          // empty: https://sts.<region>.amazonaws.com/
+  std::string credential_process;  // empty: the process environment
+  std::string sts_endpoint;        // empty: https://sts.<region>.amazonaws.com/
   bool operator==(const AwsRoleConfig&) const = default;
 };
 

@@ -61,7 +61,7 @@ std::string canonical_value(std::string_view v) {
 }
 
 struct CanonicalHeaders {
-  std::string block;   // "name:value\n" lines
+  std::string block;         // "name:value\n" lines
   std::string signed_names;  // "a;b;c"
 };
 
@@ -164,21 +164,20 @@ HeaderList sigv4_sign(const SigningRequest& req, const SigningScope& scope, cons
   HeaderList added;
   const std::string date = amz_date(now);
   added.emplace_back("X-Amz-Date", date);
-  if (!creds.session_token.empty())
-    added.emplace_back("X-Amz-Security-Token", std::string(creds.session_token.view()));
+  if (!creds.session_token.empty()) added.emplace_back("X-Amz-Security-Token", std::string(creds.session_token.view()));
 
   const CanonicalHeaders h = canonical_headers(req, added);
   const std::string credential_scope = date_stamp(date) + '/' + scope.region + '/' + scope.service + "/aws4_request";
-  const std::string string_to_sign = "AWS4-HMAC-SHA256\n" + date + '\n' + credential_scope + '\n' +
-                                     sha256_hex(canonical_request_with(req, h));
+  const std::string string_to_sign =
+      "AWS4-HMAC-SHA256\n" + date + '\n' + credential_scope + '\n' + sha256_hex(canonical_request_with(req, h));
 
   // kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")
   std::string first_key = "AWS4";
   first_key += creds.secret_access_key.view();
   Digest k = hmac(first_key, date_stamp(date));
   cleanse_string(first_key);
-  for (std::string_view part : {std::string_view(scope.region), std::string_view(scope.service),
-                                std::string_view("aws4_request")}) {
+  for (std::string_view part :
+       {std::string_view(scope.region), std::string_view(scope.service), std::string_view("aws4_request")}) {
     const Digest next = hmac(as_view(k), part);
     OPENSSL_cleanse(k.data(), k.size());
     k = next;
@@ -186,8 +185,8 @@ HeaderList sigv4_sign(const SigningRequest& req, const SigningScope& scope, cons
   const Digest signature = hmac(as_view(k), string_to_sign);
   OPENSSL_cleanse(k.data(), k.size());
 
-  added.emplace_back("Authorization", "AWS4-HMAC-SHA256 Credential=" + creds.access_key_id + '/' +
-                                          credential_scope + ", SignedHeaders=" + h.signed_names +
+  added.emplace_back("Authorization", "AWS4-HMAC-SHA256 Credential=" + creds.access_key_id + '/' + credential_scope +
+                                          ", SignedHeaders=" + h.signed_names +
                                           ", Signature=" + hex(signature.data(), signature.size()));
   return added;
 }

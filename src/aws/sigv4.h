@@ -22,7 +22,7 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct SigningRequest {
   std::string_view method = "GET";
-  std::string_view host;  // the Host field's value ("sts.us-east-1.amazonaws.com", "127.0.0.1:8443")
+  std::string_view host;        // the Host field's value ("sts.us-east-1.amazonaws.com", "127.0.0.1:8443")
   std::string_view path = "/";  // as sent, before the '?'
   // Decoded name/value pairs; encoded and sorted here. The caller sends the
   // same pairs encoded with uri_encode(…, true).

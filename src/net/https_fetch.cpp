@@ -1,7 +1,7 @@
 #include "net/https_fetch.h"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <strings.h>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "http/chunked_decoder.h"
 #include "http/head_reader.h"
@@ -54,8 +54,7 @@ class Exchange {
       if (r.status != HeadRead::Status::complete) co_return Unexpected{head_error(r)};
       http::ResponseHead h;
       const auto parsed = http::parse_response_head(buf_.data().substr(0, r.head_size), h);
-      if (parsed.state != http::ParseState::complete)
-        co_return Unexpected{protocol_error(std::string(parsed.error))};
+      if (parsed.state != http::ParseState::complete) co_return Unexpected{protocol_error(std::string(parsed.error))};
       if (h.status >= 100 && h.status < 200 && h.status != 101) {
         buf_.consume(r.head_size);
         continue;
@@ -68,7 +67,8 @@ class Exchange {
       buf_.consume(r.head_size);
       break;
     }
-    if (resp.status == 101) co_return Unexpected{protocol_error("101 Switching Protocols to a request without Upgrade")};
+    if (resp.status == 101)
+      co_return Unexpected{protocol_error("101 Switching Protocols to a request without Upgrade")};
 
     std::optional<ProxyError> body_error;
     switch (info.body) {
@@ -97,13 +97,15 @@ class Exchange {
   ProxyError head_error(const HeadRead& r) const {
     using S = HeadRead::Status;
     switch (r.status) {
-      case S::closed_clean: return {ProxyErrc::connection_terminated, name_ + " closed the connection without a response"};
+      case S::closed_clean:
+        return {ProxyErrc::connection_terminated, name_ + " closed the connection without a response"};
       case S::closed_partial:
         return {ProxyErrc::http_response_incomplete, name_ + " closed the connection inside the response header"};
       case S::io_error: return io_error("reading the response from", r.ec);
       case S::bad_head:
         if (r.too_large)
-          return {ProxyErrc::http_response_header_section_size, "response header from " + name_ + " larger than 64 KiB"};
+          return {ProxyErrc::http_response_header_section_size,
+                  "response header from " + name_ + " larger than 64 KiB"};
         return protocol_error(std::string(r.error));
       case S::complete: break;
     }
@@ -182,8 +184,9 @@ class Exchange {
 awaitable<Expected<HttpResponse, ProxyError>> https_fetch(const UpstreamContext& ctx, ProxyResolver& resolver,
                                                           const HttpRequest& request, Millis timeout) {
   auto target = http::parse_absolute_target(request.url);
-  if (!target) co_return Unexpected{ProxyError{ProxyErrc::proxy_configuration_error,
-                                               "bad URL " + http::loggable_target(request.url) + ": " + target.error()}};
+  if (!target)
+    co_return Unexpected{ProxyError{ProxyErrc::proxy_configuration_error,
+                                    "bad URL " + http::loggable_target(request.url) + ": " + target.error()}};
   const std::string name = (target->tls ? "https://" : "http://") + target->host_header();
   for (const auto& [n, v] : request.headers)
     if (!http::is_token(n) || has_line_break(v))

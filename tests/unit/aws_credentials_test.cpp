@@ -64,8 +64,7 @@ TEST(BaseCredentials, CredentialProcessOutput) {
                           R"({"AccessKeyId":"A","SecretAccessKey":"s3cr3t"})",
                           R"({"Version":1,"SecretAccessKey":"s3cr3t"})", R"({"Version":1,"AccessKeyId":"A"})",
                           R"({"Version":1,"AccessKeyId":"A","SecretAccessKey":"s3cr3t","Expiration":"soon"})",
-                          R"({"Version":1,"AccessKeyId":"A","SecretAccessKey":"s3cr3t","SessionToken":5})",
-                          "s3cr3t"}) {
+                          R"({"Version":1,"AccessKeyId":"A","SecretAccessKey":"s3cr3t","SessionToken":5})", "s3cr3t"}) {
     auto r = parse_credential_process_output(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().find("s3cr3t"), std::string::npos) << r.error();
@@ -73,8 +72,8 @@ TEST(BaseCredentials, CredentialProcessOutput) {
 }
 
 TEST(BaseCredentials, CommandAndEnvironment) {
-  auto cmd = BaseCredentialSource::command(
-      R"(printf '{"Version":1,"AccessKeyId":"AKCMD","SecretAccessKey":"from-cmd"}')");
+  auto cmd =
+      BaseCredentialSource::command(R"(printf '{"Version":1,"AccessKeyId":"AKCMD","SecretAccessKey":"from-cmd"}')");
   EXPECT_TRUE(cmd.may_block());
   auto c = cmd.fetch();
   ASSERT_TRUE(c) << c.error();
@@ -107,7 +106,8 @@ std::string sts_ok(const std::string& key_id, SystemTime expires) {
   const std::string xml = "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>" + key_id +
                           "</AccessKeyId><SecretAccessKey>role-secret</SecretAccessKey><SessionToken>role-token"
                           "</SessionToken><Expiration>" +
-                          format_iso8601(expires) + "</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>";
+                          format_iso8601(expires) +
+                          "</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>";
   return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(xml.size()) + "\r\n\r\n" + xml;
 }
 
@@ -126,8 +126,8 @@ AwsRoleConfig role_config(const FetchBed& bed) {
 }
 
 BaseCredentialSource env_base() {
-  return *BaseCredentialSource::environment(
-      env_of({{"AWS_ACCESS_KEY_ID", "AKBASE"}, {"AWS_SECRET_ACCESS_KEY", "base-secret"}}));
+  return *BaseCredentialSource::environment(env_of({{"AWS_ACCESS_KEY_ID", "AKBASE"},
+                                                    {"AWS_SECRET_ACCESS_KEY", "base-secret"}}));
 }
 
 struct RoleBed {
@@ -146,7 +146,9 @@ struct RoleBed {
 TEST(RoleCredentials, CachedUntilFiveMinutesBeforeExpiry) {
   RoleBed b;
   int n = 0;
-  b.bed.respond = [&](const std::string&) { return sts_ok("ASIA" + std::to_string(++n), t0() + std::chrono::hours(1)); };
+  b.bed.respond = [&](const std::string&) {
+    return sts_ok("ASIA" + std::to_string(++n), t0() + std::chrono::hours(1));
+  };
   auto c = b.get();
   ASSERT_TRUE(c) << c.error().details;
   EXPECT_EQ(c->access_key_id, "ASIA1");
@@ -225,8 +227,9 @@ TEST(EcsEndpoint, JsonInTheContainerFormat) {
   c.secret_access_key = Secret("se\"cret");
   c.session_token = Secret("tok");
   c.expiration = t0();
-  EXPECT_EQ(ecs_credentials_json(c),
-            R"({"AccessKeyId":"ASIA1","SecretAccessKey":"se\"cret","Token":"tok","Expiration":"2026-12-03T12:00:00Z"})");
+  EXPECT_EQ(
+      ecs_credentials_json(c),
+      R"({"AccessKeyId":"ASIA1","SecretAccessKey":"se\"cret","Token":"tok","Expiration":"2026-12-03T12:00:00Z"})");
 }
 
 TEST(EcsEndpoint, TokenComparison) {

@@ -4,12 +4,12 @@
 // the STS client. Each connection's request (head and Content-Length body)
 // is recorded and answered with what `respond` returns; "" holds the
 // connection open without answering (timeouts).
+#include <unistd.h>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "http/head_reader.h"
@@ -66,15 +66,13 @@ struct FetchBed {
     origin_tls = TlsClientContext::with_ca_file(path).value();
     std::remove(path);
     server_tls = TlsServerContext::from_pem(cert, key).value();
-    ctx = std::make_unique<UpstreamContext>(
-        UpstreamContext{Millis(2000), destinations, proxy_tls, *origin_tls, health, auth, log, blocking});
+    ctx = std::make_unique<UpstreamContext>(UpstreamContext{Millis(2000), destinations, proxy_tls, *origin_tls, health,
+                                                            auth, log, blocking});
     asio::co_spawn(io, serve(), asio::detached);
   }
 
   uint16_t port() const { return acceptor.local_endpoint().port(); }
-  std::string url(const std::string& path = "/") const {
-    return "https://localhost:" + std::to_string(port()) + path;
-  }
+  std::string url(const std::string& path = "/") const { return "https://localhost:" + std::to_string(port()) + path; }
 
   awaitable<void> serve() {
     for (;;) {

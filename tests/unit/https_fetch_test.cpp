@@ -52,8 +52,9 @@ TEST(HttpsFetch, DecodesChunkedAndCloseDelimitedBodies) {
   HttpRequest req;
   req.url = bed.url();
   bed.respond = [](const std::string&) {
-    return std::string("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n");
+    return std::string(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n");
   };
   auto r = fetch(bed, resolver, req);
   ASSERT_TRUE(r) << r.error().details;
@@ -116,8 +117,8 @@ TEST(HttpsFetch, TimesOutWhenTheOriginDoesNotAnswer) {
 TEST(HttpsFetch, AnOriginTheTrustDoesNotCoverIsRefused) {
   FetchBed bed;
   TlsClientContext system_trust;
-  UpstreamContext ctx{Millis(2000), bed.destinations, bed.proxy_tls, system_trust, bed.health, bed.auth, bed.log,
-                      bed.blocking};
+  UpstreamContext ctx{Millis(2000), bed.destinations, bed.proxy_tls, system_trust,
+                      bed.health,   bed.auth,         bed.log,       bed.blocking};
   FixedResolver resolver;
   HttpRequest req;
   req.url = bed.url();

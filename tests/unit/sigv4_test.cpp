@@ -98,8 +98,7 @@ TEST(SigV4Test, RepeatedHeaderNamesJoinWithComma) {
   SigningRequest req;
   req.host = "h";
   req.headers = {{"X-A", "1"}, {"x-a", " 2 "}};
-  EXPECT_EQ(sigv4_canonical_request(req, {}),
-            "GET\n/\n\nhost:h\nx-a:1,2\n\nhost;x-a\n" + sha256_hex(""));
+  EXPECT_EQ(sigv4_canonical_request(req, {}), "GET\n/\n\nhost:h\nx-a:1,2\n\nhost;x-a\n" + sha256_hex(""));
 }
 
 TEST(SigV4Test, UriEncode) {

@@ -67,7 +67,7 @@ TEST(StsAssumeRole, StsErrorsNameCodeAndMessage) {
 
 TEST(StsAssumeRole, MalformedOrIncompleteAnswersAreRefusedWithoutTheSecret) {
   const std::vector<std::string> bad = {
-      kOk.substr(0, kOk.size() - 10),                                            // unclosed
+      kOk.substr(0, kOk.size() - 10),  // unclosed
       "<AssumeRoleResponse><AssumeRoleResult></AssumeRoleResult></AssumeRoleResponse>",
       std::string(kOk).replace(kOk.find("<SessionToken>"), 14, "<SessionTokn>"),  // mismatched
       std::string(kOk).replace(kOk.find("2026-12-03T20"), 13, "tomorrow at 8"),
