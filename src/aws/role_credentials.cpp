@@ -37,7 +37,7 @@ uint64_t RoleCredentials::refreshes() const {
 }
 
 Expected<AwsCredentials, ProxyError> RoleCredentials::current() const {
-  if (cached_) return *cached_;
+  if (cached_ && (!cached_->expiration || clock_() < *cached_->expiration)) return *cached_;
   if (last_error_) return Unexpected{*last_error_};
   return Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "AWS credentials refresh ended without a result"}};
 }
@@ -50,7 +50,8 @@ RoleCredentials::Next RoleCredentials::next_step(const std::shared_ptr<Waiter>& 
     waiters_.push_back(waiter);
     return Next::wait;
   }
-  if (last_error_ && now < retry_at_) return Next::use_cache;  // current() returns the error
+  // After a failure: the credentials while they are still valid, else the error.
+  if (last_error_ && now < retry_at_) return Next::use_cache;
   refreshing_ = true;
   return Next::refresh;
 }
@@ -64,9 +65,8 @@ void RoleCredentials::finish(Expected<AwsCredentials, ProxyError> result) {
       cached_ = std::move(*result);
       last_error_.reset();
     } else {
-      // Stale credentials are not served after a failure: STS said no, or
-      // they are within minutes of expiring anyway.
-      cached_.reset();
+      // Credentials inside the refresh margin stay in use until they
+      // expire (current() checks), as SDKs do after a failed early refresh.
       last_error_ = result.error();
       retry_at_ = clock_() + kRetryAfterFailure;
     }
@@ -112,8 +112,10 @@ awaitable<Expected<AwsCredentials, ProxyError>> RoleCredentials::get(const Upstr
   } finisher{*this};
   Expected<AwsCredentials, ProxyError> result = co_await refresh(ctx, resolver, timeout);
   finisher.done = true;
-  finish(result);
-  co_return result;
+  finish(std::move(result));
+  std::lock_guard lock(mu_);
+  Expected<AwsCredentials, ProxyError> now = current();
+  co_return now;
 }
 
 Expected<bool> validate_role_config(const AwsRoleConfig& c) {

@@ -4,7 +4,9 @@
 // 5 minutes before it expires. One refresh at a time: callers arriving
 // while one runs wait for its result (from any worker thread). A failed
 // refresh is remembered for 5 s, so a broken STS or credential_process is
-// not hammered by every request; its error goes to each caller.
+// not hammered by every request: meanwhile callers get the credentials
+// still held if they have not expired yet (a failed early refresh), else
+// the error.
 #include <chrono>
 #include <functional>
 #include <memory>

@@ -180,6 +180,23 @@ TEST(RoleCredentials, FailuresAreRememberedForFiveSecondsThenRetried) {
   EXPECT_EQ(b.bed.requests.size(), 2u);
 }
 
+TEST(RoleCredentials, AFailedEarlyRefreshServesTheHeldCredentialsUntilTheyExpire) {
+  RoleBed b;
+  b.bed.respond = [](const std::string&) { return sts_ok("ASIAHELD", t0() + std::chrono::hours(1)); };
+  ASSERT_TRUE(b.get());
+  b.bed.respond = [](const std::string&) { return sts_denied(); };
+  b.now_s = 56 * 60;  // inside the margin: a refresh, which fails
+  auto c = b.get();
+  ASSERT_TRUE(c) << c.error().details;
+  EXPECT_EQ(c->access_key_id, "ASIAHELD");
+  EXPECT_EQ(b.bed.requests.size(), 2u);
+  b.now_s = 60 * 60;  // expired, and STS still refuses
+  c = b.get();
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().details.find("AccessDenied"), std::string::npos) << c.error().details;
+  EXPECT_EQ(b.bed.requests.size(), 3u);
+}
+
 TEST(RoleCredentials, ConcurrentCallersOnSeveralThreadsShareOneRefresh) {
   RoleBed b;
   b.bed.respond = [](const std::string&) {
