@@ -16,6 +16,9 @@ TEST_PKGS=(curl nginx-light python3 openssl ca-certificates clang libclang-rt-14
   squid apache2-utils microsocks dante-server iproute2 util-linux
   krb5-kdc krb5-admin-server krb5-user gss-ntlmssp apache2 libapache2-mod-auth-gssapi python3-gssapi
   python3-requests python3-httpx nodejs git fcgiwrap)
+# awscli and python3-botocore: the AWS credentials endpoint's tests (a real
+# `aws configure export-credentials`; an STS stand-in checking SigV4 with botocore's signer).
+TEST_PKGS+=(awscli python3-botocore)
 BENCH_PKGS=(wrk tinyproxy cntlm mitmproxy)  # bench also installs TEST_PKGS (squid, nginx)
 LINT_PKGS=(clang-format clang-tidy)  # make lint; clang-tidy also needs BUILD_PKGS' headers
 
