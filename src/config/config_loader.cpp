@@ -1,5 +1,8 @@
 #include "config/config_loader.h"
 
+#include "aws/role_credentials.h"
+#include "config/aws_config.h"
+
 #include <toml++/toml.h>
 
 #include <boost/asio/ip/address.hpp>
@@ -476,8 +479,15 @@ Expected<bool> ConfigBuilder::load_policies(const std::string& path, const toml:
           return r;
         }
         profile->upstream = std::move(proxies);
+      } else if (key == "aws") {
+        if (!value.is_table()) return fail(origin + ": aws must be a table");
+        auto cfg = parse_aws_config(*value.as_table(), "profiles." + name + ".aws");
+        if (!cfg) return fail(at_line(value) + cfg.error());
+        auto base = aws::base_source_for(*cfg, env_);
+        if (!base) return fail(at_line(value) + "profiles." + name + ".aws: " + base.error());
+        profile->aws = std::make_shared<aws::RoleCredentials>(std::move(*cfg), std::move(*base));
       } else {
-        return fail(origin + ": unknown key '" + key + "' (a profile has policy, inject and upstream)");
+        return fail(origin + ": unknown key '" + key + "' (a profile has policy, inject, upstream and aws)");
       }
     }
     config_.profiles[name] = std::move(profile);

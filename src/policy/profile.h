@@ -16,6 +16,9 @@
 namespace ferry {
 
 class NetworkPolicy;  // policy/network_policy.h
+namespace aws {
+class RoleCredentials;  // aws/role_credentials.h
+}
 
 struct Profile {
   // What logs name: the profile's name ("ci"), or "run:<id>" for a run.
@@ -25,6 +28,8 @@ struct Profile {
   // Upstream proxies for this profile's traffic (failover order); unset:
   // the global route. Empty vector: direct.
   std::optional<std::vector<ProxyUrl>> upstream;
+  // [profiles.NAME.aws]: the role served at /_ferry/aws/credentials (its cache is shared).
+  std::shared_ptr<aws::RoleCredentials> aws;
 };
 
 using ProfilePtr = std::shared_ptr<const Profile>;

@@ -1,5 +1,8 @@
 #include "server/client_session.h"
 
+#include "aws/ecs_endpoint.h"
+#include "http/header_rewrite.h"
+
 #include "server/client_identity.h"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -139,6 +142,38 @@ awaitable<RequestOutcome> answer_options(ClientConnection& conn, const http::Req
   co_return out;
 }
 
+// GET /_ferry/aws/credentials (SPEC §7 "AWS"): the token in Authorization
+// selects the profile whose role is served in the ECS container format.
+awaitable<RequestOutcome> answer_aws_credentials(ClientConnection& conn, const http::RequestHead& head,
+                                                 const http::RequestInfo& info) {
+  RequestOutcome out;
+  out.keep_alive = usable_after_own_answer(conn, info);
+  std::optional<Secret> authorization;
+  for (const auto& f : head.fields)
+    if (iequals(f.name, "Authorization")) authorization = Secret(std::string(f.value));
+  const bool get = head.method == "GET";
+  conn.buf.consume(head.size);
+  const aws::EcsRoleLookup lookup = [&conn](std::string_view presented) -> aws::RoleCredentials* {
+    ClientIdentity who;
+    const Secret token{std::string(presented)};
+    if (identify_client_token(who, conn.ctx, *conn.snapshot, conn.scope, &token)) return nullptr;
+    return who.profile ? who.profile->aws.get() : nullptr;
+  };
+  std::optional<std::string_view> presented;
+  if (authorization) presented = authorization->view();
+  aws::EcsResponse r = aws::ecs_error(405, "use GET");
+  if (get) r = co_await aws::aws_credentials_for(presented, lookup, conn.upstream(), *conn.snapshot->resolver,
+                                                 Millis(30'000));
+  out.status = r.status;
+  std::string response = "HTTP/1.1 " + std::to_string(r.status) + " " + std::string(http::reason_phrase(r.status)) +
+                         "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: " +
+                         std::to_string(r.body.size()) + "\r\n" + (out.keep_alive ? "" : "Connection: close\r\n") +
+                         "\r\n" + r.body;
+  co_await conn.send_own(response);
+  cleanse_string(response);
+  co_return out;
+}
+
 awaitable<void> serve(ClientConnection& conn) {
   ServerContext& ctx = conn.ctx;
   for (;;) {
@@ -198,13 +233,16 @@ awaitable<void> serve(ClientConnection& conn) {
     RequestOutcome out;
     // Who is asking (a tunnel's requests are its CONNECT's client).
     std::optional<ProxyError> unidentified;
-    if (!conn.intercept) unidentified = identify_client(conn, head);
+    const bool aws_endpoint = !conn.intercept && head.target == aws::kEcsCredentialsPath;
+    if (!conn.intercept && !aws_endpoint) unidentified = identify_client(conn, head);
     auto info = http::analyze_request(head);
     auto rules = info ? http::check_request_rules(head, *info) : Expected<bool>(true);
     if (!info || !rules) {
       // Framing unknown (or a request too broken to trust): answer and close.
       ProxyError refusal{ProxyErrc::http_request_error, "malformed request: " + (info ? rules.error() : info.error())};
       out = co_await refuse(conn, std::move(refusal), req.method);
+    } else if (aws_endpoint) {
+      out = co_await answer_aws_credentials(conn, head, *info);
     } else if (unidentified) {
       ProxyError refusal = std::move(*unidentified);
       out = co_await decline(conn, head, *info, std::move(refusal), req.method);
