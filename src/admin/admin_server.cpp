@@ -281,6 +281,27 @@ awaitable<void> write_response(Socket& sock, const AdminResponse& response, bool
   if (response.holds_secret) cleanse_string(bytes);
 }
 
+// After refusing a request whose rest (a body, a long head) is still
+// arriving: stop sending and read what the client sends for a moment.
+// Closing with unread input would reset the connection, and the client
+// could lose the answer before reading it.
+awaitable<void> linger(Socket& sock, Deadline& deadline) {
+  error_code ec;
+  sock.shutdown(asio::socket_base::shutdown_send, ec);
+  deadline.arm(std::chrono::seconds(1), [&sock] {
+    error_code ignored;
+    sock.close(ignored);
+  });
+  char discard[4096];
+  size_t total = 0;
+  while (!ec && total < 4 * kMaxControlBody) {
+    auto [e, n] = co_await sock.async_read_some(asio::buffer(discard), nothrow_awaitable);
+    ec = e;
+    total += n;
+  }
+  OPENSSL_cleanse(discard, sizeof discard);
+}
+
 awaitable<void> serve_connection(std::shared_ptr<AdminServer::State> st, Socket& sock, Deadline& deadline,
                                  bool is_unix) {
   std::string buf;
@@ -300,6 +321,7 @@ awaitable<void> serve_connection(std::shared_ptr<AdminServer::State> st, Socket&
     if (rr.status == ReadRequest::Status::refused) {
       log_request(*st, rr.head.method.empty() ? "-" : rr.head.method, rr.head.target, rr.refusal.status);
       co_await write_response(sock, rr.refusal, false, true, ec);
+      if (!ec) co_await linger(sock, deadline);
       break;
     }
     AdminResponse response = dispatch(*st, rr, is_unix);
