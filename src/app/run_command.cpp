@@ -134,8 +134,11 @@ int wait_forwarding(pid_t child, const sigset_t& handled) {
       if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
       continue;
     }
+    // With a timeout: in a process with other threads (tests) SIGCHLD may
+    // go to one of them, so the child is also polled.
     siginfo_t info{};
-    const int sig = ::sigwaitinfo(&handled, &info);
+    const timespec poll{0, 100'000'000};
+    const int sig = ::sigtimedwait(&handled, &info, &poll);
     if (sig < 0 || sig == SIGCHLD) continue;
     if (info.si_code != SI_KERNEL) ::kill(child, sig);
   }

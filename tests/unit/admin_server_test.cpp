@@ -21,119 +21,24 @@
 #include "admin/admin_client.h"
 #include "admin/admin_http.h"
 #include "admin/admin_server.h"
+#include "admin_fixture.h"
 
 namespace ferry {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace admin_test;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-constexpr Millis kTimeout = 5s;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/ferry_admin_test_XXXXXX";
-    EXPECT_NE(::mkdtemp(tmpl), nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
-  return st.st_mode & 07777;
-}
-
-// A real registry whose hooks record the live tokens, and an admin server
-// on its own io_context thread.
-class AdminFixture : public ::testing::Test {
- protected:
-  std::mutex mutex_;
-  std::map<std::string, std::string> live_;
-  RunRegistry registry_{hooks()};
-  TempDir dir_;
-  asio::io_context io_;
-  asio::cancellation_signal cancel_;
-  std::unique_ptr<AdminServer> server_;
-  std::thread thread_;
-  bool served_out_ = false;
-
-  RunHooks hooks() {
-    RunHooks h;
-    h.make_profile = [](const RunSpec&, const std::string& id) -> Expected<ProfilePtr> {
-      auto p = std::make_shared<Profile>();
-      p->id = "run:" + id;
-      return ProfilePtr(p);
-    };
-    h.activated = [this](const ferry::Run& run, const std::string& token) {
-      std::lock_guard lock(mutex_);
-      live_[run.id] = token;
-    };
-    h.revoked = [this](const ferry::Run& run) {
-      std::lock_guard lock(mutex_);
-      live_.erase(run.id);
-    };
-    return h;
-  }
-
-  Expected<bool> start(AdminServerOptions options) {
-    AdminRoutes routes;
-    add_health_route(routes);
-    ControlContext ctx;
-    ctx.proxy_address = "127.0.0.1:3128";
-    add_control_routes(routes, registry_, ctx);
-    auto opened = AdminServer::open(io_.get_executor(), std::move(options), std::move(routes));
-    if (!opened) return fail(opened.error());
-    server_ = std::move(*opened);
-    asio::co_spawn(io_, serve_and_note(), asio::bind_cancellation_slot(cancel_.slot(), asio::detached));
-    thread_ = std::thread([this] { io_.run(); });
-    return true;
-  }
-
-  awaitable<void> serve_and_note() {
-    co_await serve_admin(*server_);
-    served_out_ = true;
-  }
-
-  // Cancels serve() as the lead's shutdown will, and waits for it.
-  void stop() {
-    if (!thread_.joinable()) return;
-    asio::post(io_, [this] { cancel_.emit(asio::cancellation_type::terminal); });
-    thread_.join();
-  }
-
-  void TearDown() override { stop(); }
-
-  std::string socket_path() const { return (dir_.path / "run" / "ferry" / "admin.sock").string(); }
-
-  AdminServerOptions unix_options() {
-    AdminServerOptions o;
-    o.address.unix_path = socket_path();
-    o.request_timeout = 2s;
-    return o;
-  }
-
-  AdminReply call(std::string_view method, std::string_view target, std::string_view body = {},
-                  const Secret* token = nullptr) {
-    auto r = admin_call(server_->address(), method, target, body, token, kTimeout);
-    EXPECT_TRUE(r) << (r ? "" : r.error());
-    return r ? std::move(*r) : AdminReply{};
-  }
-};
-
-// Sends raw bytes on the unix socket and reads until the server closes.
-std::string raw_unix(const std::string& path, const std::string& bytes) {
+// Sends raw bytes on the unix socket (then, with `half_close`, EOF) and
+// reads until the server closes.
+std::string raw_unix(const std::string& path, const std::string& bytes, bool half_close = true) {
   asio::io_context io;
   asio::local::stream_protocol::socket s(io);
   s.connect(asio::local::stream_protocol::endpoint(path));
   error_code ec;
   asio::write(s, asio::buffer(bytes), ec);  // the server may answer (and stop reading) early
+  if (half_close) s.shutdown(asio::socket_base::shutdown_send, ec);
   std::string out;
   char buf[4096];
   for (;;) {
@@ -256,12 +161,21 @@ TEST_F(AdminFixture, AStalledRequestTimesOutWith408) {
   o.request_timeout = 300ms;
   ASSERT_TRUE(start(std::move(o)));
   const auto t0 = std::chrono::steady_clock::now();
-  auto out = raw_unix(socket_path(), "POST /v1/runs HTTP/1.1\r\nHost: a\r\nContent-Length: 50\r\n\r\n{\"pro");
+  auto out = raw_unix(socket_path(), "POST /v1/runs HTTP/1.1\r\nHost: a\r\nContent-Length: 50\r\n\r\n{\"pro", false);
   EXPECT_EQ(out.rfind("HTTP/1.1 408 ", 0), 0u) << out;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
-  // An idle keep-alive connection is closed without an answer.
-  auto idle = raw_unix(socket_path(), "");
-  EXPECT_EQ(idle, "");
+  // A connection that sends nothing is closed at the timeout, unanswered.
+  asio::io_context io;
+  asio::local::stream_protocol::socket s(io);
+  s.connect(asio::local::stream_protocol::endpoint(socket_path()));
+  const auto t1 = std::chrono::steady_clock::now();
+  char buf[64];
+  error_code ec;
+  const size_t n = s.read_some(asio::buffer(buf), ec);
+  EXPECT_EQ(ec, asio::error::eof);
+  EXPECT_EQ(n, 0u);
+  EXPECT_GE(std::chrono::steady_clock::now() - t1, 250ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, 3s);
 }
 
 TEST_F(AdminFixture, AStaleSocketFileIsReplaced) {
