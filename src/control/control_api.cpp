@@ -48,6 +48,15 @@ Expected<Millis> parse_ttl(const json::value& v, Millis max_ttl) {
   return ttl;
 }
 
+// At most `max` bytes of `s`, never ending inside a UTF-8 sequence (the
+// JSON serializer copies strings as they are).
+std::string_view utf8_prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut);
+}
+
 json::object run_json(const Run& run) {
   json::object o;
   o["id"] = run.id;
@@ -199,7 +208,7 @@ Expected<RunSpec> parse_run_request(std::string_view body, Millis max_ttl) {
       if (!ttl) return fail(ttl.error());
       spec.ttl = *ttl;
     } else {
-      return fail("unknown field '" + std::string(key.substr(0, 64)) +
+      return fail("unknown field '" + std::string(utf8_prefix(key, 64)) +
                   "' (known: profile, inject, policy, ttl)");
     }
   }

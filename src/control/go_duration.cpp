@@ -27,6 +27,8 @@ Expected<Millis> parse_go_duration(std::string_view text) {
     return fail("'" + std::string(text) + "' is not a duration (" + why + "; use e.g. 90s, 10m, 1h30m)");
   };
   if (text.empty()) return bad("empty");
+  // Not quoted when long: an error should not repeat a megabyte of input.
+  if (text.size() > 40) return fail("the duration is not valid (longer than 40 characters; use e.g. 90s, 10m, 1h30m)");
   // A bare number: seconds.
   if (text.find_first_not_of("0123456789") == std::string_view::npos) {
     if (text.size() > 15) return bad("too long");

@@ -269,6 +269,23 @@ TEST(ControlApi, ErrorsNeverEchoValues) {
   EXPECT_EQ(r.body.find("sk-SECRET"), std::string::npos) << r.body;
 }
 
+// Found by fuzz_control_api: an unknown field's name is quoted in the
+// error cut to 64 bytes, and a cut inside a UTF-8 sequence made the error
+// body invalid JSON (and invalid UTF-8).
+TEST(ControlApi, ALongUnknownFieldIsQuotedAsValidUtf8) {
+  Api api;
+  for (size_t pad = 0; pad < 4; ++pad) {
+    std::string name(60 + pad, 'a');
+    for (int i = 0; i < 4; ++i) name += "\u00e9\u4e16";  // 2- and 3-byte sequences
+    auto r = api.call("POST", "/v1/runs", R"({")" + name + R"(": 1})");
+    EXPECT_EQ(r.status, 400);
+    json::error_code ec;
+    auto v = json::parse(r.body, ec);
+    ASSERT_FALSE(ec) << pad << ": " << r.body;
+    EXPECT_NE(std::string(v.at("error").as_string()).find("unknown field 'aaaa"), std::string::npos);
+  }
+}
+
 TEST(ControlApi, TheProfileHookRejectionIs400) {
   Api api;
   auto r = api.call("POST", "/v1/runs", R"({"profile": "nope"})");
@@ -361,6 +378,10 @@ TEST(GoDuration, ParsesGoStyleDurations) {
     ASSERT_FALSE(d) << text;
     EXPECT_NE(d.error().find("'" + std::string(text) + "'"), std::string::npos) << d.error();
   }
+  const std::string long_text(100, '9');
+  auto d = parse_go_duration(long_text + "x");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().find(long_text), std::string::npos) << d.error();
 }
 
 }  // namespace
