@@ -30,6 +30,19 @@ using namespace admin_test;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
+// Everything the server sends until it closes.
+template <class Socket>
+std::string read_all(Socket& s) {
+  std::string out;
+  char buf[4096];
+  error_code ec;
+  while (!ec) {
+    size_t n = s.read_some(asio::buffer(buf), ec);
+    out.append(buf, n);
+  }
+  return out;
+}
+
 // Sends raw bytes on the unix socket (then, with `half_close`, EOF) and
 // reads until the server closes.
 std::string raw_unix(const std::string& path, const std::string& bytes, bool half_close = true) {
@@ -39,14 +52,7 @@ std::string raw_unix(const std::string& path, const std::string& bytes, bool hal
   error_code ec;
   asio::write(s, asio::buffer(bytes), ec);  // the server may answer (and stop reading) early
   if (half_close) s.shutdown(asio::socket_base::shutdown_send, ec);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    size_t n = s.read_some(asio::buffer(buf), ec);
-    out.append(buf, n);
-    if (ec) break;
-  }
-  return out;
+  return read_all(s);
 }
 
 size_t count(std::string_view hay, std::string_view needle) {
@@ -146,13 +152,7 @@ TEST_F(AdminFixture, ExpectContinueGetsA100) {
   const size_t n = s.read_some(asio::buffer(buf));
   EXPECT_EQ(std::string(buf, n), "HTTP/1.1 100 Continue\r\n\r\n");
   asio::write(s, asio::buffer(body));
-  std::string rest;
-  error_code ec;
-  for (;;) {
-    size_t m = s.read_some(asio::buffer(buf), ec);
-    rest.append(buf, m);
-    if (ec) break;
-  }
+  const std::string rest = read_all(s);
   EXPECT_EQ(rest.rfind("HTTP/1.1 201 ", 0), 0u) << rest;
 }
 
@@ -249,14 +249,8 @@ TEST_F(AdminFixture, ARefusalBeforeTheBodyReachesTheClient) {
     asio::write(s, asio::buffer("POST /v1/runs HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n"), ec);
     const std::string body(2'000'000, 'x');
     asio::write(s, asio::buffer(body), ec);
-    std::string out;
-    char buf[4096];
-    for (;;) {
-      size_t n = s.read_some(asio::buffer(buf), ec);
-      out.append(buf, n);
-      if (ec) break;
-    }
-    EXPECT_EQ(out.rfind("HTTP/1.1 413 ", 0), 0u) << i << ": " << ec.message() << " " << out;
+    const std::string out = read_all(s);
+    EXPECT_EQ(out.rfind("HTTP/1.1 413 ", 0), 0u) << i << ": " << out;
   }
 }
 
