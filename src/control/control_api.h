@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/expected.h"
+#include "control/client_environment.h"
 #include "control/run_registry.h"
 
 namespace ferry {
@@ -53,7 +54,7 @@ struct ControlResponse {
 struct ControlContext {
   std::string proxy_address;  // where clients reach the HTTP listener: "127.0.0.1:3128" (client_address())
   std::string socks_address;  // the SOCKS5 listener likewise; empty: none
-  std::string no_proxy = "localhost,127.0.0.1,::1";
+  std::string no_proxy = kLocalNoProxy;
   std::string ca_dir;  // the interception CA's directory; empty: interception off (no CA variables)
 };
 
