@@ -1,20 +1,14 @@
 #include "admin/admin_server.h"
 
 #include <openssl/crypto.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/generic/stream_protocol.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/write.hpp>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <set>
 
 #include "admin/admin_http.h"
+#include "admin/admin_listener.h"
 #include "http/head_parser.h"
 #include "http/message_framing.h"
 #include "server/deadline.h"
@@ -25,9 +19,7 @@
 namespace ferry {
 
 using namespace asio::experimental::awaitable_operators;
-using Protocol = asio::generic::stream_protocol;
-using Socket = Protocol::socket;
-using Acceptor = asio::basic_socket_acceptor<Protocol>;
+using Socket = AdminProtocol::socket;
 
 struct AdminServer::State {
   State(asio::any_io_executor e, AdminServerOptions o, AdminRoutes r)
@@ -35,13 +27,10 @@ struct AdminServer::State {
   asio::any_io_executor ex;
   AdminServerOptions options;
   AdminRoutes routes;
-  Acceptor acceptor;
+  AdminAcceptor acceptor;
   std::set<Socket*> sessions;  // open connections, closed by stop()
   bool stopped = false;
-  // The socket file this server made (removed at stop only if still it).
-  std::string socket_path;
-  dev_t socket_dev = 0;
-  ino_t socket_ino = 0;
+  SocketFile socket_file;  // the unix socket this server made (removed at stop if still it)
 };
 
 const AdminRoute* AdminRoutes::find(std::string_view path) const {
@@ -75,77 +64,6 @@ void add_control_routes(AdminRoutes& routes, RunRegistry& registry, ControlConte
 }
 
 namespace {
-
-// Makes the missing directories of `dir` with mode 0700.
-Expected<bool> make_private_dirs(const std::filesystem::path& dir) {
-  if (dir.empty()) return true;
-  std::error_code ec;
-  if (std::filesystem::exists(dir, ec)) return true;
-  auto parent = make_private_dirs(dir.parent_path());
-  if (!parent) return parent;
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return fail("cannot create " + dir.string() + ": " + std::strerror(errno));
-  return true;
-}
-
-// A socket file left by a ferry that died is replaced; a live one (a
-// process accepts on it) or a file of another kind is an error.
-Expected<bool> clear_stale_socket(const std::string& path, const asio::any_io_executor& ex) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return true;
-  if (!S_ISSOCK(st.st_mode)) return fail(path + " exists and is not a socket");
-  asio::local::stream_protocol::socket probe(ex);
-  error_code ec;
-  probe.connect(asio::local::stream_protocol::endpoint(path), ec);
-  if (!ec) return fail("another process is serving on " + path + " (is ferry already running?)");
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return fail("cannot remove the stale socket " + path + ": " + std::strerror(errno));
-  return true;
-}
-
-Expected<bool> bind_unix(AdminServer::State& st, const std::string& path) {
-  const std::filesystem::path p(path);
-  auto dirs = make_private_dirs(p.parent_path());
-  if (!dirs) return dirs;
-  auto cleared = clear_stale_socket(path, st.ex);
-  if (!cleared) return cleared;
-  const Protocol::endpoint ep{asio::local::stream_protocol::endpoint(path)};
-  error_code ec;
-  st.acceptor.open(ep.protocol(), ec);
-  if (!ec) st.acceptor.bind(ep, ec);
-  if (ec) return fail("cannot listen on " + path + ": " + ec.message());
-  // Private before it listens: a connect() until then is refused, so no
-  // other user can get in between bind() and chmod().
-  struct stat sb {};
-  if (::chmod(path.c_str(), 0600) != 0 || ::lstat(path.c_str(), &sb) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(path.c_str());
-    return fail("cannot make " + path + " private: " + why);
-  }
-  st.socket_path = path;
-  st.socket_dev = sb.st_dev;
-  st.socket_ino = sb.st_ino;
-  st.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail("cannot listen on " + path + ": " + ec.message());
-  return true;
-}
-
-Expected<tcp::endpoint> bind_tcp(AdminServer::State& st, const tcp::endpoint& where) {
-  const Protocol::endpoint ep{where};
-  error_code ec;
-  st.acceptor.open(ep.protocol(), ec);
-  if (!ec) st.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) st.acceptor.bind(ep, ec);
-  if (!ec) st.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  const AdminAddress shown{{}, where};
-  if (ec) return fail("cannot listen on " + shown.to_string() + " (--admin): " + ec.message());
-  const auto local = st.acceptor.local_endpoint(ec);
-  tcp::endpoint out;
-  if (ec || local.size() > out.capacity()) return fail("cannot read the admin listener's address: " + ec.message());
-  std::memcpy(out.data(), local.data(), local.size());
-  out.resize(local.size());
-  return out;
-}
 
 // One request, as the session reads it: the head's views point into the
 // connection's buffer, the body is its own copy.
@@ -361,10 +279,11 @@ Expected<std::unique_ptr<AdminServer>> AdminServer::open(asio::any_io_executor e
   State& st = *server->state_;
   server->bound_ = st.options.address;
   if (st.options.address.is_unix()) {
-    auto bound = bind_unix(st, st.options.address.unix_path);
+    auto bound = listen_unix(st.acceptor, st.options.address.unix_path);
     if (!bound) return Unexpected{bound.error()};
+    st.socket_file = *bound;
   } else {
-    auto bound = bind_tcp(st, *st.options.address.tcp_endpoint);
+    auto bound = listen_tcp(st.acceptor, *st.options.address.tcp_endpoint);
     if (!bound) return Unexpected{bound.error()};
     server->bound_.tcp_endpoint = *bound;
   }
@@ -380,11 +299,7 @@ void AdminServer::stop() {
   error_code ignored;
   st.acceptor.close(ignored);
   for (Socket* s : st.sessions) s->close(ignored);
-  if (!st.socket_path.empty()) {
-    struct stat sb {};
-    if (::lstat(st.socket_path.c_str(), &sb) == 0 && sb.st_dev == st.socket_dev && sb.st_ino == st.socket_ino)
-      ::unlink(st.socket_path.c_str());
-  }
+  remove_socket_file(st.socket_file);
 }
 
 awaitable<void> AdminServer::serve() {
