@@ -98,6 +98,29 @@ TEST_F(AdminFixture, UnixSocketServesTheRunsApi) {
   EXPECT_FALSE(fs::exists(socket_path()));  // removed at stop
 }
 
+// A real client: curl over the unix socket, a POST then a GET on one
+// connection (curl reuses it), and a DELETE.
+TEST_F(AdminFixture, CurlTalksToItOverTheUnixSocket) {
+  ASSERT_TRUE(start(unix_options()));
+  const auto out = dir_.path / "curl.out";
+  const std::string curl = "curl -sS --max-time 10 --unix-socket " + socket_path();  // --next resets it
+  const std::string cmd = curl + " -o " + out.string() + " -w '%{http_code} %{num_connects}\\n'" +
+                          " -H 'Content-Type: application/json' -d '{\"profile\": \"ci\"}' http://ferry/v1/runs" +
+                          " --next --unix-socket " + socket_path() + " -o /dev/null -w '%{http_code} %{num_connects}\\n' http://ferry/v1/runs";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char line[256];
+  std::string printed;
+  while (std::fgets(line, sizeof line, p)) printed += line;
+  EXPECT_EQ(::pclose(p), 0) << printed;
+  EXPECT_EQ(printed, "201 1\n200 0\n");  // the GET rode the POST's connection
+  std::ifstream in(out);
+  std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string id(json::parse(body).at("id").as_string());
+  EXPECT_EQ(std::system((curl + " -f -X DELETE http://ferry/v1/runs/" + id).c_str()), 0);
+  EXPECT_EQ(registry_.size(), 0u);
+}
+
 TEST_F(AdminFixture, KeepAliveServesSeveralRequestsOnOneConnection) {
   ASSERT_TRUE(start(unix_options()));
   const std::string body = R"({"profile": "ci"})";
