@@ -33,19 +33,20 @@ bool read_small_file(int fd, std::string& out) {
 
 }  // namespace
 
-Expected<Secret> read_password_file(const std::string& path) {
+Expected<Secret> read_password_file(const std::string& path, std::string_view flag) {
+  const std::string what = std::string(flag) + " " + path;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail("--password-file " + path + ": " + std::strerror(errno));
+  if (fd < 0) return fail(what + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return fail("--password-file " + path + ": not a regular file");
+    return fail(what + ": not a regular file");
   }
   if (st.st_mode & (S_IRWXG | S_IRWXO)) {
     ::close(fd);
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
-    return fail("--password-file " + path + ": mode " + mode + " lets others read it; make it private (chmod 600 " +
+    return fail(what + ": mode " + mode + " lets others read it; make it private (chmod 600 " +
                 path + ")");
   }
   Secret content;
@@ -54,7 +55,7 @@ Expected<Secret> read_password_file(const std::string& path) {
   ::close(fd);
   if (!ok) {
     cleanse_string(raw);
-    return fail("--password-file " + path + ": read failed");
+    return fail(what + ": read failed");
   }
   size_t end = raw.find_first_of("\r\n");
   if (end != std::string::npos) {
@@ -62,7 +63,7 @@ Expected<Secret> read_password_file(const std::string& path) {
     OPENSSL_cleanse(raw.data() + end, raw.size() - end);
     raw.resize(end);
   }
-  if (raw.empty()) return fail("--password-file " + path + ": the first line is empty");
+  if (raw.empty()) return fail(what + ": the first line is empty");
   Secret secret(std::move(raw));
   cleanse_string(raw);
   return secret;

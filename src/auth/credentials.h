@@ -20,8 +20,9 @@ struct Credentials {
 
 // Reads the password from FILE: the first line, without its line ending.
 // Refuses a file that group or others may read (SPEC §2), naming the file
-// and its mode, never its content.
-Expected<Secret> read_password_file(const std::string& path);
+// and its mode, never its content. `flag` names the option in errors (the
+// admin token file is read the same way).
+Expected<Secret> read_password_file(const std::string& path, std::string_view flag = "--password-file");
 
 // Prompts on the controlling terminal with echo off. An error when there is
 // no terminal (a daemon must use --password-file).
