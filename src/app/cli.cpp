@@ -11,6 +11,7 @@
 #include "app/connect_command.h"
 #include "app/env_command.h"
 #include "app/route_command.h"
+#include "app/run_command.h"
 #include "app/serve_command.h"
 #include "app/token_command.h"
 #include "config/config_loader.h"
@@ -138,8 +139,8 @@ bool tunnel_opts_listen_missing(const CommandOptions& opts) {
 int run_cli(int argc, char** argv) {
   // `ferry` alone, or `ferry --flag ...`, means `ferry serve ...`.
   std::vector<std::string> args(argv + 1, argv + argc);
-  static const std::vector<std::string> commands = {"serve", "help",  "connect", "tunnel", "route",
-                                                    "check", "token", "env",     "ca"};
+  static const std::vector<std::string> commands = {"serve", "help", "connect", "tunnel", "route",
+                                                    "check", "token", "env",     "ca",     "run"};
   bool has_command = !args.empty() && std::find(commands.begin(), commands.end(), args[0]) != commands.end();
   bool top_level_flag =
       !args.empty() && (args[0] == "--version" || args[0] == "-V" || args[0] == "--help" || args[0] == "-h");
@@ -191,6 +192,19 @@ int run_cli(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember(ca_actions()));
 
+  RunOptions run_opts;
+  auto* run_cmd = app.add_subcommand("run", "register a run with the serving ferry, run COMMAND with its proxy "
+                                            "environment, delete the run when COMMAND exits");
+  run_cmd->add_option("--profile", run_opts.profile, "the run's [profiles.NAME] (default: the global rules)")
+      ->option_text("NAME");
+  run_cmd->add_option("--admin", run_opts.admin, "the serving ferry's admin listener (default "
+                                                 "$XDG_RUNTIME_DIR/ferry/admin.sock)")
+      ->option_text("ADDR");
+  run_cmd->add_option("--admin-token", run_opts.admin_token_file, "file holding the admin token (TCP listener)")
+      ->option_text("FILE");
+  run_cmd->add_option("--ttl", run_opts.ttl, "the run's lifetime, e.g. 30m (default 1h)")->option_text("DURATION");
+  run_cmd->add_option("command", run_opts.command, "COMMAND and its arguments, after --")->required();
+
   std::reverse(args.begin(), args.end());  // CLI11 takes the vector reversed
   try {
     app.parse(args);
@@ -234,6 +248,7 @@ int run_cli(int argc, char** argv) {
   if (*env) return run(env_opts, "env", [&](const Config& c) { return run_env(c); });
   if (*check) return run(check_opts, "check", [&](const Config& c) { return run_check(c); });
   if (*token) return run(token_opts, "token", [&](const Config& c) { return run_token(c); });
+  if (*run_cmd) return run_command(run_opts);
   if (*ca) return run(ca_opts, "ca", [&](const Config& c) { return run_ca(c, ca_action, process_env()); });
   if (*connect) return run(connect_opts, "connect", [&](const Config& c) { return run_connect(c, connect_target); });
   if (*tunnel) {

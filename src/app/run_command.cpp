@@ -43,7 +43,10 @@ std::string error_of(const AdminReply& reply) {
 
 Expected<Registered> register_run(const AdminAddress& admin, const Secret* token, const RunOptions& o) {
   json::object body;
-  body["profile"] = o.profile;
+  // Without --profile: a run with the global rules and policy (the API
+  // wants one of profile, inject, policy; no inline rules is the global set).
+  if (o.profile.empty()) body["inject"] = json::array();
+  else body["profile"] = o.profile;
   if (!o.ttl.empty()) body["ttl"] = o.ttl;
   auto reply = admin_call(admin, "POST", "/v1/runs", json::serialize(body), token, kAdminTimeout);
   if (!reply) return fail(reply.error());
@@ -149,10 +152,6 @@ int wait_forwarding(pid_t child, const sigset_t& handled) {
 int run_command(const RunOptions& o) {
   if (o.command.empty()) {
     std::cerr << "ferry run: no command given (ferry run --profile NAME -- COMMAND...)\n";
-    return kAdminError;
-  }
-  if (o.profile.empty()) {
-    std::cerr << "ferry run: --profile NAME is required\n";
     return kAdminError;
   }
   if (!o.ttl.empty()) {

@@ -12,7 +12,7 @@
 namespace ferry {
 
 struct RunOptions {
-  std::string profile;           // --profile; required (the API needs a profile, inline rules or a policy)
+  std::string profile;           // --profile; empty: the global rules and policy
   std::string admin;             // --admin (a socket path or host:port); empty: $XDG_RUNTIME_DIR/ferry/admin.sock
   std::string admin_token_file;  // --admin-token (TCP); empty: none
   std::string ttl;               // --ttl ("30m", "2h"); empty: the server's default (1h)

@@ -9,6 +9,7 @@
 #include "routing/route_table.h"
 #include "server/client_token_setup.h"
 #include "server/interception_setup.h"
+#include "server/runs_setup.h"
 #include "server/proxy_server.h"
 #include "upstream/upstream_runtime.h"
 
@@ -78,9 +79,28 @@ int run_serve(const Config& config) {
     std::cerr << "ferry: " << bound.error() << "\n";
     return 1;
   }
+  // Runs (--admin): the admin listener binds now, so its errors stop the start.
+  std::string ca_dir;
+  if (*interception) {
+    ca_dir = config.interception.ca_dir;
+    if (auto d = default_ca_dir(process_env()); ca_dir.empty() && d) ca_dir = *d;
+  }
+  std::unique_ptr<RunsRuntime> runs;
+  if (*client_tokens) {
+    auto started = start_runs(config, **client_tokens, server, ca_dir, log, process_env());
+    if (!started) {
+      log.log(LogLevel::error, "startup_failed", {{"error", started.error()}});
+      log.flush();
+      std::cerr << "ferry: " << started.error() << "\n";
+      return 2;
+    }
+    runs = std::move(*started);
+  }
   log.log(LogLevel::debug, "fd_limit", {{"nofile", fd_limit}});
   log.log(LogLevel::info, "routes", {{"rules", (*upstreams)->routes.to_string()}});
-  return server.run();
+  const int code = server.run();
+  if (runs) runs->stop(server.control());
+  return code;
 }
 
 }  // namespace ferry

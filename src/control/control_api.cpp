@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "aws/ecs_endpoint.h"
 #include "control/client_environment.h"
 #include "control/go_duration.h"
 #include "control/json_to_toml.h"
@@ -126,6 +127,13 @@ ControlResponse create_run(const ControlRequest& request, RunRegistry& registry,
   env_spec.no_proxy = context.no_proxy;
   env_spec.ca_dir = context.ca_dir;
   auto env = client_environment(env_spec);
+  // A profile with an AWS role: the SDKs' container credentials provider
+  // asks ferry for the role's credentials with the run's token.
+  if (run.profile && run.profile->aws) {
+    env.emplace_back("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                     "http://" + context.proxy_address + std::string(aws::kEcsCredentialsPath));
+    env.emplace_back("AWS_CONTAINER_AUTHORIZATION_TOKEN", std::string(token));
+  }
 
   ControlResponse r;
   {

@@ -260,7 +260,7 @@ int ProxyServer::run() {
             {"max_connections", uint64_t(config_.max_connections)}});
 
   // The control loop: signals, then the drain.
-  asio::io_context control;
+  asio::io_context& control = control_;
   // SIGHUP is caught so that a closed terminal or an operator expecting a
   // reload does not kill ferry without a drain.
   asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);

@@ -23,6 +23,10 @@ class ProxyServer {
   // Serves until SIGINT/SIGTERM, then drains for up to 10 s. Returns the exit code.
   int run();
 
+  // The main thread's event loop while run() runs: signals, the drain, and
+  // what serve adds (the admin listener, the runs' expiry timer).
+  asio::io_context& control() { return control_; }
+
   // Ends every connection and tunnel of `client_id` (a run deleted or
   // expired), on each worker's thread. Callable from any thread.
   void close_client_sessions(const std::string& client_id);
@@ -42,6 +46,7 @@ class ProxyServer {
 
   const Config& config_;
   EventLog& log_;
+  asio::io_context control_;
   ServerContext ctx_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;  // owned per worker
