@@ -13,7 +13,7 @@
 namespace ferry {
 
 struct AdminAddress {
-  std::string unix_path;             // set for a unix socket
+  std::string unix_path;                      // set for a unix socket
   std::optional<tcp::endpoint> tcp_endpoint;  // set for TCP
 
   bool is_unix() const { return !tcp_endpoint; }

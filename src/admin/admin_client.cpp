@@ -96,7 +96,8 @@ Expected<AdminReply> admin_call(const AdminAddress& address, std::string_view me
   AdminReply reply;
   reply.status = head.status;
   const std::string_view rest = std::string_view(x.received).substr(scan.head_size);
-  const size_t length = info && info->body == http::BodyKind::content_length ? size_t(info->content_length) : rest.size();
+  const size_t length =
+      info && info->body == http::BodyKind::content_length ? size_t(info->content_length) : rest.size();
   reply.body.assign(rest.substr(0, length));
   cleanse_string(x.received);
   if (reply.body.size() < length) return fail(where + " closed the connection mid-response");

@@ -55,8 +55,8 @@ void add_health_route(AdminRoutes& routes) {
 }
 
 void add_control_routes(AdminRoutes& routes, RunRegistry& registry, ControlContext context) {
-  auto handler = [&registry, ctx = std::make_shared<const ControlContext>(std::move(context))](
-                     const AdminRequest& req) {
+  auto handler = [&registry,
+                  ctx = std::make_shared<const ControlContext>(std::move(context))](const AdminRequest& req) {
     return handle_control({req.method, req.target, req.body, req.authorized}, registry, *ctx);
   };
   routes.add({"/v1/runs", false, true, handler});

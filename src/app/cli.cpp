@@ -139,7 +139,7 @@ bool tunnel_opts_listen_missing(const CommandOptions& opts) {
 int run_cli(int argc, char** argv) {
   // `ferry` alone, or `ferry --flag ...`, means `ferry serve ...`.
   std::vector<std::string> args(argv + 1, argv + argc);
-  static const std::vector<std::string> commands = {"serve", "help", "connect", "tunnel", "route",
+  static const std::vector<std::string> commands = {"serve", "help",  "connect", "tunnel", "route",
                                                     "check", "token", "env",     "ca",     "run"};
   bool has_command = !args.empty() && std::find(commands.begin(), commands.end(), args[0]) != commands.end();
   bool top_level_flag =
@@ -193,12 +193,15 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::IsMember(ca_actions()));
 
   RunOptions run_opts;
-  auto* run_cmd = app.add_subcommand("run", "register a run with the serving ferry, run COMMAND with its proxy "
-                                            "environment, delete the run when COMMAND exits");
+  auto* run_cmd = app.add_subcommand("run",
+                                     "register a run with the serving ferry, run COMMAND with its proxy "
+                                     "environment, delete the run when COMMAND exits");
   run_cmd->add_option("--profile", run_opts.profile, "the run's [profiles.NAME] (default: the global rules)")
       ->option_text("NAME");
-  run_cmd->add_option("--admin", run_opts.admin, "the serving ferry's admin listener (default "
-                                                 "$XDG_RUNTIME_DIR/ferry/admin.sock)")
+  run_cmd
+      ->add_option("--admin", run_opts.admin,
+                   "the serving ferry's admin listener (default "
+                   "$XDG_RUNTIME_DIR/ferry/admin.sock)")
       ->option_text("ADDR");
   run_cmd->add_option("--admin-token", run_opts.admin_token_file, "file holding the admin token (TCP listener)")
       ->option_text("FILE");

@@ -70,7 +70,8 @@ Expected<Registered> register_run(const AdminAddress& admin, const Secret* token
 
 void remove_run(const AdminAddress& admin, const Secret* token, const std::string& id) {
   auto reply = admin_call(admin, "DELETE", "/v1/runs/" + id, {}, token, kAdminTimeout);
-  if (!reply) std::cerr << "ferry run: could not delete run " << id << " (it expires at its TTL): " << reply.error() << "\n";
+  if (!reply)
+    std::cerr << "ferry run: could not delete run " << id << " (it expires at its TTL): " << reply.error() << "\n";
   else if (reply->status != 204 && reply->status != 404)
     std::cerr << "ferry run: could not delete run " << id << " (it expires at its TTL): " << error_of(*reply) << "\n";
 }

@@ -12,10 +12,10 @@
 namespace ferry {
 
 struct RunOptions {
-  std::string profile;           // --profile; empty: the global rules and policy
-  std::string admin;             // --admin (a socket path or host:port); empty: $XDG_RUNTIME_DIR/ferry/admin.sock
-  std::string admin_token_file;  // --admin-token (TCP); empty: none
-  std::string ttl;               // --ttl ("30m", "2h"); empty: the server's default (1h)
+  std::string profile;               // --profile; empty: the global rules and policy
+  std::string admin;                 // --admin (a socket path or host:port); empty: $XDG_RUNTIME_DIR/ferry/admin.sock
+  std::string admin_token_file;      // --admin-token (TCP); empty: none
+  std::string ttl;                   // --ttl ("30m", "2h"); empty: the server's default (1h)
   std::vector<std::string> command;  // after `--`; not empty
 };
 

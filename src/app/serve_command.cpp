@@ -9,8 +9,8 @@
 #include "routing/route_table.h"
 #include "server/client_token_setup.h"
 #include "server/interception_setup.h"
-#include "server/runs_setup.h"
 #include "server/proxy_server.h"
+#include "server/runs_setup.h"
 #include "upstream/upstream_runtime.h"
 
 namespace ferry {

@@ -75,8 +75,7 @@ bool ClientTokenStore::DigestEqual::operator()(const Digest& a, const Digest& b)
 
 Expected<std::unique_ptr<ClientTokenStore>> ClientTokenStore::create() {
   Key key{};
-  if (RAND_bytes(key.data(), int(key.size())) != 1)
-    return fail("the random generator failed: no client token store");
+  if (RAND_bytes(key.data(), int(key.size())) != 1) return fail("the random generator failed: no client token store");
   std::unique_ptr<ClientTokenStore> store;
   try {
     store = std::make_unique<ClientTokenStore>(key);
@@ -96,11 +95,10 @@ ClientTokenStore::Digest ClientTokenStore::digest(std::string_view token) const 
   Digest inner_hash{}, out{};
   unsigned n = 0;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  const bool ok = ctx && EVP_MD_CTX_copy_ex(ctx, mac_->inner) == 1 &&
-                  EVP_DigestUpdate(ctx, token.data(), token.size()) == 1 &&
-                  EVP_DigestFinal_ex(ctx, inner_hash.data(), &n) == 1 && EVP_MD_CTX_copy_ex(ctx, mac_->outer) == 1 &&
-                  EVP_DigestUpdate(ctx, inner_hash.data(), inner_hash.size()) == 1 &&
-                  EVP_DigestFinal_ex(ctx, out.data(), &n) == 1;
+  const bool ok =
+      ctx && EVP_MD_CTX_copy_ex(ctx, mac_->inner) == 1 && EVP_DigestUpdate(ctx, token.data(), token.size()) == 1 &&
+      EVP_DigestFinal_ex(ctx, inner_hash.data(), &n) == 1 && EVP_MD_CTX_copy_ex(ctx, mac_->outer) == 1 &&
+      EVP_DigestUpdate(ctx, inner_hash.data(), inner_hash.size()) == 1 && EVP_DigestFinal_ex(ctx, out.data(), &n) == 1;
   EVP_MD_CTX_free(ctx);  // wipes the state, which held the token's last block
   OPENSSL_cleanse(inner_hash.data(), inner_hash.size());
   // Out of memory in OpenSSL: no digest, and no exception on the data path.
@@ -184,8 +182,7 @@ Expected<bool> ClientTokenStore::replace_group(std::string_view id_prefix, std::
       return fail("the client tokens of " + entries[it->second].owner->id + " and " + entries[i].owner->id +
                   " are the same");
     if (auto it = by_digest_.find(digests[i]); it != by_digest_.end() && !in_group(it->second->id))
-      return fail("the client token of " + entries[i].owner->id + " is already registered (to " + it->second->id +
-                  ")");
+      return fail("the client token of " + entries[i].owner->id + " is already registered (to " + it->second->id + ")");
   }
   std::vector<std::string> old;
   for (const auto& [id, unused] : by_owner_)
@@ -369,7 +366,8 @@ std::optional<Secret> client_token_from(std::string_view value) {
   std::optional<Secret> token;
   if (auth::base64_decode(credentials, plain)) {
     const size_t colon = plain.find(':');
-    if (colon != std::string::npos && colon + 1 < plain.size()) token = secret_copy(std::string_view(plain).substr(colon + 1));
+    if (colon != std::string::npos && colon + 1 < plain.size())
+      token = secret_copy(std::string_view(plain).substr(colon + 1));
   }
   cleanse_string(plain);
   return token;

@@ -50,9 +50,7 @@ struct TokenOwner {
   // the store: a tunnel that holds its owner checks this to close itself.
   std::atomic<bool> revoked{false};
 
-  bool valid_at(Clock::time_point now) const {
-    return !revoked.load(std::memory_order_acquire) && now < expires;
-  }
+  bool valid_at(Clock::time_point now) const { return !revoked.load(std::memory_order_acquire) && now < expires; }
 };
 
 using TokenOwnerPtr = std::shared_ptr<TokenOwner>;

@@ -46,8 +46,7 @@ Expected<Secret> read_password_file(const std::string& path, std::string_view fl
     ::close(fd);
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
-    return fail(what + ": mode " + mode + " lets others read it; make it private (chmod 600 " +
-                path + ")");
+    return fail(what + ": mode " + mode + " lets others read it; make it private (chmod 600 " + path + ")");
   }
   Secret content;
   std::string raw;

@@ -45,7 +45,8 @@ Expected<Millis> parse_ttl(const json::value& v, Millis max_ttl) {
     return fail("ttl: must be a duration string (\"10m\", \"1h30m\") or a number of seconds");
   }
   if (ttl <= Millis(0)) return fail("ttl: must be positive");
-  if (ttl > max_ttl) return fail("ttl: " + format_duration(ttl) + " is longer than the maximum " + format_duration(max_ttl));
+  if (ttl > max_ttl)
+    return fail("ttl: " + format_duration(ttl) + " is longer than the maximum " + format_duration(max_ttl));
   return ttl;
 }
 
@@ -216,12 +217,10 @@ Expected<RunSpec> parse_run_request(std::string_view body, Millis max_ttl) {
       if (!ttl) return fail(ttl.error());
       spec.ttl = *ttl;
     } else {
-      return fail("unknown field '" + std::string(utf8_prefix(key, 64)) +
-                  "' (known: profile, inject, policy, ttl)");
+      return fail("unknown field '" + std::string(utf8_prefix(key, 64)) + "' (known: profile, inject, policy, ttl)");
     }
   }
-  if (spec.profile.empty() && !has_inject && !has_policy)
-    return fail("one of profile, inject and policy is required");
+  if (spec.profile.empty() && !has_inject && !has_policy) return fail("one of profile, inject and policy is required");
   return spec;
 }
 

@@ -31,18 +31,14 @@ Expected<toml::array> json_array_to_toml(const boost::json::array& json, const s
 Expected<std::unique_ptr<toml::node>> json_to_toml(const boost::json::value& json, const std::string& where) {
   using Node = std::unique_ptr<toml::node>;
   switch (json.kind()) {
-    case boost::json::kind::null:
-      return fail(where + ": null is not allowed (leave the field out instead)");
-    case boost::json::kind::bool_:
-      return Node(std::make_unique<toml::value<bool>>(json.get_bool()));
-    case boost::json::kind::int64:
-      return Node(std::make_unique<toml::value<int64_t>>(json.get_int64()));
+    case boost::json::kind::null: return fail(where + ": null is not allowed (leave the field out instead)");
+    case boost::json::kind::bool_: return Node(std::make_unique<toml::value<bool>>(json.get_bool()));
+    case boost::json::kind::int64: return Node(std::make_unique<toml::value<int64_t>>(json.get_int64()));
     case boost::json::kind::uint64:
       if (json.get_uint64() > uint64_t(std::numeric_limits<int64_t>::max()))
         return fail(where + ": the integer is too large");
       return Node(std::make_unique<toml::value<int64_t>>(int64_t(json.get_uint64())));
-    case boost::json::kind::double_:
-      return Node(std::make_unique<toml::value<double>>(json.get_double()));
+    case boost::json::kind::double_: return Node(std::make_unique<toml::value<double>>(json.get_double()));
     case boost::json::kind::string:
       return Node(std::make_unique<toml::value<std::string>>(std::string(json.get_string())));
     case boost::json::kind::array: {

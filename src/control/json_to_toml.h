@@ -4,8 +4,8 @@
 // keys of [policy]) become toml++ nodes, so the TOML parsers of the config
 // file (load_inject_rules, parse_policy) check them: one grammar, one set
 // of error messages.
-#include <boost/json/value.hpp>
 #include <toml++/toml.h>
+#include <boost/json/value.hpp>
 
 #include <memory>
 #include <string>

@@ -13,8 +13,7 @@ namespace ferry {
 
 Expected<std::string> generate_run_id() {
   std::array<unsigned char, 8> bytes{};
-  if (RAND_bytes(bytes.data(), int(bytes.size())) != 1)
-    return fail("the random generator failed: no run id made");
+  if (RAND_bytes(bytes.data(), int(bytes.size())) != 1) return fail("the random generator failed: no run id made");
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id;
   id.reserve(16);
@@ -68,8 +67,8 @@ Expected<CreatedRun, RunError> RunRegistry::create(const RunSpec& spec) {
 }
 
 Expected<std::pair<std::shared_ptr<Run>, std::string>, RunError> RunRegistry::make_run(const RunSpec& spec,
-                                                                                     const std::string& id,
-                                                                                     Millis ttl) const {
+                                                                                       const std::string& id,
+                                                                                       Millis ttl) const {
   auto profile = hooks_.make_profile(spec, id);
   if (!profile) return Unexpected{RunError{RunError::Kind::invalid, profile.error()}};
   auto token = generate_client_token();

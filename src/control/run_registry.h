@@ -44,10 +44,10 @@ struct RunSpec {
 };
 
 struct Run {
-  std::string id;            // 16 lower-case hex digits, random (not derived from the token)
-  std::string profile_name;  // RunSpec::profile
-  std::chrono::system_clock::time_point created;  // wall clock, for GET /v1/runs
-  std::chrono::system_clock::time_point expires;  // created + ttl, for GET /v1/runs
+  std::string id;                                  // 16 lower-case hex digits, random (not derived from the token)
+  std::string profile_name;                        // RunSpec::profile
+  std::chrono::system_clock::time_point created;   // wall clock, for GET /v1/runs
+  std::chrono::system_clock::time_point expires;   // created + ttl, for GET /v1/runs
   std::chrono::steady_clock::time_point deadline;  // what expire() compares
   Millis ttl{0};
   ProfilePtr profile;  // made by RunHooks::make_profile
@@ -117,7 +117,7 @@ class RunRegistry {
   Expected<std::string, RunError> reserve_id();
   // The run and its token, not yet registered.
   Expected<std::pair<std::shared_ptr<Run>, std::string>, RunError> make_run(const RunSpec& spec, const std::string& id,
-                                                                         Millis ttl) const;
+                                                                            Millis ttl) const;
 
   const RunHooks hooks_;
   const RunLimits limits_;

@@ -66,7 +66,8 @@ Expected<RelayRoute> make_relay_route(std::string_view kind, std::string_view na
   if (name.empty()) return fail(std::string(kind) + " needs a name");
   for (unsigned char c : name)
     if (!std::isalnum(c) && c != '-' && c != '_' && c != '.')
-      return fail(std::string(kind) + " name '" + std::string(name) + "' may hold only letters, digits, '-', '_' and '.'");
+      return fail(std::string(kind) + " name '" + std::string(name) +
+                  "' may hold only letters, digits, '-', '_' and '.'");
   auto base = http::parse_absolute_target(target);
   if (!base) return fail(std::string(kind) + " " + std::string(name) + ": target: " + base.error());
   if (base->origin_form.find('?') != std::string::npos)

@@ -16,8 +16,8 @@
 namespace ferry {
 
 struct RelayRoute {
-  std::string prefix;             // "/relay/NAME" or "/mcp/NAME"
-  http::AbsoluteTarget base;      // the target URL; base.origin_form has no trailing '/' (unless it is "/")
+  std::string prefix;         // "/relay/NAME" or "/mcp/NAME"
+  http::AbsoluteTarget base;  // the target URL; base.origin_form has no trailing '/' (unless it is "/")
 };
 
 // The target a request for `origin_form` goes to; nullopt when no relay

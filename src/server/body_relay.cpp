@@ -95,7 +95,7 @@ awaitable<std::optional<BodyRelayError>> relay_body(ByteStream& src, ReadBuffer&
     Deadline& d;
     ~DisarmOnExit() { d.disarm(); }
   } disarm_on_exit{deadline};
-  Relay r{src, src_buf, dst, spec.chunk_output, deadline, spec.transform, {}, spec.capture, spec.capture_limit,
+  Relay r{src,         src_buf, dst, spec.chunk_output, deadline, spec.transform, {}, spec.capture, spec.capture_limit,
           spec.counted};
   bool eof = false, truncated = false;
   switch (spec.kind) {

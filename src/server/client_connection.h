@@ -31,7 +31,7 @@ struct InterceptScope {
   // the dial's failure. Held by the tunnel, not pooled: the pool's cap per
   // origin would close most of them when many tunnels open at once.
   ByteStreamPtr early_origin;
-  std::string early_origin_key;  // its pool key
+  std::string early_origin_key;                              // its pool key
   std::chrono::steady_clock::time_point early_origin_since;  // when it was ready
   std::optional<ProxyError> origin_failure;
 };

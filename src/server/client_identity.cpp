@@ -24,8 +24,9 @@ std::optional<ProxyError> identify_client_token(ClientIdentity& who, const Serve
   if (!store) return std::nullopt;
   if (!token) {
     if (!ctx.client_tokens_required) return std::nullopt;
-    return needs_token("this proxy needs a client token (Proxy-Authorization: Basic with the token as password, "
-                       "or Bearer)");
+    return needs_token(
+        "this proxy needs a client token (Proxy-Authorization: Basic with the token as password, "
+        "or Bearer)");
   }
   auto owner = store->find(token->view(), std::chrono::steady_clock::now());
   if (!owner) return needs_token("the client token is not valid (unknown, revoked or expired)");

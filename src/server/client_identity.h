@@ -22,8 +22,7 @@ struct RequestHead;
 // ferry's Basic challenge, or 403 when the token names a profile the
 // configuration no longer has.
 std::optional<ProxyError> identify_client_token(ClientIdentity& who, const ServerContext& ctx,
-                                                const ConfigSnapshot& snapshot, ClientScope scope,
-                                                const Secret* token);
+                                                const ConfigSnapshot& snapshot, ClientScope scope, const Secret* token);
 
 // The same for an HTTP request, from its Proxy-Authorization.
 std::optional<ProxyError> identify_client(ClientConnection& conn, const http::RequestHead& head);

@@ -13,9 +13,9 @@ UpstreamContext upstream_context(const Config& config, const ProcessState& p, co
 
 ConfigSnapshot::ConfigSnapshot(std::shared_ptr<const Config> c, std::shared_ptr<const RouteTable> r,
                                const ProcessState& process)
-    : config(std::move(c)), routes(std::move(r)),
-      destinations{process.destinations.resolver, process.destinations.filter, process.destinations.scope,
-                   config->policy.get()},
+    : config(std::move(c)),
+      routes(std::move(r)), destinations{process.destinations.resolver, process.destinations.filter,
+                                         process.destinations.scope, config->policy.get()},
       remote_destinations{process.remote_destinations.resolver, process.remote_destinations.filter,
                           process.remote_destinations.scope, config->policy.get()},
       resolver(std::make_unique<StaticProxyResolver>(*routes)),

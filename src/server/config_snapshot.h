@@ -66,8 +66,8 @@ using SnapshotPtr = std::shared_ptr<const ConfigSnapshot>;
 struct ProfileRoute {
   ProfileRoute(const UpstreamContext& base, const NetworkPolicy* policy)
       : destinations{base.destinations.resolver, base.destinations.filter, base.destinations.scope, policy},
-        upstream{base.connect_timeout, destinations, base.proxy_tls, base.origin_tls, base.health,
-                 base.auth,            base.log,     base.blocking,  base.via} {}
+        upstream{base.connect_timeout, destinations, base.proxy_tls, base.origin_tls, base.health, base.auth, base.log,
+                 base.blocking,        base.via} {}
   ProfileRoute(const ProfileRoute&) = delete;
   ProfileRoute& operator=(const ProfileRoute&) = delete;
 

@@ -47,7 +47,8 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   // is relayed untouched below.
   if (conn.ctx.certificates && !conn.inject_rules().empty()) {
     if (auto rules = matching_rules(conn.inject_rules(), target->host, target->port); !rules.empty()) {
-      InterceptScope scope{*target, std::move(rules), nullptr, {}, {}, std::nullopt};  // a named local: see the GCC 12 note above
+      InterceptScope scope{*target, std::move(rules), nullptr, {},
+                           {},      std::nullopt};  // a named local: see the GCC 12 note above
       out = co_await intercept_tunnel(conn, std::move(scope));
       co_return out;
     }
@@ -69,8 +70,7 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   // servers speak first, and their banner is passed on.
   const bool client_speaks_first = target->port == 443;
   const std::string via_lines = forwarded_via_lines(head.fields);
-  auto tunnel =
-      co_await open_tunnel(conn.upstream(), *proxies, *target, client_speaks_first, via_lines);
+  auto tunnel = co_await open_tunnel(conn.upstream(), *proxies, *target, client_speaks_first, via_lines);
   if (!tunnel) {
     ProxyError err = tunnel.error();
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");

@@ -19,10 +19,11 @@ AcquiredHop reused_hop(ByteStreamPtr stream, const HopCandidate& c) {
 
 std::optional<AcquiredHop> HopAcquirer::take_pooled(OriginPool::Clock::duration max_idle) {
   if (ByteStreamPtr early = std::move(adopted_)) {
-    const bool fresh = max_idle == OriginPool::Clock::duration::max() ||
-                       OriginPool::Clock::now() - adopted_since_ < max_idle;
+    const bool fresh =
+        max_idle == OriginPool::Clock::duration::max() || OriginPool::Clock::now() - adopted_since_ < max_idle;
     for (const auto& c : candidates_)
-      if (fresh && c.pool_key == adopted_key_ && OriginPool::still_usable(*early)) return reused_hop(std::move(early), c);
+      if (fresh && c.pool_key == adopted_key_ && OriginPool::still_usable(*early))
+        return reused_hop(std::move(early), c);
     early->close();
   }
   for (const auto& c : candidates_) {

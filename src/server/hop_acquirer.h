@@ -73,8 +73,8 @@ class HopAcquirer {
   ByteStreamPtr adopted_;
   std::string adopted_key_;
   OriginPool::Clock::time_point adopted_since_;
-  size_t next_ = 0;               // candidates before this one failed
-  size_t used_ = 0;               // the candidate the last dialled connection went to
+  size_t next_ = 0;  // candidates before this one failed
+  size_t used_ = 0;  // the candidate the last dialled connection went to
 };
 
 }  // namespace ferry

@@ -168,7 +168,8 @@ awaitable<Expected<CertificateSource::ServerTls, ProxyError>> leaf_for(ServerCon
   auto minted = co_await off_loop(ctx.runtime.blocking, mint);
   if (minted && *minted) co_return std::move(**minted);
   const std::string why = minted ? minted->error() : minted.error().details;
-  co_return Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "cannot make a certificate for " + host + ": " + why}};
+  co_return Unexpected{
+      ProxyError{ProxyErrc::proxy_internal_error, "cannot make a certificate for " + host + ": " + why}};
 }
 
 // The client's TLS handshake after the 200; null when the tunnel ends
@@ -178,8 +179,8 @@ awaitable<std::unique_ptr<TlsStream>> handshake_client(ClientConnection& conn, c
                                                        RequestOutcome& out) {
   // The handshake reads from the client connection's buffer first: a client
   // may send its ClientHello right behind the CONNECT head.
-  auto tls = co_await tls_accept_stream(std::make_unique<BufferedStreamRef>(conn.client, conn.buf),
-                                        *server_tls.context, conn.config().header_timeout, server_tls.setup);
+  auto tls = co_await tls_accept_stream(std::make_unique<BufferedStreamRef>(conn.client, conn.buf), *server_tls.context,
+                                        conn.config().header_timeout, server_tls.setup);
   // The CONNECT's buffer is empty now (the handshake took what followed the
   // head): free it for the tunnel's life (~16 KiB per idle tunnel).
   conn.buf.shrink_if_empty();

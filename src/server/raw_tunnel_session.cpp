@@ -1,7 +1,7 @@
 #include "server/raw_tunnel_session.h"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <algorithm>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 
 #include "server/client_identity.h"
@@ -161,8 +161,8 @@ awaitable<void> socks_session(RawSession& s) {
   // without --client-tokens "no auth" is chosen, and a client that offers
   // only user/password still gets its run's profile.
   const bool tokens_required = s.ctx.client_tokens_required;
-  const bool offers_userpass = std::find(greeting.methods.begin(), greeting.methods.end(), socks5::kMethodUserPass) !=
-                               greeting.methods.end();
+  const bool offers_userpass =
+      std::find(greeting.methods.begin(), greeting.methods.end(), socks5::kMethodUserPass) != greeting.methods.end();
   const uint8_t method =
       socks5::select_method(greeting.methods, tokens_required || (s.ctx.client_tokens && offers_userpass));
   // Replies go through named locals: GCC 12 can destroy a temporary

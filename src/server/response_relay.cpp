@@ -97,7 +97,8 @@ awaitable<void> ResponseRelay::stream_body() {
     co_return;
   }
   BodySpec spec{info_.body,      info_.content_length, to_client_ == BodyKind::chunked,
-                req_.scrub_body, req_.body_capture,    req_.body_capture_limit, req_.body_count};
+                req_.scrub_body, req_.body_capture,    req_.body_capture_limit,
+                req_.body_count};
   auto err = co_await relay_body(io_.origin, io_.origin_buf, io_.client, spec, io_.deadline, io_.idle);
   if (err) {
     // Part of the response is out; the only honest signal left is to

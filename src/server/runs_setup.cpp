@@ -60,8 +60,9 @@ Expected<ProfilePtr> make_run_profile(const Config& config, const RunSpec& spec,
   profile->id = "run:" + run_id;
   if (spec.inject) {
     if (holds_reference(*spec.inject))
-      return fail("inject: inline rules take literal values only (${env:}, ${file:} and ${exec:} belong in the "
-                  "configuration file's profiles)");
+      return fail(
+          "inject: inline rules take literal values only (${env:}, ${file:} and ${exec:} belong in the "
+          "configuration file's profiles)");
     const SecretValue::EnvLookup no_env = [](const std::string&) -> std::optional<std::string> { return {}; };
     auto rules = load_inject_rules(*spec.inject, "POST /v1/runs", no_env, profile->rules.size() + 1);
     if (!rules) return fail(rules.error());
@@ -104,8 +105,7 @@ Expected<std::unique_ptr<RunsRuntime>> start_runs(const Config& config, ClientTo
     owner->expires = run.deadline;
     if (auto added = tokens.add(token, std::move(owner)); !added)
       log.log(LogLevel::error, "run_token_not_added", {{"run", run.id}, {"details", added.error()}});
-    else
-      log.log(LogLevel::info, "run_created", {{"run", run.id}, {"profile", run.profile_name}});
+    else log.log(LogLevel::info, "run_created", {{"run", run.id}, {"profile", run.profile_name}});
   };
   hooks.revoked = [&tokens, &server, &log](const Run& run) {
     tokens.remove_owner(owner_id(run));

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "base/proxy_error.h"
-#include "base/secret.h"  // cleanse_string
+#include "base/secret.h"            // cleanse_string
 #include "upstream/socks5_codec.h"  // kVersion, kMethod*
 
 namespace ferry::socks5 {

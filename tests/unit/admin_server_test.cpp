@@ -106,7 +106,8 @@ TEST_F(AdminFixture, CurlTalksToItOverTheUnixSocket) {
   const std::string curl = "curl -sS --max-time 10 --unix-socket " + socket_path();  // --next resets it
   const std::string cmd = curl + " -o " + out.string() + " -w '%{http_code} %{num_connects}\\n'" +
                           " -H 'Content-Type: application/json' -d '{\"profile\": \"ci\"}' http://ferry/v1/runs" +
-                          " --next --unix-socket " + socket_path() + " -o /dev/null -w '%{http_code} %{num_connects}\\n' http://ferry/v1/runs";
+                          " --next --unix-socket " + socket_path() +
+                          " -o /dev/null -w '%{http_code} %{num_connects}\\n' http://ferry/v1/runs";
   FILE* p = ::popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   char line[256];
@@ -139,8 +140,9 @@ TEST_F(AdminFixture, KeepAliveServesSeveralRequestsOnOneConnection) {
 
 TEST_F(AdminFixture, FramingErrorsAreAnsweredAndClose) {
   ASSERT_TRUE(start(unix_options()));
-  auto chunked = raw_unix(socket_path(),
-                          "POST /v1/runs HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  auto chunked =
+      raw_unix(socket_path(),
+               "POST /v1/runs HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
   EXPECT_EQ(chunked.rfind("HTTP/1.1 411 ", 0), 0u) << chunked;
   EXPECT_EQ(count(chunked, "HTTP/1.1"), 1u) << chunked;
 
@@ -155,7 +157,8 @@ TEST_F(AdminFixture, FramingErrorsAreAnsweredAndClose) {
   EXPECT_EQ(no_host.rfind("HTTP/1.1 400 ", 0), 0u) << no_host;
   auto absolute = raw_unix(socket_path(), "GET http://a/healthz HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_EQ(absolute.rfind("HTTP/1.1 400 ", 0), 0u) << absolute;
-  auto huge_head = raw_unix(socket_path(), "GET /healthz HTTP/1.1\r\nHost: a\r\nX: " + std::string(70'000, 'a') + "\r\n\r\n");
+  auto huge_head =
+      raw_unix(socket_path(), "GET /healthz HTTP/1.1\r\nHost: a\r\nX: " + std::string(70'000, 'a') + "\r\n\r\n");
   EXPECT_EQ(huge_head.rfind("HTTP/1.1 431 ", 0), 0u) << huge_head.substr(0, 200);
   auto bad_method = raw_unix(socket_path(), "PATCH /v1/runs HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
   EXPECT_EQ(bad_method.rfind("HTTP/1.1 405 ", 0), 0u) << bad_method;
@@ -170,7 +173,8 @@ TEST_F(AdminFixture, ExpectContinueGetsA100) {
   s.connect(asio::local::stream_protocol::endpoint(socket_path()));
   const std::string body = R"({"profile": "ci"})";
   asio::write(s, asio::buffer("POST /v1/runs HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+                              "Content-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n"));
   char buf[256];
   const size_t n = s.read_some(asio::buffer(buf));
   EXPECT_EQ(std::string(buf, n), "HTTP/1.1 100 Continue\r\n\r\n");

@@ -138,8 +138,7 @@ TEST(ClientTokenStore, RemovalRevokesTheOwnerATunnelHolds) {
 
 TEST(ClientTokenStore, ReplaceGroupSwapsFileTokensAtOnce) {
   auto store = new_store();
-  const std::string run = new_token(), old1 = new_token(), old2 = new_token(), kept = new_token(),
-                    fresh = new_token();
+  const std::string run = new_token(), old1 = new_token(), old2 = new_token(), kept = new_token(), fresh = new_token();
   ASSERT_TRUE(store->add(run, owner("run:1")));
   ASSERT_TRUE(store->add(old1, owner("tokens-file:1")));
   auto old2_owner = owner("tokens-file:2");
@@ -242,8 +241,7 @@ TEST(ClientTokenStore, ConcurrentFindWhileAddingAndRemoving) {
   r2.join();
   EXPECT_EQ(misses.load(), 0);
   EXPECT_EQ(store->size(), stable.size() + churn.size() / 2);
-  for (size_t i = 0; i < churn.size(); ++i)
-    EXPECT_EQ(store->find(churn[i], Clock::now()) != nullptr, i % 2 == 1) << i;
+  for (size_t i = 0; i < churn.size(); ++i) EXPECT_EQ(store->find(churn[i], Clock::now()) != nullptr, i % 2 == 1) << i;
 }
 
 // ---- the tokens file ----
@@ -273,8 +271,8 @@ class TokensFileTest : public ::testing::Test {
 
 TEST_F(TokensFileTest, Parses) {
   const std::string a = "aaaaaaaaaaaaaaaa", b = "b!\"#$%&'()*+,-./0123456789:;<=>?@[\\]^_`{|}~";
-  auto path = write("# tokens for CI\n\n" + a + "\n   \t\r\n\t" + b + "\tci\r\n  # indented comment\n" + a +
-                    "x  other   ");
+  auto path =
+      write("# tokens for CI\n\n" + a + "\n   \t\r\n\t" + b + "\tci\r\n  # indented comment\n" + a + "x  other   ");
   auto file = load_tokens_file(path);
   ASSERT_TRUE(file) << file.error();
   ASSERT_EQ(file->tokens.size(), 3u);
@@ -380,9 +378,9 @@ TEST(ClientTokenFrom, Refused) {
       "Basicx dTp0b2tlbg==",
       "Digest username=\"u\"",
       "Negotiate YIIC",
-      "dTp0b2tlbg==",       // no scheme
-      "Basic dTp0b2tlbg",   // unpadded: not a multiple of 4
-      "Basic dTp0b2t!bg==", // not base64
+      "dTp0b2tlbg==",        // no scheme
+      "Basic dTp0b2tlbg",    // unpadded: not a multiple of 4
+      "Basic dTp0b2t!bg==",  // not base64
       "Basic dTp0b2tl bg==",
   };
   for (const char* v : refused) EXPECT_EQ(token_in(v), std::nullopt) << v;

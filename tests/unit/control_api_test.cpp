@@ -363,17 +363,17 @@ TEST(JsonToToml, NullAndHugeIntegersNameTheirPath) {
 
 TEST(GoDuration, ParsesGoStyleDurations) {
   const std::pair<const char*, Millis> good[] = {
-      {"90s", 90s},       {"10m", 10min},     {"1h30m", 90min},   {"1h30m15s", 5415s}, {"1.5h", 90min},
-      {"500ms", 500ms},   {"2d", 48h},        {"600", 600s},      {"1m1m", 2min},      {".5s", 500ms},
-      {"168h", 168h},     {"0s", 0s},     {"1.h", 1h},  // as Go reads it
+      {"90s", 90s},     {"10m", 10min}, {"1h30m", 90min}, {"1h30m15s", 5415s}, {"1.5h", 90min},
+      {"500ms", 500ms}, {"2d", 48h},    {"600", 600s},    {"1m1m", 2min},      {".5s", 500ms},
+      {"168h", 168h},   {"0s", 0s},     {"1.h", 1h},  // as Go reads it
   };
   for (const auto& [text, want] : good) {
     auto d = parse_go_duration(text);
     ASSERT_TRUE(d) << text << ": " << d.error();
     EXPECT_EQ(*d, want) << text;
   }
-  for (const char* text : {"", "h", "10x", "1h30", "-5m", "+5m", " 5m", "5m ", "5 m", "1e3s",
-                           "99999999999999999999h", "1..5h", "5M"}) {
+  for (const char* text :
+       {"", "h", "10x", "1h30", "-5m", "+5m", " 5m", "5m ", "5 m", "1e3s", "99999999999999999999h", "1..5h", "5M"}) {
     auto d = parse_go_duration(text);
     ASSERT_FALSE(d) << text;
     EXPECT_NE(d.error().find("'" + std::string(text) + "'"), std::string::npos) << d.error();

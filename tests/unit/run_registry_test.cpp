@@ -22,7 +22,7 @@ struct FakeProxy {
   std::mutex mutex;
   std::map<std::string, std::string> live;  // run id → token
   std::vector<std::string> revoked;
-  std::vector<std::string> events;  // "activate:ID" / "revoke:ID"
+  std::vector<std::string> events;                        // "activate:ID" / "revoke:ID"
   std::vector<std::pair<std::string, std::string>> made;  // (spec.profile, run id) given to make_profile
 
   RunHooks hooks() {
@@ -251,7 +251,8 @@ TEST(RunRegistry, RunIdsAreRandomHex) {
 }
 
 TEST(RunRegistry, FormatUtc) {
-  EXPECT_EQ(format_utc(std::chrono::system_clock::time_point(std::chrono::seconds(1796310245))), "2026-12-03T15:04:05Z");
+  EXPECT_EQ(format_utc(std::chrono::system_clock::time_point(std::chrono::seconds(1796310245))),
+            "2026-12-03T15:04:05Z");
 }
 
 }  // namespace
