@@ -233,6 +233,11 @@ awaitable<void> socks_session(RawSession& s) {
 awaitable<void> fixed_tunnel_session(RawSession& s, const HostPort& target) {
   s.method = "TUNNEL";
   s.target = target.to_string();
+  // `ferry tunnel`'s target is fixed, but the global policy still decides.
+  if (auto denied = policy_refusal(s.who, s.config(), target)) {
+    s.record(*denied);
+    co_return;
+  }
   // The client learns of a failure by the close; the log says why.
   auto nothing_to_say = [](const ProxyError*) -> awaitable<bool> { co_return true; };
   co_await route_and_relay(s, target, nothing_to_say);

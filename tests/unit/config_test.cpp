@@ -502,6 +502,27 @@ TEST(ConfigFinish, NonLoopbackWithAllowAccepted) {
   EXPECT_EQ(c->allow[0].to_string(), "10.0.0.0/8");
 }
 
+// With client tokens the token is the key (SPEC §2): a container that
+// reaches a host listener from its own address needs no --allow.
+TEST(ConfigFinish, NonLoopbackWithClientTokensNeedsNoAllow) {
+  ConfigBuilder b;
+  ASSERT_TRUE(b.set("listen", sv({"0.0.0.0:3128"})));
+  ASSERT_TRUE(b.set("security.client_tokens", sv({"/etc/ferry/tokens"})));
+  auto c = b.finish();
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->allow.size(), 2u);
+  EXPECT_EQ(c->allow[0].to_string(), "0.0.0.0/0");
+  EXPECT_EQ(c->allow[1].to_string(), "::/0");
+  // An explicit --allow still narrows it.
+  ConfigBuilder narrowed;
+  ASSERT_TRUE(narrowed.set("listen", sv({"0.0.0.0:3128"})));
+  ASSERT_TRUE(narrowed.set("security.client_tokens", sv({"/etc/ferry/tokens"})));
+  ASSERT_TRUE(narrowed.set("security.allow", sv({"172.17.0.0/16"})));
+  auto n = narrowed.finish();
+  ASSERT_TRUE(n) << n.error();
+  ASSERT_EQ(n->allow.size(), 1u);
+}
+
 TEST(ConfigFinish, HostNameListenerRefused) {
   ConfigBuilder b;
   ASSERT_TRUE(b.set("listen", sv({"proxy.example:3128"})));

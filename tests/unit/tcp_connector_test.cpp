@@ -2,6 +2,9 @@
 // (and its remote-client policy), and Happy Eyeballs on loopback addresses.
 #include "net/tcp_connector.h"
 
+#include "policy/grants.h"
+#include "policy/network_policy.h"
+
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -301,6 +304,35 @@ TEST(ConnectTcp, LinkLocalAndHostAddressesRefusedForRemoteClientsWithoutConnecti
   auto c = connect_now(io, HostPort{"metadata.test", 80}, 2000ms, Destinations{dns, filter, ClientScope::remote});
   ASSERT_TRUE(c.result && !*c.result);
   EXPECT_EQ(c.result->error().type, ProxyErrc::destination_ip_prohibited);
+  EXPECT_LT(c.took, 100ms);
+}
+
+// The network policy's after-DNS check (SPEC §7 deny_ips, deny_private)
+// for local clients too: the default denies link-local and metadata
+// addresses; deny_private adds RFC 1918, ULA and loopback. Nothing is dialled.
+TEST(ConnectTcp, PolicyDeniesMetadataAndPrivateAddressesAfterDnsWithoutConnecting) {
+  asio::io_context io;
+  DestinationFilter filter;
+  const auto by_default = NetworkPolicy::default_policy();
+  FixedResolver metadata({"169.254.169.254", "fd00:ec2::254"});
+  auto c = connect_now(io, HostPort{"metadata.test", 80}, 2000ms,
+                       Destinations{metadata, filter, ClientScope::local, by_default.get()});
+  ASSERT_TRUE(c.result && !*c.result);
+  EXPECT_EQ(c.result->error().type, ProxyErrc::destination_ip_prohibited);
+  EXPECT_NE(c.result->error().details.find("deny_ips"), std::string::npos) << c.result->error().details;
+  EXPECT_LT(c.took, 100ms);
+
+  PolicySpec spec;
+  spec.deny_private = true;
+  auto sealed = NetworkPolicy::create(spec, GrantCatalog::builtin());
+  ASSERT_TRUE(sealed) << sealed.error();
+  FixedResolver internal({"10.1.2.3", "::ffff:192.168.1.1", "fd12::1"});
+  asio::io_context io2;
+  c = connect_now(io2, HostPort{"internal.test", 80}, 2000ms,
+                  Destinations{internal, filter, ClientScope::local, sealed->get()});
+  ASSERT_TRUE(c.result && !*c.result);
+  EXPECT_EQ(c.result->error().type, ProxyErrc::destination_ip_prohibited);
+  EXPECT_NE(c.result->error().details.find("private"), std::string::npos) << c.result->error().details;
   EXPECT_LT(c.took, 100ms);
 }
 
