@@ -22,7 +22,7 @@ using namespace asio::experimental::awaitable_operators;
 using Socket = AdminProtocol::socket;
 
 struct AdminServer::State {
-  State(asio::any_io_executor e, AdminServerOptions o, AdminRoutes r)
+  State(const asio::any_io_executor& e, AdminServerOptions o, AdminRoutes r)
       : ex(e), options(std::move(o)), routes(std::move(r)), acceptor(e) {}
   asio::any_io_executor ex;
   AdminServerOptions options;
@@ -269,7 +269,7 @@ awaitable<void> session(std::shared_ptr<AdminServer::State> st, Socket sock, boo
 
 }  // namespace
 
-Expected<std::unique_ptr<AdminServer>> AdminServer::open(asio::any_io_executor ex, AdminServerOptions options,
+Expected<std::unique_ptr<AdminServer>> AdminServer::open(const asio::any_io_executor& ex, AdminServerOptions options,
                                                          AdminRoutes routes) {
   if (!options.address.is_loopback() && !options.token)
     return fail("--admin " + options.address.to_string() +

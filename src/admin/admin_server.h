@@ -85,7 +85,7 @@ class AdminServer {
   // the missing parent directories 0700, replaces a stale socket file (one
   // no process accepts on; another ferry's live socket is an error, a file
   // of another kind too), makes the socket 0600 before it listens.
-  static Expected<std::unique_ptr<AdminServer>> open(asio::any_io_executor ex, AdminServerOptions options,
+  static Expected<std::unique_ptr<AdminServer>> open(const asio::any_io_executor& ex, AdminServerOptions options,
                                                      AdminRoutes routes);
   ~AdminServer();  // stop()
   AdminServer(const AdminServer&) = delete;

@@ -236,7 +236,7 @@ awaitable<RequestOutcome> intercept_tunnel(ClientConnection& conn, InterceptScop
     scope.early_origin_key = std::move(origin_leg->pool_key);
     scope.early_origin_since = std::chrono::steady_clock::now();
   } else if (!origin_leg) {
-    scope.origin_failure = std::move(origin_leg.error());
+    scope.origin_failure = origin_leg.error();
   }
 
   {
