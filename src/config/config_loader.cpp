@@ -12,6 +12,7 @@
 #include "config/policy_config.h"
 #include "policy/network_policy.h"
 #include "routing/bypass_rules.h"
+#include "routing/owned_route_resolver.h"
 
 namespace ferry {
 
@@ -478,6 +479,15 @@ Expected<bool> ConfigBuilder::load_policies(const std::string& path, const toml:
         } else if (auto r = add(value); !r) {
           return r;
         }
+        // The profile's route: its proxies, the global bypass lists (as
+        // they stand at this key: flags given later do not change it).
+        RouteTable::Inputs in;
+        in.upstreams = proxies;
+        in.no_proxy = config_.no_proxy;
+        in.no_proxy_exact = config_.no_proxy_exact;
+        auto table = RouteTable::build(in);
+        if (!table) return fail(origin + ": upstream: " + table.error());
+        profile->resolver = std::make_shared<OwnedRouteResolver>(std::move(*table));
         profile->upstream = std::move(proxies);
       } else if (key == "aws") {
         if (!value.is_table()) return fail(origin + ": aws must be a table");

@@ -16,6 +16,7 @@
 namespace ferry {
 
 class NetworkPolicy;  // policy/network_policy.h
+class ProxyResolver;  // routing/proxy_resolver.h
 namespace aws {
 class RoleCredentials;  // aws/role_credentials.h
 }
@@ -28,6 +29,9 @@ struct Profile {
   // Upstream proxies for this profile's traffic (failover order); unset:
   // the global route. Empty vector: direct.
   std::optional<std::vector<ProxyUrl>> upstream;
+  // The route `upstream` gives (with the global bypass lists); null: the
+  // snapshot's. Made when the configuration is loaded.
+  std::shared_ptr<ProxyResolver> resolver;
   // [profiles.NAME.aws]: the role served at /_ferry/aws/credentials (its cache is shared).
   std::shared_ptr<aws::RoleCredentials> aws;
 };

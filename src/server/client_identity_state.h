@@ -27,6 +27,11 @@ struct ClientIdentity {
   const NetworkPolicy* policy(const Config& config) const {
     return profile && profile->policy ? profile->policy.get() : config.policy.get();
   }
+  // Where requests go (SPEC §3): the profile's own route when it names
+  // upstreams, else the snapshot's.
+  ProxyResolver& resolver(const ConfigSnapshot& snapshot) const {
+    return profile && profile->resolver ? *profile->resolver : *snapshot.resolver;
+  }
   // Where connections go from: the snapshot's context for the client's
   // scope, with the profile's policy when it has one.
   const UpstreamContext& upstream(const ConfigSnapshot& snapshot, ClientScope scope) const {

@@ -163,7 +163,8 @@ awaitable<RequestOutcome> answer_aws_credentials(ClientConnection& conn, const h
   if (authorization) presented = authorization->view();
   aws::EcsResponse r = aws::ecs_error(405, "use GET");
   if (get)
-    r = co_await aws::aws_credentials_for(presented, lookup, conn.upstream(), *conn.snapshot->resolver, Millis(30'000));
+    r = co_await aws::aws_credentials_for(presented, lookup, conn.upstream(), conn.who.resolver(*conn.snapshot),
+                                          Millis(30'000));
   out.status = r.status;
   std::string response = "HTTP/1.1 " + std::to_string(r.status) + " " + std::string(http::reason_phrase(r.status)) +
                          "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: " +

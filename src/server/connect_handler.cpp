@@ -57,8 +57,8 @@ awaitable<RequestOutcome> handle_connect(ClientConnection& conn, const http::Req
   const std::string authority = target->to_string();
   const RouteQuery query = RouteQuery::tunnel(*target, authority);
   Expected<Resolution, ProxyError> resolved = Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "no route"}};
-  if (auto now = conn.snapshot->resolver->resolve_now(query)) resolved = std::move(*now);
-  else resolved = co_await conn.snapshot->resolver->resolve(query);
+  if (auto now = conn.who.resolver(*conn.snapshot).resolve_now(query)) resolved = std::move(*now);
+  else resolved = co_await conn.who.resolver(*conn.snapshot).resolve(query);
   if (!resolved) {
     ProxyError err = resolved.error();
     out = co_await answer_error(conn, std::move(err), false, "CONNECT");

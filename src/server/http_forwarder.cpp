@@ -185,9 +185,9 @@ awaitable<void> forward(Forwarding& f, const http::RequestHead& head) {
   query.authority = host_header;
   query.path = target.origin_form;
   // The static rules answer at once; a resolver that must wait (PAC) is awaited.
-  std::optional<Resolution> resolved = conn.snapshot->resolver->resolve_now(query);
+  std::optional<Resolution> resolved = conn.who.resolver(*conn.snapshot).resolve_now(query);
   if (!resolved) {
-    auto waited = co_await conn.snapshot->resolver->resolve(query);
+    auto waited = co_await conn.who.resolver(*conn.snapshot).resolve(query);
     if (!waited) {
       AcquiredHop none;
       ProxyError err = waited.error();

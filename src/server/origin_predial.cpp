@@ -16,9 +16,9 @@ awaitable<Expected<PredialedOrigin, ProxyError>> predial_origin(const ClientConn
   query.host = origin.host;
   query.port = origin.port;
   query.authority = authority;
-  std::optional<Resolution> resolved = conn.snapshot->resolver->resolve_now(query);
+  std::optional<Resolution> resolved = conn.who.resolver(*conn.snapshot).resolve_now(query);
   if (!resolved) {
-    auto waited = co_await conn.snapshot->resolver->resolve(query);
+    auto waited = co_await conn.who.resolver(*conn.snapshot).resolve(query);
     if (!waited) co_return Unexpected{waited.error()};
     resolved = std::move(*waited);
   }

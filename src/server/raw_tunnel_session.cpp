@@ -79,8 +79,8 @@ awaitable<void> route_and_relay(RawSession& s, const HostPort& target, OnOpened 
   const std::string authority = target.to_string();
   const RouteQuery query = RouteQuery::tunnel(target, authority);
   Expected<Resolution, ProxyError> resolved = Unexpected{ProxyError{ProxyErrc::proxy_internal_error, "no route"}};
-  if (auto now = s.snapshot->resolver->resolve_now(query)) resolved = std::move(*now);
-  else resolved = co_await s.snapshot->resolver->resolve(query);
+  if (auto now = s.who.resolver(*s.snapshot).resolve_now(query)) resolved = std::move(*now);
+  else resolved = co_await s.who.resolver(*s.snapshot).resolve(query);
   if (!resolved) {
     s.record(resolved.error());
     co_await before_relay(&resolved.error());

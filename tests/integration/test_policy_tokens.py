@@ -19,7 +19,8 @@ from origins import TlsEchoOrigin, run_curl, run_node, run_requests
 TOKEN_CI = "ci-Xq7mW2vN9pL4tR8yB3kZ"
 TOKEN_SEALED = "sealed-J5hD2sF8gK1lM6nP"
 TOKEN_GLOBAL = "global-A9bC3dE7fG2hJ5kL"
-TOKENS = (TOKEN_CI, TOKEN_SEALED, TOKEN_GLOBAL)
+TOKEN_VIA = "via-Pm4nB6vC8xZ1aS3dF5gH"
+TOKENS = (TOKEN_CI, TOKEN_SEALED, TOKEN_GLOBAL, TOKEN_VIA)
 
 
 def write(path, text, mode=0o600):
@@ -55,10 +56,11 @@ class PolicyTokensTest(ProxyTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.origin = cls.start_server(RecordingOrigin())
+        cls.upstream = cls.start_server(RecordingOrigin())  # answers absolute-form requests: a forward proxy
         cls.test_ca = TestCA(cls.tmp)
         cls.tls = cls.start_server(TlsEchoOrigin(cls.tmp, cls.test_ca))
         cls.tokens = write(os.path.join(cls.tmp, "tokens"),
-                           f"# token profile\n{TOKEN_CI} ci\n{TOKEN_SEALED} sealed\n{TOKEN_GLOBAL}\n")
+                           f"# token profile\n{TOKEN_CI} ci\n{TOKEN_SEALED} sealed\n{TOKEN_GLOBAL}\n{TOKEN_VIA} via\n")
         cls.config = write(os.path.join(cls.tmp, "policy.toml"), f"""
 [policy]
 mode = "strict"
@@ -79,6 +81,9 @@ value = "ci"
 
 [profiles.sealed]
 policy = {{ mode = "permissive", deny_private = true }}
+
+[profiles.via]
+upstream = ["http://127.0.0.1:{cls.upstream.port}"]
 """, 0o644)
         cls.hosts = {**TEST_HOSTS, "denied.test": "127.0.0.2"}
         # The profile's inject rule needs the interception CA (plain HTTP is injected without TLS).
@@ -189,6 +194,19 @@ policy = {{ mode = "permissive", deny_private = true }}
         self.assertEqual(self.request(token=TOKEN_GLOBAL, path="/global").status, 200)
         _, fields, _ = self.origin.requests[-1]
         self.assertIsNone(field(fields, "X-Profile"))
+
+    def test_profile_upstream_routes_its_traffic_through_its_own_proxy(self):
+        self.origin.reset()
+        self.upstream.reset()
+        self.assertEqual(self.request(token=TOKEN_VIA, path="/via").status, 200)
+        self.assertEqual(len(self.upstream.requests), 1, "the profile's upstream got the request")
+        first, _, _ = self.upstream.requests[-1]
+        self.assertIn(f"http://origin.test:{self.origin.port}/via", first, "absolute-form to a forward proxy")
+        self.assertEqual(self.origin.requests, [])
+        # The global route stays direct for the others.
+        self.assertEqual(self.request(token=TOKEN_GLOBAL, path="/direct").status, 200)
+        self.assertEqual(len(self.upstream.requests), 1)
+        self.assertEqual(len(self.origin.requests), 1)
 
     def test_profile_with_deny_private_refuses_loopback_names(self):
         # Also when another client left a pooled connection to the host.
