@@ -42,6 +42,12 @@ void disable_core_dumps() {
 int run_serve(const Config& config) {
   // A client that disappears mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // A fixed tunnel asks nobody for a token, and client tokens widen the
+  // default --allow: together they would be an open relay.
+  if (config.tunnel_target && !config.client_tokens_file.empty()) {
+    std::cerr << "ferry: ferry tunnel does not take --client-tokens (its clients are admitted by --allow only)\n";
+    return 2;
+  }
   disable_core_dumps();
   auto upstreams = build_upstream_runtime(config, process_env(), listener_names(config));
   if (!upstreams) {

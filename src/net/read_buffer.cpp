@@ -4,8 +4,12 @@
 
 namespace ferry {
 
-void ReadBuffer::wipe_consume(size_t n) {
+void ReadBuffer::wipe(size_t n) {
   if (n) OPENSSL_cleanse(buf_.get() + begin_, n);
+}
+
+void ReadBuffer::wipe_consume(size_t n) {
+  wipe(n);
   consume(n);
 }
 

@@ -21,9 +21,13 @@ class ReadBuffer {
   size_t capacity() const { return capacity_; }
 
   void consume(size_t n) {
+    if (wipe_on_consume_) wipe(n);
     begin_ += n;
     if (begin_ == end_) begin_ = end_ = 0;
   }
+  // Every consumed byte is overwritten first: a client connection whose
+  // requests carry client tokens (Proxy-Authorization) in their heads.
+  void set_wipe_on_consume(bool on) { wipe_on_consume_ = on; }
   // consume() of bytes that held a secret (a SOCKS5 password): overwritten first.
   void wipe_consume(size_t n);
 
@@ -45,10 +49,13 @@ class ReadBuffer {
   }
 
  private:
+  void wipe(size_t n);  // the first n held bytes
+
   std::unique_ptr<char[]> buf_;
   size_t capacity_;  // preferred allocation
   size_t alloc_ = 0;
   size_t begin_ = 0, end_ = 0;
+  bool wipe_on_consume_ = false;
 };
 
 }  // namespace ferry

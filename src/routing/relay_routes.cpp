@@ -31,7 +31,10 @@ std::string traversal_problem(std::string_view path) {
   size_t start = 0;
   while (start <= path.size()) {
     const size_t end = std::min(path.find('/', start), path.size());
-    const std::string_view segment = path.substr(start, end - start);
+    std::string_view segment = path.substr(start, end - start);
+    // Path parameters ("..;x") are dropped by some servers (Tomcat,
+    // Spring), which then see a dot segment.
+    segment = segment.substr(0, segment.find(';'));
     if (segment == "." || segment == "..") return "a dot segment";
     start = end + 1;
   }

@@ -5,6 +5,8 @@
 
 #include "server/client_identity.h"
 
+#include <algorithm>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 
@@ -53,6 +55,8 @@ void Worker::close_idle_sessions() {
 void Worker::close_sessions_of(const std::string& client_id) {
   for (auto* c : sessions_)
     if (c->who.client_id == client_id) c->client.cancel();
+  for (const auto& t : raw_)
+    if (*t.client_id == client_id) t.client->cancel();
 }
 
 namespace {
@@ -107,14 +111,28 @@ bool usable_after_own_answer(const ClientConnection& conn, const http::RequestIn
 // (SPEC §7). They match by host: a rule's port (443 by default) names
 // where its tunnels go, and the same API's http:// URL would otherwise
 // never match. (https:// absolute-form URLs match host and port.)
-InjectRules plain_http_rules(const ClientConnection& conn, const http::AbsoluteTarget& target) {
-  const InjectRules& all = conn.inject_rules();
+InjectRules rules_for(const InjectRules& all, const http::AbsoluteTarget& target) {
   if (all.empty()) return {};
   if (target.tls) return matching_rules(all, target.authority.host, target.authority.port);
   InjectRules out;
   for (const auto& r : all)
     if (r->host.matches(target.authority.host)) out.push_back(r);
   return out;
+}
+
+InjectRules plain_http_rules(const ClientConnection& conn, const http::AbsoluteTarget& target) {
+  return rules_for(conn.inject_rules(), target);
+}
+
+// A relay is the operator's route (an [[mcp]] server's credential is a
+// global rule): the target's global rules apply to every client, after the
+// rules of the client's profile.
+InjectRules relay_rules(const ClientConnection& conn, const http::AbsoluteTarget& target) {
+  InjectRules rules = plain_http_rules(conn, target);
+  if (!conn.who.profile) return rules;
+  for (auto& r : rules_for(conn.config().inject, target))
+    if (std::find(rules.begin(), rules.end(), r) == rules.end()) rules.push_back(std::move(r));
+  return rules;
 }
 
 }  // namespace
@@ -153,11 +171,13 @@ awaitable<RequestOutcome> answer_aws_credentials(ClientConnection& conn, const h
     if (iequals(f.name, "Authorization")) authorization = Secret(std::string(f.value));
   const bool get = head.method == "GET";
   conn.buf.consume(head.size);
-  const aws::EcsRoleLookup lookup = [&conn](std::string_view presented) -> aws::RoleCredentials* {
-    ClientIdentity who;
-    const Secret token{std::string(presented)};
-    if (identify_client_token(who, conn.ctx, *conn.snapshot, conn.scope, &token)) return nullptr;
-    return who.profile ? who.profile->aws.get() : nullptr;
+  // The token is this request's identity: its profile's route and policy
+  // carry the STS call, and the log names its owner (conn.who holds the
+  // profile, and so the role, for the whole exchange).
+  conn.who.clear();
+  if (authorization) (void)identify_client_token(conn.who, conn.ctx, *conn.snapshot, conn.scope, &*authorization);
+  const aws::EcsRoleLookup lookup = [&conn](std::string_view) -> aws::RoleCredentials* {
+    return conn.who.profile ? conn.who.profile->aws.get() : nullptr;
   };
   std::optional<std::string_view> presented;
   if (authorization) presented = authorization->view();
@@ -270,8 +290,8 @@ awaitable<void> serve(ClientConnection& conn) {
       if (!*relayed) {
         ProxyError refusal = relayed->error();
         out = co_await decline(conn, head, *info, std::move(refusal), req.method);
-      } else if (auto relay_rules = plain_http_rules(conn, **relayed); !relay_rules.empty()) {
-        out = co_await forward_injected(conn, head, *info, **relayed, relay_rules);
+      } else if (auto target_rules = relay_rules(conn, **relayed); !target_rules.empty()) {
+        out = co_await forward_injected(conn, head, *info, **relayed, target_rules);
       } else {
         out = co_await forward_http(conn, head, *info, **relayed);
       }
@@ -317,6 +337,8 @@ awaitable<void> run_client_session(Worker& worker, tcp::socket socket) {
   {
     TcpStream tcp(std::move(socket));
     ClientConnection conn(worker, ctx, worker.snapshot(), tcp, std::move(peer), ServerContext::scope_of(tcp.socket()));
+    // Heads may carry a client token: consumed bytes are wiped.
+    if (ctx.client_tokens) conn.buf.set_wipe_on_consume(true);
     auto tracked = worker.track(&conn);
     co_await (serve_connection(conn) || conn.deadline.watch());
     worker.untrack(tracked);

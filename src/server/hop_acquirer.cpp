@@ -26,21 +26,19 @@ std::optional<AcquiredHop> HopAcquirer::take_pooled(OriginPool::Clock::duration 
         return reused_hop(std::move(early), c);
     early->close();
   }
+  // A direct connection pooled by a request under another policy went to
+  // an address this request's policy may deny (SPEC §7 deny_ips,
+  // deny_private): it stays pooled for the others.
+  const NetworkPolicy* policy = ctx_.destinations.policy;
+  const std::function<bool(ByteStream&)> allowed = [policy](ByteStream& s) {
+    error_code ec;
+    const auto peer = s.socket().remote_endpoint(ec);
+    return !ec && !policy->deny_address(peer.address());
+  };
   for (const auto& c : candidates_) {
-    auto stream = pool_.take(c.pool_key, max_idle);
-    if (!stream) continue;
-    // A direct connection pooled by a request under another policy went to
-    // an address this request's policy may deny (SPEC §7 deny_ips,
-    // deny_private): it stays pooled for the others.
-    if (!c.proxy && ctx_.destinations.policy) {
-      error_code ec;
-      const auto peer = stream->socket().remote_endpoint(ec);
-      if (ec || ctx_.destinations.policy->deny_address(peer.address())) {
-        pool_.put(c.pool_key, std::move(stream));
-        continue;
-      }
-    }
-    return reused_hop(std::move(stream), c);
+    ByteStreamPtr stream =
+        !c.proxy && policy ? pool_.take_if(c.pool_key, max_idle, allowed) : pool_.take(c.pool_key, max_idle);
+    if (stream) return reused_hop(std::move(stream), c);
   }
   return std::nullopt;
 }

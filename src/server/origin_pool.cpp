@@ -43,6 +43,29 @@ ByteStreamPtr OriginPool::take(const std::string& key, Clock::duration max_idle)
   return nullptr;
 }
 
+ByteStreamPtr OriginPool::take_if(const std::string& key, Clock::duration max_idle,
+                                  const std::function<bool(ByteStream&)>& accept) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& list = it->second;
+  const auto now = Clock::now();
+  for (size_t i = list.size(); i-- > 0;) {
+    if (!(max_idle >= ttl_ || now - list[i].since < max_idle)) break;  // older ones are older still
+    if (now - list[i].since >= ttl_ || !still_usable(*list[i].conn)) {
+      list[i].conn->close();
+      list.erase(list.begin() + std::ptrdiff_t(i));
+      --total_;
+      continue;
+    }
+    if (!accept(*list[i].conn)) continue;
+    ByteStreamPtr out = std::move(list[i].conn);
+    list.erase(list.begin() + std::ptrdiff_t(i));
+    --total_;
+    return out;
+  }
+  return nullptr;
+}
+
 void OriginPool::put(const std::string& key, ByteStreamPtr conn) {
   if (total_ >= max_total_) sweep();
   auto& list = idle_[key];

@@ -3,6 +3,7 @@
 // A connection is checked for liveness when taken: one that the origin closed
 // or that has unexpected bytes waiting is discarded, not reused.
 #include <chrono>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,6 +20,11 @@ class OriginPool {
       : max_per_origin_(max_idle_per_origin), max_total_(max_idle_total), ttl_(idle_ttl) {}
 
   ByteStreamPtr take(const std::string& key) { return take(key, ttl_); }
+  // The most recently used connection `accept` approves; the others stay
+  // pooled as they were (a request under a policy that denies an address
+  // leaves that connection to the clients that may use it).
+  ByteStreamPtr take_if(const std::string& key, Clock::duration max_idle,
+                        const std::function<bool(ByteStream&)>& accept);
   // Only a connection idle for less than `max_idle`: a request that cannot
   // be sent again must not race a server's keep-alive close (Apache closes
   // after 5 s), so it takes only recently used connections (review D16).

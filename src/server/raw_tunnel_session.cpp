@@ -249,6 +249,8 @@ awaitable<void> run_raw(Worker& worker, tcp::socket socket, const HostPort* fixe
   ServerContext& ctx = worker.ctx();
   {
     RawSession s(worker, std::move(socket));
+    // A deleted run's SOCKS5 tunnels end with it (Worker::close_sessions_of).
+    auto tracked = worker.track_raw({&s.who.client_id, &s.client});
     auto guarded = [&]() -> awaitable<void> {
       try {
         if (fixed_target) co_await fixed_tunnel_session(s, *fixed_target);
@@ -259,6 +261,7 @@ awaitable<void> run_raw(Worker& worker, tcp::socket socket, const HostPort* fixe
       }
     };
     co_await (guarded() || s.deadline.watch());
+    worker.untrack_raw(tracked);
     s.log();
     // A refused SOCKS request or failed tunnel may find the client's first
     // bytes already queued: without a linger they would turn the close (and

@@ -26,6 +26,14 @@ class Worker {
   // Called on this worker's thread when a client's token stops working (a
   // run deleted or expired): its connections and tunnels end now.
   void close_sessions_of(const std::string& client_id);
+  // SOCKS5 and fixed tunnels register too: their client id (set once
+  // authenticated) and the stream to cancel.
+  struct RawTunnel {
+    const std::string* client_id;
+    ByteStream* client;
+  };
+  std::list<RawTunnel>::iterator track_raw(RawTunnel t) { return raw_.insert(raw_.end(), t); }
+  void untrack_raw(std::list<RawTunnel>::iterator it) { raw_.erase(it); }
 
  private:
   ServerContext& ctx_;
@@ -33,6 +41,7 @@ class Worker {
   asio::io_context io_{1};
   OriginPool pool_;
   std::list<ClientConnection*> sessions_;
+  std::list<RawTunnel> raw_;
 };
 
 }  // namespace ferry

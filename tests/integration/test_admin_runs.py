@@ -13,8 +13,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (TEST_HOSTS, ProxyTestCase, RawConn, RecordingOrigin, TestCA, clean_env, ferry_bin, field, get,
-                     raw_request, run_ferry_cli, wait_until)
+from harness import (TEST_HOSTS, ProxyTestCase, RawConn, RecordingOrigin, TestCA, clean_env, ferry_bin, field,
+                     free_port, get, raw_request, run_ferry_cli, wait_until)
 from origins import TlsEchoOrigin, run_curl
 
 SECRET_A = "run-a-secret-Wq3eR5tY7uI9oP1aS2dF"
@@ -47,7 +47,9 @@ class AdminRunsTest(ProxyTestCase):
         with open(cls.config, "w") as f:
             f.write('[profiles.only-origin]\npolicy = { mode = "strict", allow = ["origin.test"] }\n')
         cls.admin = os.path.join(cls.tmp, "admin", "admin.sock")
+        cls.socks_port = free_port()
         cls.ferry = cls.start_ferry("--config", cls.config, "--admin", cls.admin, "--ca-dir", cls.ca_dir,
+                                    "--socks-listen", f"127.0.0.1:{cls.socks_port}",
                                     "--origin-ca", cls.test_ca.ca_cert, "--connect-ports",
                                     f"{cls.tls.port},{cls.origin.port}", hosts=TEST_HOSTS)
         cls.created_tokens = []
@@ -152,6 +154,29 @@ class AdminRunsTest(ProxyTestCase):
         self.assertLess(time.monotonic() - start, 4)
         c.sock.close()
         self.assertEqual(self.api("DELETE", f"/v1/runs/{run['id']}")[0], 404)
+
+    def test_delete_closes_the_runs_socks5_tunnels(self):
+        run = self.create({"policy": {"mode": "permissive"}})
+        s = socket.create_connection(("127.0.0.1", self.socks_port), timeout=5)
+        try:
+            s.sendall(b"\x05\x01\x02")
+            self.assertEqual(s.recv(2), b"\x05\x02")
+            u, p = b"run", run["token"].encode()
+            s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
+            self.assertEqual(s.recv(2), b"\x01\x00")
+            h = b"origin.test"
+            s.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h + self.origin.port.to_bytes(2, "big"))
+            self.assertEqual(s.recv(10)[1], 0, "tunnel established")
+            self.assertEqual(self.api("DELETE", f"/v1/runs/{run['id']}")[0], 204)
+            start = time.monotonic()
+            try:
+                data = s.recv(1)
+            except ConnectionResetError:
+                data = b""
+            self.assertEqual(data, b"", "the run's SOCKS5 tunnel was closed")
+            self.assertLess(time.monotonic() - start, 4)
+        finally:
+            s.close()
 
     def test_ttl_expiry(self):
         run = self.create({"policy": {"mode": "permissive"}, "ttl": "1s"})

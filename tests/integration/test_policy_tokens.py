@@ -251,6 +251,16 @@ class PolicyConfigErrorsTest(ProxyTestCase):
         self.assertIn("nosuch", err)
         self.assertNotIn("a-token-of-sixteen-chars", err)
 
+    def test_tunnel_refuses_client_tokens(self):
+        # A fixed tunnel asks nobody for a token; with the widened default
+        # --allow it would be an open relay.
+        tokens = write(os.path.join(self.tmp, "tokens-tunnel"), "a-token-of-sixteen-chars\n")
+        r = run_ferry_cli(["tunnel", "--listen", f"127.0.0.1:{free_port()}", "--client-tokens", tokens,
+                           "origin.test:80"])
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 2, err)
+        self.assertIn("--client-tokens", err)
+
     def test_short_token_is_refused_without_echoing_it(self):
         tokens = write(os.path.join(self.tmp, "tokens-short"), "# c\nshorty\n")
         r = run_ferry_cli(["serve", "--client-tokens", tokens, "--listen", f"127.0.0.1:{free_port()}"])
