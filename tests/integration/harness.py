@@ -1091,3 +1091,20 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def ferry_output(ferry):
+    """Everything a Ferry wrote to stderr and stdout, as text (for the
+    no-secret-in-output assertions)."""
+    out = ferry.stderr_text()
+    with open(ferry.stdout_path, errors="replace") as f:
+        return out + f.read()
+
+
+def init_ferry_ca(tmpdir, name="ferry-ca"):
+    """`ferry ca init --ca-dir TMPDIR/NAME`; returns the directory."""
+    directory = os.path.join(tmpdir, name)
+    r = run_ferry_cli(["ca", "init", "--ca-dir", directory])
+    if r.returncode != 0:
+        raise RuntimeError(f"ferry ca init failed: {r.stderr.decode(errors='replace')}")
+    return directory

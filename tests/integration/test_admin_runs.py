@@ -13,8 +13,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (TEST_HOSTS, ProxyTestCase, RawConn, RecordingOrigin, TestCA, clean_env, ferry_bin, field,
-                     free_port, get, raw_request, run_ferry_cli, wait_until)
+from harness import (TEST_HOSTS, ProxyTestCase, RawConn, RecordingOrigin, TestCA, clean_env, ferry_bin, ferry_output,
+                     field, free_port, get, init_ferry_ca, raw_request, wait_until)
 from origins import TlsEchoOrigin, run_curl
 
 SECRET_A = "run-a-secret-Wq3eR5tY7uI9oP1aS2dF"
@@ -39,10 +39,7 @@ class AdminRunsTest(ProxyTestCase):
         cls.origin = cls.start_server(RecordingOrigin())
         cls.test_ca = TestCA(cls.tmp)
         cls.tls = cls.start_server(TlsEchoOrigin(cls.tmp, cls.test_ca))
-        cls.ca_dir = os.path.join(cls.tmp, "ferry-ca")
-        r = run_ferry_cli(["ca", "init", "--ca-dir", cls.ca_dir])
-        if r.returncode != 0:
-            raise RuntimeError(r.stderr.decode(errors="replace"))
+        cls.ca_dir = init_ferry_ca(cls.tmp)
         cls.config = os.path.join(cls.tmp, "runs.toml")
         with open(cls.config, "w") as f:
             f.write('[profiles.only-origin]\npolicy = { mode = "strict", allow = ["origin.test"] }\n')
@@ -59,9 +56,7 @@ class AdminRunsTest(ProxyTestCase):
         self.addCleanup(self.assertNoSecretInOutput)
 
     def assertNoSecretInOutput(self):
-        out = self.ferry.stderr_text()
-        with open(self.ferry.stdout_path, errors="replace") as f:
-            out += f.read()
+        out = ferry_output(self.ferry)
         for s in (SECRET_A, SECRET_B, *self.created_tokens):
             self.assertNotIn(s, out, "a run token or injected value reached ferry's output")
 

@@ -24,7 +24,7 @@ import subprocess
 import time
 import unittest
 
-from harness import ProxyTestCase, TestCA, clean_env
+from harness import ProxyTestCase, TestCA, clean_env, ferry_output
 from sts_standin import StsStandin
 
 ROLE = "arn:aws:iam::123456789012:role/demo"
@@ -100,9 +100,7 @@ sts_endpoint = "{cls.sts.url}"
         self.addCleanup(self.assertNoSecretInOutput)
 
     def assertNoSecretInOutput(self):
-        out = self.ferry.stderr_text()
-        with open(self.ferry.stdout_path, errors="replace") as f:
-            out += f.read()
+        out = ferry_output(self.ferry)
         for s in (*TOKENS, BASE_SECRET, BASE_TOKEN, WRONG_SECRET):
             self.assertNotIn(s, out, "a token or base secret reached ferry's output")
         for c in list(self.sts.issued):

@@ -12,8 +12,8 @@ import struct
 import subprocess
 import unittest
 
-from harness import (TEST_HOSTS, ProxyTestCase, RecordingOrigin, TestCA, field, free_port, get, raw_request,
-                     run_ferry_cli)
+from harness import (TEST_HOSTS, ProxyTestCase, RecordingOrigin, TestCA, ferry_output, field, free_port, get,
+                     init_ferry_ca, raw_request, run_ferry_cli)
 from origins import TlsEchoOrigin, run_curl, run_node, run_requests
 
 TOKEN_CI = "ci-Xq7mW2vN9pL4tR8yB3kZ"
@@ -87,10 +87,7 @@ upstream = ["http://127.0.0.1:{cls.upstream.port}"]
 """, 0o644)
         cls.hosts = {**TEST_HOSTS, "denied.test": "127.0.0.2"}
         # The profile's inject rule needs the interception CA (plain HTTP is injected without TLS).
-        cls.ca_dir = os.path.join(cls.tmp, "ferry-ca")
-        r = run_ferry_cli(["ca", "init", "--ca-dir", cls.ca_dir])
-        if r.returncode != 0:
-            raise RuntimeError(r.stderr.decode(errors="replace"))
+        cls.ca_dir = init_ferry_ca(cls.tmp)
         cls.socks_port = free_port()
         cls.ferry = cls.start_ferry("--config", cls.config, "--client-tokens", cls.tokens, "--socks-listen",
                                     f"127.0.0.1:{cls.socks_port}", "--ca-dir", cls.ca_dir, "--connect-ports",
@@ -102,9 +99,7 @@ upstream = ["http://127.0.0.1:{cls.upstream.port}"]
         self.addCleanup(self.assertNoTokenInOutput)
 
     def assertNoTokenInOutput(self):
-        out = self.ferry.stderr_text()
-        with open(self.ferry.stdout_path, errors="replace") as f:
-            out += f.read()
+        out = ferry_output(self.ferry)
         for t in TOKENS:
             self.assertNotIn(t, out, "a client token reached ferry's output")
 

@@ -10,8 +10,8 @@ import socket
 import time
 import unittest
 
-from harness import (TEST_HOSTS, ProxyTestCase, RecordingOrigin, RawConn, SockReader, TestCA, ThreadedServer, field,
-                     parse_head, raw_request, read_body, run_ferry_cli)
+from harness import (TEST_HOSTS, ProxyTestCase, RawConn, RecordingOrigin, SockReader, TestCA, ThreadedServer,
+                     ferry_output, field, init_ferry_ca, parse_head, raw_request, read_body, run_ferry_cli)
 from origins import TlsEchoOrigin
 
 SECRET = "relay-secret-Qz8xK2vN7mW4pL9tR1yB"
@@ -59,10 +59,7 @@ class RelayTest(ProxyTestCase):
         cls.sse = cls.start_server(SseOrigin())
         cls.test_ca = TestCA(cls.tmp)
         cls.tls = cls.start_server(TlsEchoOrigin(cls.tmp, cls.test_ca))
-        cls.ca_dir = os.path.join(cls.tmp, "ferry-ca")
-        r = run_ferry_cli(["ca", "init", "--ca-dir", cls.ca_dir])
-        if r.returncode != 0:
-            raise RuntimeError(r.stderr.decode(errors="replace"))
+        cls.ca_dir = init_ferry_ca(cls.tmp)
         cls.config = os.path.join(cls.tmp, "relays.toml")
         with open(cls.config, "w") as f:
             f.write(f"""
@@ -100,9 +97,7 @@ value = "Bearer {MCP_SECRET}"
         self.addCleanup(self.assertNoSecretInOutput)
 
     def assertNoSecretInOutput(self):
-        out = self.ferry.stderr_text()
-        with open(self.ferry.stdout_path, errors="replace") as f:
-            out += f.read()
+        out = ferry_output(self.ferry)
         for s in (SECRET, MCP_SECRET):
             self.assertNotIn(s, out)
 
