@@ -86,14 +86,10 @@ int run_serve(const Config& config) {
     return 1;
   }
   // Runs (--admin): the admin listener binds now, so its errors stop the start.
-  std::string ca_dir;
-  if (*interception) {
-    ca_dir = config.interception.ca_dir;
-    if (auto d = default_ca_dir(process_env()); ca_dir.empty() && d) ca_dir = *d;
-  }
+  const std::string ca_dir = *interception ? (*interception)->ca_dir : std::string();
   std::unique_ptr<RunsRuntime> runs;
   if (*client_tokens) {
-    auto started = start_runs(config, **client_tokens, server, ca_dir, log, process_env());
+    auto started = start_runs(config, **client_tokens, server, ca_dir, log);
     if (!started) {
       log.log(LogLevel::error, "startup_failed", {{"error", started.error()}});
       log.flush();

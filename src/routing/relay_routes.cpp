@@ -2,16 +2,11 @@
 
 #include <cctype>
 
+#include "base/host_port.h"
+
 namespace ferry {
 
 namespace {
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
 
 // Why `path` (the part after the route's prefix, before any '?') may not be
 // relayed, or "" when it may.
@@ -22,8 +17,8 @@ std::string traversal_problem(std::string_view path) {
   for (size_t i = 0; i + 2 < path.size(); ++i) {
     if (path[i] != '%') continue;
     const std::string_view code = path.substr(i + 1, 2);
-    if (iequals_ascii(code, "2f") || iequals_ascii(code, "5c")) return "an encoded slash";
-    if (iequals_ascii(code, "2e")) return "an encoded dot";
+    if (iequals(code, "2f") || iequals(code, "5c")) return "an encoded slash";
+    if (iequals(code, "2e")) return "an encoded dot";
     if (code == "00") return "an encoded NUL";
   }
   // Dot segments: "." or ".." between slashes (RFC 3986 §5.2.4 would remove

@@ -61,6 +61,7 @@ Expected<std::unique_ptr<InterceptionRuntime>, std::string> build_interception(c
   if (auto problem = ca->validity_problem(SystemClock::now()))
     return fail("the interception CA in " + dir + " cannot sign: " + *problem);
   auto rt = std::make_unique<InterceptionRuntime>();
+  rt->ca_dir = dir;
   LeafCertificates::Options options;
   options.capacity = config.interception.leaf_cache_size;
   options.key_per_host = config.interception.leaf_key_per_host;

@@ -19,6 +19,7 @@ struct InterceptionRuntime {
   std::unique_ptr<LeafCertificates> leaves;
   std::unique_ptr<CertificateSource> certificates;  // over `leaves`, logging each mint
   std::unique_ptr<RequestLog> request_log;          // null: --request-log not given
+  std::string ca_dir;                               // where the CA was loaded from
 };
 
 // Null when no inject rule exists, globally or in a profile (nothing is

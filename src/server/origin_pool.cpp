@@ -26,44 +26,35 @@ bool OriginPool::still_usable(ByteStream& conn) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-ByteStreamPtr OriginPool::take(const std::string& key, Clock::duration max_idle) {
-  auto it = idle_.find(key);
-  if (it == idle_.end()) return nullptr;
-  auto& list = it->second;
-  const auto now = Clock::now();
-  // The most recently used connection is at the back; older ones stay for
-  // requests that may take them.
-  while (!list.empty() && (max_idle >= ttl_ || now - list.back().since < max_idle)) {
-    Idle entry = std::move(list.back());
-    list.pop_back();
-    --total_;
-    if (now - entry.since < ttl_ && still_usable(*entry.conn)) return std::move(entry.conn);
-    entry.conn->close();
-  }
-  return nullptr;
-}
-
-ByteStreamPtr OriginPool::take_if(const std::string& key, Clock::duration max_idle,
-                                  const std::function<bool(ByteStream&)>& accept) {
+// The most recently used connection is at the back; older ones stay for
+// requests that may take them. Entries past the TTL or no longer usable are
+// closed on the way; those `accept` declines stay as they were.
+template <class Accept>
+ByteStreamPtr OriginPool::take_where(const std::string& key, Clock::duration max_idle, const Accept& accept) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   auto& list = it->second;
   const auto now = Clock::now();
   for (size_t i = list.size(); i-- > 0;) {
     if (!(max_idle >= ttl_ || now - list[i].since < max_idle)) break;  // older ones are older still
-    if (now - list[i].since >= ttl_ || !still_usable(*list[i].conn)) {
-      list[i].conn->close();
-      list.erase(list.begin() + std::ptrdiff_t(i));
-      --total_;
-      continue;
-    }
-    if (!accept(*list[i].conn)) continue;
-    ByteStreamPtr out = std::move(list[i].conn);
+    const bool usable = now - list[i].since < ttl_ && still_usable(*list[i].conn);
+    if (usable && !accept(*list[i].conn)) continue;
+    ByteStreamPtr conn = std::move(list[i].conn);
     list.erase(list.begin() + std::ptrdiff_t(i));
     --total_;
-    return out;
+    if (usable) return conn;
+    conn->close();
   }
   return nullptr;
+}
+
+ByteStreamPtr OriginPool::take(const std::string& key, Clock::duration max_idle) {
+  return take_where(key, max_idle, [](ByteStream&) { return true; });
+}
+
+ByteStreamPtr OriginPool::take_if(const std::string& key, Clock::duration max_idle,
+                                  const std::function<bool(ByteStream&)>& accept) {
+  return take_where(key, max_idle, accept);
 }
 
 void OriginPool::put(const std::string& key, ByteStreamPtr conn) {

@@ -51,6 +51,10 @@ class OriginPool {
     ByteStreamPtr conn;
     Clock::time_point since;
   };
+  // take() and take_if(): one walk, with or without a filter.
+  template <class Accept>
+  ByteStreamPtr take_where(const std::string& key, Clock::duration max_idle, const Accept& accept);
+
   std::unordered_map<std::string, std::vector<Idle>> idle_;
   size_t total_ = 0;
   size_t max_per_origin_;

@@ -79,7 +79,7 @@ Expected<ProfilePtr> make_run_profile(const Config& config, const RunSpec& spec,
 }
 
 Expected<std::unique_ptr<RunsRuntime>> start_runs(const Config& config, ClientTokenStore& tokens, ProxyServer& server,
-                                                  const std::string& ca_dir, EventLog& log, const GetEnv& getenv) {
+                                                  const std::string& ca_dir, EventLog& log) {
   if (config.admin.empty()) return std::unique_ptr<RunsRuntime>{};
   auto address = parse_admin_address(config.admin);
   if (!address) return fail("--admin " + config.admin + ": " + address.error());
@@ -89,7 +89,6 @@ Expected<std::unique_ptr<RunsRuntime>> start_runs(const Config& config, ClientTo
     if (!t) return fail(t.error());
     admin_token = std::move(*t);
   }
-  (void)getenv;
 
   auto rt = std::make_unique<RunsRuntime>();
   const bool interception = !ca_dir.empty();

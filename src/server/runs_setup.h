@@ -27,7 +27,7 @@ struct RunsRuntime {
 // address or token file. `ca_dir`: the interception CA's directory, empty
 // when interception is off (runs may then carry no inject rules).
 Expected<std::unique_ptr<RunsRuntime>> start_runs(const Config& config, ClientTokenStore& tokens, ProxyServer& server,
-                                                  const std::string& ca_dir, EventLog& log, const GetEnv& getenv);
+                                                  const std::string& ca_dir, EventLog& log);
 
 // The profile a run gets: the named profile's rules and policy (none named:
 // the global rules and policy), plus the
